@@ -1,0 +1,215 @@
+//! Authorization-server metadata discovery (RFC 8414), with a fall-back to the conventional token
+//! endpoint when the server publishes no metadata.
+
+use oauth2::ClientSecret;
+use oauth2::url::Url;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ClientError;
+use crate::profile::{ClientAuthMethod, ClientSettings};
+
+/// The parts of the RFC 8414 §2 metadata document this client uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerMetadata {
+    /// The issuer identifier; must equal the issuer the metadata was fetched for (§3.3).
+    pub issuer: String,
+    /// The token endpoint.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// The RFC 7009 revocation endpoint.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    /// The RFC 7662 introspection endpoint.
+    #[serde(default)]
+    pub introspection_endpoint: Option<String>,
+    /// The JWK set of the server's signing keys.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// The authorization endpoint.
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// Client authentication methods the token endpoint accepts (default `client_secret_basic`).
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+}
+
+/// The outcome of [`discover`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discovery {
+    /// The server publishes metadata.
+    Found(ServerMetadata),
+    /// The server answered 404 (or 405) at every metadata location: it publishes none.
+    NotPublished,
+}
+
+/// The URLs where metadata for `issuer` may live: the RFC 8414 §3.1 location (the well-known
+/// segment inserted before the issuer's path) first, then the segment appended to the issuer.
+/// For an issuer without a path they coincide.
+pub fn metadata_urls(issuer: &Url) -> Vec<Url> {
+    const WELL_KNOWN: &str = ".well-known/oauth-authorization-server";
+    let path = issuer.path().trim_end_matches('/');
+    let mut inserted = issuer.clone();
+    inserted.set_query(None);
+    inserted.set_fragment(None);
+    inserted.set_path(&format!("/{WELL_KNOWN}{path}"));
+    let mut urls = vec![inserted];
+    if !path.is_empty() {
+        let mut appended = issuer.clone();
+        appended.set_query(None);
+        appended.set_fragment(None);
+        appended.set_path(&format!("{path}/{WELL_KNOWN}"));
+        urls.push(appended);
+    }
+    urls
+}
+
+fn parse_issuer(issuer: &str) -> Result<Url, ClientError> {
+    let url =
+        Url::parse(issuer).map_err(|error| ClientError::Config(format!("issuer {issuer:?} is not a URL: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ClientError::Config(format!("issuer {issuer:?} must be an http or https URL")));
+    }
+    Ok(url)
+}
+
+fn same_issuer(left: &str, right: &str) -> bool {
+    left.trim_end_matches('/') == right.trim_end_matches('/')
+}
+
+/// Fetches the metadata of `issuer` (RFC 8414 §3).
+pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Discovery, ClientError> {
+    let issuer_url = parse_issuer(issuer)?;
+    for url in metadata_urls(&issuer_url) {
+        let transport =
+            |source: reqwest::Error| ClientError::Transport { url: url.to_string(), source: Box::new(source) };
+        let response = http
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        if matches!(status, reqwest::StatusCode::NOT_FOUND | reqwest::StatusCode::METHOD_NOT_ALLOWED) {
+            continue;
+        }
+        if !status.is_success() {
+            return Err(ClientError::Protocol {
+                url: url.to_string(),
+                message: format!("metadata request answered HTTP {status}"),
+            });
+        }
+        let bytes = response.bytes().await.map_err(transport)?;
+        let metadata: ServerMetadata = serde_json::from_slice(&bytes).map_err(|error| ClientError::Protocol {
+            url: url.to_string(),
+            message: format!("metadata is not valid JSON metadata ({error})"),
+        })?;
+        // RFC 8414 §3.3: metadata for another issuer must not be used (it could redirect the
+        // client's credentials to an impostor's token endpoint).
+        if !same_issuer(&metadata.issuer, issuer) {
+            return Err(ClientError::Protocol {
+                url: url.to_string(),
+                message: format!("metadata names issuer {:?}, not {issuer:?}", metadata.issuer),
+            });
+        }
+        return Ok(Discovery::Found(metadata));
+    }
+    Ok(Discovery::NotPublished)
+}
+
+impl ClientSettings {
+    /// Settings for `issuer`, from its metadata when it publishes some, otherwise from the
+    /// conventional `{issuer}/oauth/token` endpoint (and no revocation endpoint).
+    ///
+    /// The client authenticates with HTTP Basic when it has a secret, unless the server lists
+    /// only `client_secret_post`; without a secret it is a public client.
+    pub async fn discover(
+        http: &reqwest::Client,
+        issuer: &str,
+        client_id: impl Into<String>,
+        client_secret: Option<ClientSecret>,
+    ) -> Result<Self, ClientError> {
+        let issuer = issuer.trim_end_matches('/');
+        match discover(http, issuer).await? {
+            Discovery::Found(metadata) => {
+                let token_endpoint = metadata.token_endpoint.clone().ok_or_else(|| ClientError::Protocol {
+                    url: issuer.to_owned(),
+                    message: "metadata has no token_endpoint".to_owned(),
+                })?;
+                let mut settings = ClientSettings::new(token_endpoint, client_id, client_secret);
+                settings.issuer = Some(metadata.issuer.trim_end_matches('/').to_owned());
+                settings.revocation_endpoint = metadata.revocation_endpoint.clone();
+                if settings.client_secret.is_some() {
+                    settings.client_auth = preferred_auth(&metadata);
+                }
+                Ok(settings)
+            }
+            Discovery::NotPublished => {
+                tracing::debug!(issuer, "no metadata published; using {issuer}/oauth/token");
+                let mut settings = ClientSettings::new(format!("{issuer}/oauth/token"), client_id, client_secret);
+                settings.issuer = Some(issuer.to_owned());
+                Ok(settings)
+            }
+        }
+    }
+}
+
+fn preferred_auth(metadata: &ServerMetadata) -> ClientAuthMethod {
+    match &metadata.token_endpoint_auth_methods_supported {
+        Some(methods)
+            if !methods.iter().any(|method| method == "client_secret_basic")
+                && methods.iter().any(|method| method == "client_secret_post") =>
+        {
+            ClientAuthMethod::ClientSecretPost
+        }
+        _ => ClientAuthMethod::ClientSecretBasic,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn urls(issuer: &str) -> Vec<String> {
+        metadata_urls(&Url::parse(issuer).unwrap()).into_iter().map(String::from).collect()
+    }
+
+    #[test]
+    fn metadata_location_follows_rfc_8414_section_3_1() {
+        assert_eq!(urls("http://127.0.0.1:8080"), ["http://127.0.0.1:8080/.well-known/oauth-authorization-server"]);
+        assert_eq!(
+            urls("https://auth.example.com/"),
+            ["https://auth.example.com/.well-known/oauth-authorization-server"]
+        );
+        assert_eq!(
+            urls("https://example.com/tenant/1"),
+            [
+                "https://example.com/.well-known/oauth-authorization-server/tenant/1",
+                "https://example.com/tenant/1/.well-known/oauth-authorization-server",
+            ]
+        );
+    }
+
+    #[test]
+    fn basic_is_preferred_unless_only_post_is_listed() {
+        let metadata = |methods: Option<&[&str]>| ServerMetadata {
+            issuer: "http://x".into(),
+            token_endpoint: None,
+            revocation_endpoint: None,
+            introspection_endpoint: None,
+            jwks_uri: None,
+            authorization_endpoint: None,
+            token_endpoint_auth_methods_supported: methods
+                .map(|methods| methods.iter().map(|m| (*m).to_owned()).collect()),
+        };
+        assert_eq!(preferred_auth(&metadata(None)), ClientAuthMethod::ClientSecretBasic);
+        assert_eq!(
+            preferred_auth(&metadata(Some(&["client_secret_post", "client_secret_basic"]))),
+            ClientAuthMethod::ClientSecretBasic
+        );
+        assert_eq!(
+            preferred_auth(&metadata(Some(&["client_secret_post", "none"]))),
+            ClientAuthMethod::ClientSecretPost
+        );
+    }
+}

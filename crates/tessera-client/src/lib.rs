@@ -1,0 +1,84 @@
+//! A token source that keeps an OAuth 2.0 access token valid: proactive refresh, single-flight in
+//! and across processes, crash-safe persistence, and an HTTP helper that retries once on
+//! `invalid_token`.
+//!
+//! The guide ("How to Get a Refresh Token") ends with "store these securely, as you'll need the
+//! access token for future API requests and the refresh token for future token refreshes". This
+//! crate is that storage and the refresh logic around it:
+//!
+//! - [`TokenSource::access_token`] returns the stored access token while more than
+//!   `min(60 s, 10 % of its lifetime)` of it remains, and refreshes it otherwise.
+//! - Concurrent callers in one process share one refresh; processes sharing a [`FileStore`]
+//!   serialize refreshes with an exclusive file lock and reuse each other's results, so a server
+//!   that rotates refresh tokens with reuse detection never sees a spent token presented twice.
+//! - The rotated refresh token is written (temporary file, fsync, rename, fsync of the directory,
+//!   mode 0600) before the new access token is handed out.
+//! - A dead refresh token ends in [`ClientError::LoginRequired`]; OAuth errors keep the server's
+//!   `error` code ([`ClientError::oauth_error`]); secrets print `[redacted]` in `Debug`.
+//!
+//! # Example
+//!
+//! The guide's two steps, refresh then call the API, after a one-time login:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tessera_client::{
+//!     ApiClient, ClientSecret, ClientSettings, FileStore, ResourceOwnerPassword, TokenSource,
+//! };
+//!
+//! # async fn guide() -> Result<(), Box<dyn std::error::Error>> {
+//! let source = TokenSource::new(Arc::new(FileStore::open("default")?))?;
+//!
+//! // Once: discover the endpoints and log in with the password grant. Only the tokens are
+//! // stored (in ~/.config/tessera/default.json), never the password.
+//! let settings = ClientSettings::discover(
+//!     source.http_client(),
+//!     "https://your-domain.com",
+//!     "YOUR_CLIENT_ID",
+//!     Some(ClientSecret::new("YOUR_CLIENT_SECRET".into())),
+//! )
+//! .await?;
+//! let password = ResourceOwnerPassword::new("YOUR_PASSWORD".into());
+//! source.login_with_password(settings, "YOUR_USERNAME", &password).await?;
+//!
+//! // Step 1 of the guide: trade the refresh token for new tokens. Usually unnecessary:
+//! // `access_token()` refreshes by itself when the token is about to expire.
+//! let response = source.force_refresh().await?;
+//! println!("new access token expires in {:?} s", response.expires_in);
+//!
+//! // Step 2: call the API with the (fresh) access token.
+//! let api = ApiClient::new(source.clone());
+//! let me = api
+//!     .send(api.get("https://your-domain.com/api/1.0/users/me"))
+//!     .await?;
+//! println!("{}: {}", me.status(), me.text().await?);
+//!
+//! // Or take the token and use any HTTP client.
+//! let access_token = source.access_token().await?;
+//! let _header = format!("Bearer {}", access_token.secret());
+//! # Ok(())
+//! # }
+//! ```
+
+mod api;
+mod clock;
+mod discovery;
+mod error;
+mod oauth;
+mod profile;
+mod source;
+mod store;
+
+pub use api::{ApiClient, rejects_token};
+pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
+pub use discovery::{Discovery, ServerMetadata, discover, metadata_urls};
+pub use error::{ClientError, OAuthError, StoreError};
+pub use profile::{ClientAuthMethod, ClientSettings, Profile, TokenResponse, TokenSet, refresh_margin};
+pub use source::{LogoutMode, LogoutOutcome, NotRevokedReason, TokenSource, http_client};
+pub use store::{CredentialStore, FileStore, MemoryStore, StoreLock, default_dir, dir_from_env, validate_profile_name};
+
+/// The secret types, re-exported from `oauth2`: their `Debug` prints `[redacted]`, and the value
+/// is reached only through `.secret()`.
+pub use oauth2::{AccessToken, ClientSecret, RefreshToken, ResourceOwnerPassword};
+/// The HTTP client crate this library's API speaks, re-exported so callers use the same version.
+pub use reqwest;

@@ -1,0 +1,192 @@
+//! The protocol exchanges: password and refresh grants done by the `oauth2` crate, RFC 7009
+//! revocation with reqwest, and their errors mapped to [`ClientError`].
+
+use oauth2::basic::{BasicClient, BasicTokenResponse, BasicTokenType};
+use oauth2::url::form_urlencoded;
+use oauth2::{
+    AuthType, ClientId, EndpointNotSet, EndpointSet, ErrorResponse, HttpClientError, RefreshToken, RequestTokenError,
+    ResourceOwnerPassword, ResourceOwnerUsername, Scope, StandardErrorResponse, TokenResponse as _, TokenUrl,
+};
+
+use crate::error::{ClientError, OAuthError};
+use crate::profile::{ClientAuthMethod, ClientSettings, TokenResponse, TokenSet};
+
+type OAuthClient = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+fn oauth_client(settings: &ClientSettings) -> Result<OAuthClient, ClientError> {
+    let token_url = TokenUrl::new(settings.token_endpoint.clone()).map_err(|error| {
+        ClientError::Config(format!("token endpoint {:?} is not a URL: {error}", settings.token_endpoint))
+    })?;
+    let client = BasicClient::new(ClientId::new(settings.client_id.clone())).set_token_uri(token_url);
+    // oauth2 sends client_id alone in the body when no secret is set, which is how a public
+    // client authenticates (RFC 6749 §3.2.1).
+    Ok(match (&settings.client_secret, settings.client_auth) {
+        (_, ClientAuthMethod::None) | (None, _) => client.set_auth_type(AuthType::RequestBody),
+        (Some(secret), ClientAuthMethod::ClientSecretBasic) => {
+            client.set_client_secret(secret.clone()).set_auth_type(AuthType::BasicAuth)
+        }
+        (Some(secret), ClientAuthMethod::ClientSecretPost) => {
+            client.set_client_secret(secret.clone()).set_auth_type(AuthType::RequestBody)
+        }
+    })
+}
+
+fn scopes(scope: Option<&str>) -> Vec<Scope> {
+    scope.unwrap_or_default().split_whitespace().map(|scope| Scope::new(scope.to_owned())).collect()
+}
+
+/// The password grant (RFC 6749 §4.3).
+pub(crate) async fn password_grant(
+    http: &reqwest::Client,
+    settings: &ClientSettings,
+    username: &str,
+    password: &ResourceOwnerPassword,
+) -> Result<BasicTokenResponse, ClientError> {
+    let client = oauth_client(settings)?;
+    let username = ResourceOwnerUsername::new(username.to_owned());
+    client
+        .exchange_password(&username, password)
+        .add_scopes(scopes(settings.scope.as_deref()))
+        .request_async(http)
+        .await
+        .map_err(|error| map_request_error(&settings.token_endpoint, error))
+}
+
+/// The refresh grant (RFC 6749 §6). No `scope` is sent, so the new access token keeps the
+/// original grant's scope.
+pub(crate) async fn refresh_grant(
+    http: &reqwest::Client,
+    settings: &ClientSettings,
+    refresh_token: &RefreshToken,
+) -> Result<BasicTokenResponse, ClientError> {
+    let client = oauth_client(settings)?;
+    client
+        .exchange_refresh_token(refresh_token)
+        .request_async(http)
+        .await
+        .map_err(|error| map_request_error(&settings.token_endpoint, error))
+}
+
+/// Revokes a refresh token (RFC 7009), which at Tessera ends its whole family.
+///
+/// Written with reqwest rather than `oauth2`, whose `revoke_token` refuses plain-HTTP endpoints
+/// (RFC 7009 §2.1 requires TLS), while Tessera's default issuer is `http://127.0.0.1:8080` and its
+/// token endpoint, which `oauth2` does accept over HTTP, is just as sensitive. The request is the
+/// token endpoint's client authentication plus two form fields.
+pub(crate) async fn revoke_refresh_token(
+    http: &reqwest::Client,
+    settings: &ClientSettings,
+    refresh_token: &RefreshToken,
+) -> Result<(), ClientError> {
+    let endpoint = settings
+        .revocation_endpoint
+        .as_deref()
+        .ok_or_else(|| ClientError::Config("the server publishes no revocation endpoint".to_owned()))?;
+    let mut form = vec![("token", refresh_token.secret().as_str()), ("token_type_hint", "refresh_token")];
+    let mut request = http.post(endpoint).header(reqwest::header::ACCEPT, "application/json");
+    match (&settings.client_secret, settings.client_auth) {
+        (Some(secret), ClientAuthMethod::ClientSecretBasic) => {
+            // RFC 6749 §2.3.1: id and secret are form-urlencoded before the Basic encoding.
+            let encode = |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+            request = request.basic_auth(encode(&settings.client_id), Some(encode(secret.secret())));
+        }
+        (Some(secret), ClientAuthMethod::ClientSecretPost) => {
+            form.push(("client_id", settings.client_id.as_str()));
+            form.push(("client_secret", secret.secret().as_str()));
+        }
+        (_, ClientAuthMethod::None) | (None, _) => {
+            form.push(("client_id", settings.client_id.as_str()));
+        }
+    }
+    let transport =
+        |source: reqwest::Error| ClientError::Transport { url: endpoint.to_owned(), source: Box::new(source) };
+    let response = request.form(&form).send().await.map_err(transport)?;
+    let status = response.status();
+    // RFC 7009 §2.2: 200 both when the token was revoked and when it was already invalid.
+    if status == reqwest::StatusCode::OK {
+        return Ok(());
+    }
+    let body = response.bytes().await.map_err(transport)?;
+    match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(error) => Err(ClientError::OAuth(OAuthError {
+            error: error.error,
+            error_description: error.error_description,
+            error_uri: error.error_uri,
+        })),
+        Err(_) => Err(ClientError::Protocol {
+            url: endpoint.to_owned(),
+            message: format!("revocation answered HTTP {status}"),
+        }),
+    }
+}
+
+/// An RFC 6749 §5.2 error body.
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+    #[serde(default)]
+    error_uri: Option<String>,
+}
+
+/// The new token set after a successful response. A refresh response without a refresh token
+/// keeps the previous one (RFC 6749 §6), and one without `scope` keeps the previous scope (§5.1).
+pub(crate) fn token_set(response: &BasicTokenResponse, requested_at: u64, previous: Option<&TokenSet>) -> TokenSet {
+    let scope = response
+        .scopes()
+        .map(|scopes| scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(" "))
+        .or_else(|| previous.and_then(|previous| previous.scope.clone()));
+    TokenSet {
+        access_token: response.access_token().clone(),
+        obtained_at: requested_at,
+        expires_at: response.expires_in().map(|lifetime| requested_at.saturating_add(lifetime.as_secs())),
+        refresh_token: response
+            .refresh_token()
+            .cloned()
+            .or_else(|| previous.and_then(|previous| previous.refresh_token.clone())),
+        scope,
+    }
+}
+
+/// The response as this crate exposes it.
+pub(crate) fn token_response(response: &BasicTokenResponse) -> TokenResponse {
+    TokenResponse {
+        token_type: match response.token_type() {
+            // RFC 6750 spells it "Bearer"; oauth2 normalizes to lower case.
+            BasicTokenType::Bearer => "Bearer".to_owned(),
+            other => other.as_ref().to_owned(),
+        },
+        access_token: response.access_token().clone(),
+        expires_in: response.expires_in().map(|lifetime| lifetime.as_secs()),
+        refresh_token: response.refresh_token().cloned(),
+        scope: response.scopes().map(|scopes| scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(" ")),
+    }
+}
+
+fn map_request_error<T>(
+    url: &str,
+    error: RequestTokenError<HttpClientError<reqwest::Error>, StandardErrorResponse<T>>,
+) -> ClientError
+where
+    T: oauth2::ErrorResponseType + AsRef<str> + Send + Sync + 'static,
+    StandardErrorResponse<T>: ErrorResponse,
+{
+    match error {
+        RequestTokenError::ServerResponse(response) => ClientError::OAuth(OAuthError {
+            error: response.error().as_ref().to_owned(),
+            error_description: response.error_description().cloned(),
+            error_uri: response.error_uri().cloned(),
+        }),
+        RequestTokenError::Request(HttpClientError::Reqwest(source)) => {
+            ClientError::Transport { url: url.to_owned(), source }
+        }
+        RequestTokenError::Request(other) => ClientError::Transport { url: url.to_owned(), source: Box::new(other) },
+        // The raw body is deliberately dropped: a token response holds secrets.
+        RequestTokenError::Parse(error, _body) => ClientError::Protocol {
+            url: url.to_owned(),
+            message: format!("not an OAuth 2.0 response (could not parse `{}`)", error.path()),
+        },
+        RequestTokenError::Other(message) => ClientError::Protocol { url: url.to_owned(), message },
+    }
+}

@@ -1,0 +1,329 @@
+//! The token source: hands out a valid access token, refreshing it proactively, once per process
+//! (a tokio mutex) and once across processes (the store's exclusive lock), and persisting the
+//! rotated refresh token before the new access token is used.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth2::{AccessToken, RefreshToken, ResourceOwnerPassword};
+use tokio::sync::Mutex;
+
+use crate::clock::{Clock, SystemClock, unix_seconds};
+use crate::error::{ClientError, StoreError};
+use crate::oauth;
+use crate::profile::{ClientSettings, Profile, TokenResponse};
+use crate::store::{CredentialStore, FileStore, StoreLock};
+
+/// The HTTP client this crate uses when none is given: no redirects (oauth2 requires it, and a
+/// bearer token must not follow a redirect to another host), bounded timeouts so a hung server
+/// cannot hold the store's lock forever.
+pub fn http_client() -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("tessera-client/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| ClientError::Config(format!("cannot build the HTTP client: {error}")))
+}
+
+/// Whether [`TokenSource::logout`] tells the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutMode {
+    /// Revoke the refresh token (RFC 7009), then delete the profile; if revocation fails, keep
+    /// the profile so the user can retry.
+    RevokeThenForget,
+    /// Only delete the profile (e.g. the server is gone for good).
+    ForgetOnly,
+}
+
+/// What [`TokenSource::logout`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutOutcome {
+    /// The server revoked the refresh token's family and the profile is deleted.
+    Revoked,
+    /// The profile is deleted, but nothing was revoked at the server.
+    ForgottenWithoutRevocation(NotRevokedReason),
+    /// There was no profile.
+    NotLoggedIn,
+}
+
+/// Why [`LogoutOutcome::ForgottenWithoutRevocation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRevokedReason {
+    /// [`LogoutMode::ForgetOnly`] was asked for.
+    NotAsked,
+    /// The server publishes no revocation endpoint.
+    NoRevocationEndpoint,
+    /// The profile held no refresh token.
+    NoRefreshToken,
+}
+
+/// What a caller needs from the store.
+enum Wanted<'a> {
+    /// Any access token that is not due for a refresh.
+    Fresh,
+    /// A fresh access token other than this one, which the resource server rejected.
+    Replacing(&'a AccessToken),
+}
+
+/// Keeps an access token valid: [`access_token`](Self::access_token) returns the stored token
+/// while more than `min(60 s, 10 % of its lifetime)` remains, and refreshes it otherwise.
+///
+/// - **Single-flight in the process**: clones share one cache and one mutex, so any number of
+///   concurrent callers cause one refresh; the others wait for it and get its result.
+/// - **Single-flight across processes**: the refresh happens under the store's exclusive lock,
+///   after re-reading the store; a process that waited for the lock finds the token another
+///   process just stored and uses it instead of presenting a spent refresh token.
+/// - **Persistence before use**: the rotated refresh token is saved before the new access token
+///   is returned. If saving fails, the call fails and the old refresh token stays stored; the
+///   server's grace window hands out the same successor when it is presented again.
+/// - **`invalid_grant`**: the store is re-read once (another process may have rotated the token
+///   without this one's lock, e.g. a copy of the profile); only if it holds the same dead token
+///   does the call fail with [`ClientError::LoginRequired`].
+#[derive(Clone)]
+pub struct TokenSource {
+    store: Arc<dyn CredentialStore>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    cached: Arc<Mutex<Option<Profile>>>,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSource").finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    /// A token source over `store`, with the system clock and [`http_client`].
+    pub fn new(store: Arc<dyn CredentialStore>) -> Result<Self, ClientError> {
+        Ok(Self { store, clock: Arc::new(SystemClock), http: http_client()?, cached: Arc::new(Mutex::new(None)) })
+    }
+
+    /// A token source over the profile `profile` of the default [`FileStore`].
+    pub fn for_profile(profile: &str) -> Result<Self, ClientError> {
+        Self::new(Arc::new(FileStore::open(profile)?))
+    }
+
+    /// Uses `clock` for every freshness decision (tests use a
+    /// [`ManualClock`](crate::ManualClock)).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses `http` for the token endpoint and the [`ApiClient`](crate::ApiClient). It must not
+    /// follow redirects.
+    pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The HTTP client in use.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Logs in with the resource owner's password (RFC 6749 §4.3) and stores the resulting
+    /// profile, replacing any previous one. The password is sent once and never stored.
+    pub async fn login_with_password(
+        &self,
+        settings: ClientSettings,
+        username: &str,
+        password: &ResourceOwnerPassword,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut cached = self.cached.lock().await;
+        let lock = self.on_store(|store| store.lock()).await?;
+        let requested_at = unix_seconds(self.clock.now());
+        let response = oauth::password_grant(&self.http, &settings, username, password).await?;
+        let profile = Profile { client: settings, tokens: oauth::token_set(&response, requested_at, None) };
+        self.save(&profile).await?;
+        drop(lock);
+        *cached = Some(profile);
+        Ok(oauth::token_response(&response))
+    }
+
+    /// A valid access token, refreshed first if less than `min(60 s, 10 % of its lifetime)`
+    /// remains.
+    pub async fn access_token(&self) -> Result<AccessToken, ClientError> {
+        let mut cached = self.cached.lock().await;
+        if cached.is_none() {
+            // No lock needed to read: the store replaces the file atomically.
+            *cached = self.on_store(|store| store.load()).await?;
+        }
+        match cached.as_ref() {
+            None => return Err(ClientError::NotLoggedIn),
+            Some(profile) if !profile.tokens.needs_refresh(self.clock.now()) => {
+                return Ok(profile.tokens.access_token.clone());
+            }
+            Some(_) => {}
+        }
+        self.renew(&mut cached, Wanted::Fresh).await
+    }
+
+    /// A valid access token other than `rejected`, which a resource server refused with
+    /// `invalid_token` (RFC 6750 §3.1). When another caller has already replaced it, that
+    /// replacement is returned without a new refresh.
+    pub async fn refresh_after_rejection(&self, rejected: &AccessToken) -> Result<AccessToken, ClientError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(profile) = cached.as_ref() {
+            let tokens = &profile.tokens;
+            if tokens.access_token.secret() != rejected.secret() && !tokens.needs_refresh(self.clock.now()) {
+                return Ok(tokens.access_token.clone());
+            }
+        }
+        self.renew(&mut cached, Wanted::Replacing(rejected)).await
+    }
+
+    /// Refreshes now, whatever the stored token's expiry, and returns the server's response
+    /// (after the new tokens are stored).
+    pub async fn force_refresh(&self) -> Result<TokenResponse, ClientError> {
+        let mut cached = self.cached.lock().await;
+        let (lock, stored) = self.lock_and_load(&mut cached).await?;
+        let (_, response) = self.refresh_and_save(lock, stored, &mut cached).await?;
+        Ok(response)
+    }
+
+    /// The stored profile (settings and current tokens).
+    pub async fn profile(&self) -> Result<Profile, ClientError> {
+        let mut cached = self.cached.lock().await;
+        if cached.is_none() {
+            *cached = self.on_store(|store| store.load()).await?;
+        }
+        cached.clone().ok_or(ClientError::NotLoggedIn)
+    }
+
+    /// Revokes the refresh token at the server (RFC 7009; at Tessera this ends the whole token
+    /// family) unless told not to, then deletes the profile.
+    pub async fn logout(&self, mode: LogoutMode) -> Result<LogoutOutcome, ClientError> {
+        let mut cached = self.cached.lock().await;
+        let lock = self.on_store(|store| store.lock()).await?;
+        let Some(profile) = self.on_store(|store| store.load()).await? else {
+            *cached = None;
+            return Ok(LogoutOutcome::NotLoggedIn);
+        };
+        let outcome = match (mode, &profile.client.revocation_endpoint, &profile.tokens.refresh_token) {
+            (LogoutMode::ForgetOnly, _, _) => LogoutOutcome::ForgottenWithoutRevocation(NotRevokedReason::NotAsked),
+            (LogoutMode::RevokeThenForget, None, _) => {
+                LogoutOutcome::ForgottenWithoutRevocation(NotRevokedReason::NoRevocationEndpoint)
+            }
+            (LogoutMode::RevokeThenForget, Some(_), None) => {
+                LogoutOutcome::ForgottenWithoutRevocation(NotRevokedReason::NoRefreshToken)
+            }
+            (LogoutMode::RevokeThenForget, Some(_), Some(refresh_token)) => {
+                oauth::revoke_refresh_token(&self.http, &profile.client, refresh_token).await?;
+                LogoutOutcome::Revoked
+            }
+        };
+        self.on_store(|store| store.delete()).await?;
+        drop(lock);
+        *cached = None;
+        Ok(outcome)
+    }
+
+    /// Under the store's lock: re-reads the store, uses what it holds if that satisfies
+    /// `wanted`, else refreshes and saves.
+    async fn renew(&self, cached: &mut Option<Profile>, wanted: Wanted<'_>) -> Result<AccessToken, ClientError> {
+        let (lock, stored) = self.lock_and_load(cached).await?;
+        let now = self.clock.now();
+        let stored_is_enough = !stored.tokens.needs_refresh(now)
+            && match wanted {
+                Wanted::Fresh => true,
+                Wanted::Replacing(rejected) => stored.tokens.access_token.secret() != rejected.secret(),
+            };
+        if stored_is_enough {
+            tracing::debug!("using the access token another process stored");
+            let access_token = stored.tokens.access_token.clone();
+            *cached = Some(stored);
+            return Ok(access_token);
+        }
+        let (access_token, _) = self.refresh_and_save(lock, stored, cached).await?;
+        Ok(access_token)
+    }
+
+    /// Takes the store's lock and reads the profile under it.
+    async fn lock_and_load(&self, cached: &mut Option<Profile>) -> Result<(StoreLock, Profile), ClientError> {
+        let lock = self.on_store(|store| store.lock()).await?;
+        match self.on_store(|store| store.load()).await? {
+            Some(stored) => Ok((lock, stored)),
+            None => {
+                *cached = None;
+                Err(ClientError::NotLoggedIn)
+            }
+        }
+    }
+
+    /// Refreshes, saves, and only then updates the cache and releases the lock.
+    async fn refresh_and_save(
+        &self,
+        lock: StoreLock,
+        stored: Profile,
+        cached: &mut Option<Profile>,
+    ) -> Result<(AccessToken, TokenResponse), ClientError> {
+        let (profile, response) = self.refresh(stored).await?;
+        // Persistence before use: if this fails, nobody sees the new tokens, and the stored
+        // refresh token is still the one the server's grace window recognizes.
+        self.save(&profile).await?;
+        drop(lock);
+        let access_token = profile.tokens.access_token.clone();
+        *cached = Some(profile);
+        Ok((access_token, response))
+    }
+
+    /// Presents the stored refresh token; on `invalid_grant`, re-reads the store once and
+    /// retries if it now holds a different refresh token.
+    async fn refresh(&self, stored: Profile) -> Result<(Profile, TokenResponse), ClientError> {
+        let presented = stored.tokens.refresh_token.clone().ok_or(ClientError::LoginRequired { cause: None })?;
+        let cause = match self.refresh_with(stored).await {
+            Err(ClientError::OAuth(error)) if error.error == "invalid_grant" => error,
+            other => return other,
+        };
+        let reread = self.on_store(|store| store.load()).await?;
+        match reread {
+            Some(reread) if different(reread.tokens.refresh_token.as_ref(), &presented) => {
+                tracing::debug!("the stored refresh token changed meanwhile; retrying with it");
+                match self.refresh_with(reread).await {
+                    Err(ClientError::OAuth(error)) if error.error == "invalid_grant" => {
+                        Err(ClientError::LoginRequired { cause: Some(error) })
+                    }
+                    other => other,
+                }
+            }
+            _ => Err(ClientError::LoginRequired { cause: Some(cause) }),
+        }
+    }
+
+    async fn refresh_with(&self, stored: Profile) -> Result<(Profile, TokenResponse), ClientError> {
+        let refresh_token = stored.tokens.refresh_token.clone().ok_or(ClientError::LoginRequired { cause: None })?;
+        tracing::debug!(token_endpoint = %stored.client.token_endpoint, "refreshing the access token");
+        let requested_at = unix_seconds(self.clock.now());
+        let response = oauth::refresh_grant(&self.http, &stored.client, &refresh_token).await?;
+        let tokens = oauth::token_set(&response, requested_at, Some(&stored.tokens));
+        Ok((Profile { client: stored.client, tokens }, oauth::token_response(&response)))
+    }
+
+    async fn save(&self, profile: &Profile) -> Result<(), ClientError> {
+        let profile = profile.clone();
+        self.on_store(move |store| store.save(&profile)).await
+    }
+
+    /// Runs a (blocking) store operation on tokio's blocking pool: taking the lock may wait for
+    /// another process's whole refresh.
+    async fn on_store<T, F>(&self, operation: F) -> Result<T, ClientError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn CredentialStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || operation(store.as_ref()))
+            .await
+            .map_err(|error| StoreError::Other(format!("the credential store task failed: {error}")))?
+            .map_err(ClientError::from)
+    }
+}
+
+fn different(stored: Option<&RefreshToken>, presented: &RefreshToken) -> bool {
+    stored.is_some_and(|stored| stored.secret() != presented.secret())
+}

@@ -1,0 +1,15 @@
+//! Integration tests of tessera-client through its public API: against the real server
+//! in-process (`real_server`), and against a small fake (`fake_server`) for what the real server
+//! cannot be made to do on purpose (e.g. refuse a spent token without revoking its family).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+// TEMPORARY: the binary's consumer commands, compiled here until main.rs wires them.
+#[path = "../../../tessera/src/consumer.rs"]
+mod consumer;
+mod consumer_cli;
+mod cross_process;
+mod fake_server;
+mod real_server;
+mod support;
+mod token_source;

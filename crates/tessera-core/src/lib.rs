@@ -1,0 +1,19 @@
+//! Tessera's domain, sans I/O: the rules of OAuth 2.0 as Tessera applies them.
+//!
+//! Nothing here reads the clock, the network, the disk or a random generator: time,
+//! random bytes and stored state come in as parameters, decisions come out as values.
+//! That is what lets the refresh-token lifecycle be tested with a fixed clock.
+
+pub mod lifecycle;
+pub mod request;
+pub mod scope;
+pub mod secret;
+pub mod time;
+
+pub use lifecycle::{Family, RefreshDecision, RefreshPolicy, RefreshRejection, StoredRefreshToken};
+pub use request::{ClientCredentials, GrantRequest, RequestError, TokenRequest};
+pub use scope::{Scope, ScopeError};
+pub use secret::{
+    ClientSecret, MasterKey, MasterKeyError, Password, PersonalAccessToken, RefreshToken, SuccessorKey, TokenHash,
+};
+pub use time::{Timestamp, parse_duration};

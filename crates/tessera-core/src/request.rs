@@ -1,0 +1,253 @@
+//! Token-endpoint requests (RFC 6749 §3.2, §4.1.3, §4.3, §4.4, §6): raw parameters in,
+//! a checked [`TokenRequest`] or an RFC error out. "Parse, don't validate".
+
+use crate::scope::Scope;
+use crate::secret::{ClientSecret, Password, RefreshToken};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::collections::HashMap;
+use tessera_proto::ErrorCode;
+
+/// A request the endpoint refuses before looking anything up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {description}")]
+pub struct RequestError {
+    pub code: ErrorCode,
+    pub description: String,
+}
+
+impl RequestError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        RequestError { code, description: description.into() }
+    }
+
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+}
+
+/// How the client said who it is (RFC 6749 §2.3). Exactly one method per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCredentials {
+    /// `client_secret_basic`: HTTP Basic, the guide's Postman recipe.
+    Basic { client_id: String, secret: ClientSecret },
+    /// `client_secret_post`: `client_id` and `client_secret` in the body, the Python and cURL recipes.
+    Post { client_id: String, secret: ClientSecret },
+    /// `none`: a public client names itself and proves nothing (RFC 6749 §2.1).
+    Public { client_id: String },
+}
+
+impl ClientCredentials {
+    pub fn client_id(&self) -> &str {
+        match self {
+            ClientCredentials::Basic { client_id, .. }
+            | ClientCredentials::Post { client_id, .. }
+            | ClientCredentials::Public { client_id } => client_id,
+        }
+    }
+
+    pub fn secret(&self) -> Option<&ClientSecret> {
+        match self {
+            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } => Some(secret),
+            ClientCredentials::Public { .. } => None,
+        }
+    }
+
+    pub fn used_basic(&self) -> bool {
+        matches!(self, ClientCredentials::Basic { .. })
+    }
+}
+
+/// The grant being asked for, with its required parameters present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantRequest {
+    /// RFC 6749 §4.3.
+    Password { username: String, password: Password, scope: Option<Scope> },
+    /// RFC 6749 §6.
+    RefreshToken { refresh_token: RefreshToken, scope: Option<Scope> },
+    /// RFC 6749 §4.4.
+    ClientCredentials { scope: Option<Scope> },
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.5.
+    AuthorizationCode { code: String, redirect_uri: Option<String>, code_verifier: Option<String> },
+}
+
+impl GrantRequest {
+    pub fn grant_type(&self) -> &'static str {
+        match self {
+            GrantRequest::Password { .. } => "password",
+            GrantRequest::RefreshToken { .. } => "refresh_token",
+            GrantRequest::ClientCredentials { .. } => "client_credentials",
+            GrantRequest::AuthorizationCode { .. } => "authorization_code",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub client: ClientCredentials,
+    pub grant: GrantRequest,
+}
+
+/// Collects parameters into a map, refusing repeats (RFC 6749 §3.2: "Request and response
+/// parameters MUST NOT be included more than once") and dropping empty values (§3.1:
+/// "Parameters sent without a value MUST be treated as if they were omitted").
+pub fn collect_parameters(
+    pairs: impl IntoIterator<Item = (String, String)>,
+) -> Result<HashMap<String, String>, RequestError> {
+    let mut seen = HashMap::new();
+    let mut params = HashMap::new();
+    for (key, value) in pairs {
+        if seen.insert(key.clone(), ()).is_some() {
+            return Err(RequestError::invalid_request(format!("parameter `{key}` was sent more than once")));
+        }
+        if !value.is_empty() {
+            params.insert(key, value);
+        }
+    }
+    Ok(params)
+}
+
+/// Decodes an `Authorization: Basic` value into form-urlencoded id and secret (RFC 6749 §2.3.1).
+pub fn parse_basic(header_value: &str) -> Result<(String, String), RequestError> {
+    let malformed = || RequestError::new(ErrorCode::InvalidClient, "malformed HTTP Basic credentials");
+    let (scheme, encoded) = header_value.trim().split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(malformed());
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let id = form_decode(id).ok_or_else(malformed)?;
+    let secret = form_decode(secret).ok_or_else(malformed)?;
+    if id.is_empty() {
+        return Err(malformed());
+    }
+    Ok((id, secret))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one component (`+` is a space).
+fn form_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn optional_scope(params: &HashMap<String, String>) -> Result<Option<Scope>, RequestError> {
+    params
+        .get("scope")
+        .map(|text| Scope::parse(text).map_err(|error| RequestError::new(ErrorCode::InvalidScope, error.to_string())))
+        .transpose()
+}
+
+fn required(params: &HashMap<String, String>, name: &str) -> Result<String, RequestError> {
+    params
+        .get(name)
+        .cloned()
+        .ok_or_else(|| RequestError::invalid_request(format!("missing required parameter `{name}`")))
+}
+
+/// Identifies the client from the Basic header (already decoded) and the body parameters.
+pub fn client_credentials(
+    basic: Option<(String, String)>,
+    params: &HashMap<String, String>,
+) -> Result<ClientCredentials, RequestError> {
+    let body_id = params.get("client_id");
+    let body_secret = params.get("client_secret");
+    match basic {
+        Some((client_id, secret)) => {
+            if body_secret.is_some() {
+                return Err(RequestError::invalid_request(
+                    "client authenticated with both HTTP Basic and client_secret; use one method",
+                ));
+            }
+            if body_id.is_some_and(|id| id != &client_id) {
+                return Err(RequestError::invalid_request("client_id in the body differs from HTTP Basic"));
+            }
+            Ok(ClientCredentials::Basic { client_id, secret: ClientSecret::from_presented(secret) })
+        }
+        None => match (body_id, body_secret) {
+            (Some(client_id), Some(secret)) => Ok(ClientCredentials::Post {
+                client_id: client_id.clone(),
+                secret: ClientSecret::from_presented(secret.clone()),
+            }),
+            (Some(client_id), None) => Ok(ClientCredentials::Public { client_id: client_id.clone() }),
+            (None, _) => Err(RequestError::new(
+                ErrorCode::InvalidClient,
+                "client authentication is required (HTTP Basic or client_id/client_secret)",
+            )),
+        },
+    }
+}
+
+impl TokenRequest {
+    /// Parses a token request from its parameters (already de-duplicated by
+    /// [`collect_parameters`]) and the decoded Basic credentials, if any.
+    pub fn parse(params: &HashMap<String, String>, basic: Option<(String, String)>) -> Result<Self, RequestError> {
+        let grant_type = required(params, "grant_type")?;
+        let grant = match grant_type.as_str() {
+            "password" => GrantRequest::Password {
+                username: required(params, "username")?,
+                password: Password::new(required(params, "password")?),
+                scope: optional_scope(params)?,
+            },
+            "refresh_token" => GrantRequest::RefreshToken {
+                refresh_token: RefreshToken::from_presented(required(params, "refresh_token")?),
+                scope: optional_scope(params)?,
+            },
+            "client_credentials" => GrantRequest::ClientCredentials { scope: optional_scope(params)? },
+            "authorization_code" => GrantRequest::AuthorizationCode {
+                code: required(params, "code")?,
+                redirect_uri: params.get("redirect_uri").cloned(),
+                code_verifier: params.get("code_verifier").cloned(),
+            },
+            other => {
+                return Err(RequestError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    format!("grant_type `{other}` is not supported"),
+                ));
+            }
+        };
+        let client = client_credentials(basic, params)?;
+        Ok(TokenRequest { client, grant })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_decoding_is_form_urlencoded() {
+        // "my%20app:s%3Ae+cret" → id "my app", secret "s:e cret"
+        let header = format!("Basic {}", STANDARD.encode("my%20app:s%3Ae+cret"));
+        assert_eq!(parse_basic(&header), Ok(("my app".into(), "s:e cret".into())));
+        assert!(parse_basic("Bearer abc").is_err());
+        assert!(parse_basic("Basic !!!").is_err());
+        assert!(parse_basic(&format!("Basic {}", STANDARD.encode("no-colon"))).is_err());
+    }
+
+    #[test]
+    fn repeated_parameter_is_refused() {
+        let pairs = vec![("a".to_string(), "1".to_string()), ("a".to_string(), "2".to_string())];
+        assert_eq!(collect_parameters(pairs).map_err(|e| e.code), Err(ErrorCode::InvalidRequest));
+    }
+
+    #[test]
+    fn empty_parameter_is_omitted() {
+        let pairs = vec![("scope".to_string(), String::new())];
+        assert_eq!(collect_parameters(pairs).map(|p| p.len()), Ok(0));
+    }
+}

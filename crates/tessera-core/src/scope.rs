@@ -1,0 +1,101 @@
+//! Scopes (RFC 6749 §3.3): a space-separated set of case-sensitive tokens.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScopeError {
+    #[error("scope token {0:?} contains a character RFC 6749 §3.3 does not allow")]
+    InvalidCharacter(String),
+}
+
+/// A parsed scope. Order and duplicates carry no meaning (RFC 6749 §3.3), so it is a set;
+/// `Display` prints it sorted and space-separated, which keeps stored values canonical.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope(BTreeSet<String>);
+
+impl Scope {
+    pub fn parse(text: &str) -> Result<Self, ScopeError> {
+        let mut tokens = BTreeSet::new();
+        for token in text.split(' ').filter(|t| !t.is_empty()) {
+            // scope-token = 1*NQCHAR; NQCHAR = %x21 / %x23-5B / %x5D-7E
+            let allowed = token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+            if !allowed {
+                return Err(ScopeError::InvalidCharacter(token.to_owned()));
+            }
+            tokens.insert(token.to_owned());
+        }
+        Ok(Scope(tokens))
+    }
+
+    pub fn empty() -> Self {
+        Scope(BTreeSet::new())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn is_subset_of(&self, other: &Scope) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.contains(token)
+    }
+
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Scope(self.0.intersection(&other.0).cloned().collect())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for token in &self.0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(token)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("", Some("")),
+            ("read", Some("read")),
+            ("write read", Some("read write")),
+            ("read  read", Some("read")),
+            ("api:read users/me", Some("api:read users/me")),
+            ("bad\"quote", None),
+            ("back\\slash", None),
+            ("tab\there", None),
+            ("café", None),
+        ];
+        for (text, expected) in cases {
+            let got = Scope::parse(text).ok().map(|s| s.to_string());
+            assert_eq!(got.as_deref(), *expected, "Scope::parse({text:?})");
+        }
+    }
+
+    #[test]
+    fn subset() {
+        let all = Scope::parse("a b c").unwrap_or_default();
+        let some = Scope::parse("b").unwrap_or_default();
+        assert!(some.is_subset_of(&all));
+        assert!(!all.is_subset_of(&some));
+        assert!(Scope::empty().is_subset_of(&some));
+    }
+}

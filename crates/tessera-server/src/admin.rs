@@ -1,0 +1,138 @@
+//! Administration use cases behind the `tessera client …` and `tessera user …` commands.
+//! They act on the database directly; secrets are returned once and stored only hashed.
+
+use crate::passwords::{PasswordError, hash_password};
+use crate::random::{RandomError, random_bytes};
+use crate::store::{ClientRow, Store, StoreError, UserRow};
+use tessera_core::{ClientSecret, Password, Scope, Timestamp};
+
+pub const KNOWN_GRANTS: &[&str] = &["authorization_code", "password", "refresh_token", "client_credentials"];
+pub const DEFAULT_GRANTS: &[&str] = &["authorization_code", "password", "refresh_token"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("unknown grant type {0:?} (known: authorization_code, password, refresh_token, client_credentials)")]
+    UnknownGrant(String),
+    #[error("redirect URI {0:?} must be an absolute URL without a fragment (RFC 6749 §3.1.2)")]
+    InvalidRedirectUri(String),
+    #[error("the authorization_code grant needs at least one --redirect-uri")]
+    MissingRedirectUri,
+    #[error("{0}")]
+    InvalidScope(#[from] tessera_core::ScopeError),
+    #[error("the name must not be empty")]
+    EmptyName,
+    #[error("the username must be 1 to 200 characters without spaces")]
+    InvalidUsername,
+    #[error("the password must not be empty")]
+    EmptyPassword,
+    #[error("client {0} does not exist")]
+    NoSuchClient(String),
+    #[error("client {0} is public: it has no secret to rotate")]
+    PublicClient(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+/// What `tessera client create` asks for.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    /// Empty means [`DEFAULT_GRANTS`].
+    pub grant_types: Vec<String>,
+    pub scope: String,
+    pub public: bool,
+}
+
+fn valid_redirect_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once("://") else { return false };
+    !scheme.is_empty()
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !rest.is_empty()
+        && !uri.contains('#')
+        && !uri.chars().any(char::is_whitespace)
+}
+
+pub async fn create_client(
+    store: &Store,
+    now: Timestamp,
+    new: NewClient,
+) -> Result<(ClientRow, Option<ClientSecret>), AdminError> {
+    if new.name.trim().is_empty() {
+        return Err(AdminError::EmptyName);
+    }
+    let mut grant_types = if new.grant_types.is_empty() {
+        DEFAULT_GRANTS.iter().map(|g| (*g).to_owned()).collect()
+    } else {
+        new.grant_types
+    };
+    for grant in &grant_types {
+        if !KNOWN_GRANTS.contains(&grant.as_str()) {
+            return Err(AdminError::UnknownGrant(grant.clone()));
+        }
+    }
+    grant_types.dedup();
+    for uri in &new.redirect_uris {
+        if !valid_redirect_uri(uri) {
+            return Err(AdminError::InvalidRedirectUri(uri.clone()));
+        }
+    }
+    let scope = Scope::parse(&new.scope)?;
+    let secret = if new.public { None } else { Some(ClientSecret::from_random(&random_bytes::<32>()?)) };
+    let client = ClientRow {
+        client_id: uuid::Uuid::new_v4().simple().to_string(),
+        name: new.name.trim().to_owned(),
+        secret_hash: secret.as_ref().map(ClientSecret::hash),
+        redirect_uris: new.redirect_uris,
+        grant_types,
+        scope,
+        created_at: now,
+    };
+    store.insert_client(&client).await?;
+    Ok((client, secret))
+}
+
+/// A new secret for a confidential client; the old one stops working at once.
+pub async fn rotate_client_secret(store: &Store, client_id: &str) -> Result<ClientSecret, AdminError> {
+    let client = store.get_client(client_id).await?.ok_or_else(|| AdminError::NoSuchClient(client_id.to_owned()))?;
+    if client.is_public() {
+        return Err(AdminError::PublicClient(client_id.to_owned()));
+    }
+    let secret = ClientSecret::from_random(&random_bytes::<32>()?);
+    store.set_client_secret(client_id, &secret.hash()).await?;
+    Ok(secret)
+}
+
+pub async fn create_user(
+    store: &Store,
+    now: Timestamp,
+    username: &str,
+    email: Option<String>,
+    is_admin: bool,
+    password: Password,
+) -> Result<UserRow, AdminError> {
+    let username = username.trim();
+    if username.is_empty() || username.len() > 200 || username.chars().any(char::is_whitespace) {
+        return Err(AdminError::InvalidUsername);
+    }
+    if password.secret().is_empty() {
+        return Err(AdminError::EmptyPassword);
+    }
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|_| PasswordError::Hash("hashing task failed".into()))??;
+    let user = UserRow {
+        user_id: uuid::Uuid::new_v4().to_string(),
+        username: username.to_owned(),
+        email: email.filter(|email| !email.trim().is_empty()),
+        password_hash,
+        is_admin,
+        created_at: now,
+    };
+    store.insert_user(&user).await?;
+    Ok(user)
+}

@@ -1,0 +1,102 @@
+//! Request bodies of the OAuth endpoints: `application/x-www-form-urlencoded` (RFC 6749) and
+//! `application/json` (what the guide's axios recipe sends), both reduced to ordered
+//! key/value pairs so that repeated parameters can be refused.
+
+use axum::http::{HeaderMap, header};
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
+use std::collections::HashMap;
+use tessera_core::RequestError;
+use tessera_core::request::{collect_parameters, parse_basic};
+use tessera_proto::ErrorCode;
+
+/// A JSON object as ordered pairs; repeated keys are kept (serde_json's maps would drop them).
+struct JsonPairs(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for JsonPairs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PairsVisitor;
+        impl<'de> Visitor<'de> for PairsVisitor {
+            type Value = JsonPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of string values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonPairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = match map.next_value::<serde_json::Value>()? {
+                        serde_json::Value::String(text) => text,
+                        serde_json::Value::Number(number) => number.to_string(),
+                        serde_json::Value::Null => String::new(),
+                        _ => return Err(A::Error::custom(format!("parameter `{key}` must be a string"))),
+                    };
+                    pairs.push((key, value));
+                }
+                Ok(JsonPairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(PairsVisitor)
+    }
+}
+
+/// Parses the body by its content type into de-duplicated parameters.
+pub fn body_parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, RequestError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    let pairs = match content_type.as_deref() {
+        Some("application/x-www-form-urlencoded") | None => serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .map_err(|_| RequestError::new(ErrorCode::InvalidRequest, "the form body is malformed"))?,
+        Some("application/json") => {
+            serde_json::from_slice::<JsonPairs>(body)
+                .map_err(|error| {
+                    RequestError::new(
+                        ErrorCode::InvalidRequest,
+                        format!("the JSON body is malformed: {}", json_reason(&error)),
+                    )
+                })?
+                .0
+        }
+        Some(other) => {
+            return Err(RequestError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "unsupported content type {other:?}: send application/x-www-form-urlencoded or application/json"
+                ),
+            ));
+        }
+    };
+    collect_parameters(pairs)
+}
+
+/// serde_json's message without echoing the input (it may hold a secret).
+fn json_reason(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.split(" at line ").next() {
+        Some(reason) if reason.starts_with("parameter `") => reason.to_owned(),
+        _ => match error.classify() {
+            serde_json::error::Category::Eof => "unexpected end of input".into(),
+            serde_json::error::Category::Syntax => "syntax error".into(),
+            _ => "expected an object of string values".into(),
+        },
+    }
+}
+
+/// The decoded HTTP Basic credentials, if the request carries `Authorization: Basic`.
+/// Other schemes are not client authentication and are ignored here.
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, RequestError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let text =
+        value.to_str().map_err(|_| RequestError::new(ErrorCode::InvalidClient, "malformed HTTP Basic credentials"))?;
+    if !text.trim_start().get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic ")) {
+        return Ok(None);
+    }
+    parse_basic(text).map(Some)
+}
+
+pub fn basic_tried(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|text| text.trim_start().get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic ")))
+}

@@ -1,0 +1,126 @@
+//! Tessera's server: the only crate that knows axum and sqlx. [`App::build`] binds the
+//! listener, opens and migrates the store and loads the keys; [`App::run_until_stopped`]
+//! serves until told to stop, so tests start the real server on port 0.
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod janitor;
+pub mod keys;
+pub mod master;
+pub mod passwords;
+pub mod random;
+pub mod service;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::janitor::Janitor;
+use crate::keys::{KeyError, KeyManager};
+use crate::service::AuthService;
+use crate::store::{Store, StoreError, StoreOptions};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    MasterKey(#[from] master::MasterKeySourceError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+pub struct App {
+    listener: tokio::net::TcpListener,
+    address: SocketAddr,
+    service: Arc<AuthService>,
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
+        let master_key = master::resolve(config.master_key.as_deref(), &config.database_url)?;
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| StartError::Bind { address: config.listen.clone(), source })?;
+        let address =
+            listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?;
+        let options = StoreOptions { max_connections: config.max_connections, ..StoreOptions::default() };
+        let store = Store::connect(&config.database_url, &options).await?;
+        store.migrate().await?;
+        let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{address}"));
+        let keys = Arc::new(
+            KeyManager::load(store.clone(), &master_key, config.signing_alg, issuer.clone(), clock.now()).await?,
+        );
+        let service = Arc::new(AuthService::new(store, keys, clock, config, issuer, master_key.successor_key()));
+        Ok(App { listener, address, service })
+    }
+
+    /// The bound address (the real port when the configuration asked for port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.service.issuer
+    }
+
+    pub fn service(&self) -> Arc<AuthService> {
+        Arc::clone(&self.service)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.service.store
+    }
+
+    pub fn janitor(&self) -> Janitor {
+        let config = &self.service.config;
+        Janitor::new(
+            self.service.store.clone(),
+            Arc::clone(&self.service.clock),
+            config.access_token_ttl,
+            config.janitor_batch,
+            config.janitor_interval,
+        )
+    }
+
+    /// Serves until `shutdown` completes, then stops background work and drains requests.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop_sender, stop) = watch::channel(false);
+        let janitor = tokio::spawn(self.janitor().run_until_stopped(stop.clone()));
+        let key_refresher = tokio::spawn(refresh_keys_until_stopped(Arc::clone(&self.service), stop));
+        let router = http::router(Arc::clone(&self.service));
+        let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        let _ = stop_sender.send(true);
+        let _ = janitor.await;
+        let _ = key_refresher.await;
+        self.service.store.close().await;
+        served
+    }
+}
+
+/// Re-reads signing keys periodically so a rotation made by the CLI or another instance is
+/// picked up without restart, within `key_refresh_interval`.
+async fn refresh_keys_until_stopped(service: Arc<AuthService>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(service.config.key_refresh_interval) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        if let Err(error) = service.keys.reload().await {
+            tracing::warn!(%error, "could not reload signing keys; keeping the current ones");
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! The application layer: grants, bearer checks, revocation and introspection. It glues the
+//! core's decisions to the store and the keys; it knows nothing of HTTP.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::{KeyError, KeyManager};
+use crate::passwords;
+use crate::random::{RandomError, random_bytes};
+use crate::store::{ClientRow, RotateOutcome, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tessera_core::lifecycle::decide_refresh;
+use tessera_core::{
+    ClientCredentials, Family, Password, RefreshDecision, RefreshRejection, RefreshToken, Scope, SuccessorKey,
+    Timestamp, TokenHash,
+};
+use tessera_proto::{AccessTokenClaims, ErrorCode, IntrospectionResponse};
+
+/// Something went wrong that is not the caller's fault. Logged once; answered with an opaque 500.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    #[error("password hashing task failed")]
+    PasswordTask,
+    #[error("refresh kept losing the rotation race; giving up")]
+    RotationContention,
+}
+
+/// The outcome of a request that failed: either the client's mistake (an RFC error code and
+/// a description safe to show) or ours.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{code}: {description}")]
+    OAuth { code: ErrorCode, description: String },
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+impl ServiceError {
+    pub fn oauth(code: ErrorCode, description: impl Into<String>) -> Self {
+        ServiceError::OAuth { code, description: description.into() }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        ServiceError::Internal(error.into())
+    }
+}
+
+impl From<KeyError> for ServiceError {
+    fn from(error: KeyError) -> Self {
+        ServiceError::Internal(error.into())
+    }
+}
+
+impl From<RandomError> for ServiceError {
+    fn from(error: RandomError) -> Self {
+        ServiceError::Internal(error.into())
+    }
+}
+
+/// Tokens to hand back from the token endpoint.
+pub struct Issued {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: Option<RefreshToken>,
+    pub scope: Scope,
+}
+
+/// Why a bearer token is refused (RFC 6750 §3.1 `invalid_token`). The detail is logged at
+/// debug level, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    #[error("invalid token: {0}")]
+    Invalid(&'static str),
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+/// Remembers, for a short time, that an access token's family and `jti` were not revoked, so
+/// that most bearer checks need no database round trip. The bound: a family revoked through
+/// another instance is honoured here at most `ttl` later; through this instance, at once.
+struct RevocationCache {
+    ttl: Duration,
+    /// jti → (family id, when the database said "not revoked").
+    entries: Mutex<HashMap<String, (Option<String>, Instant)>>,
+}
+
+impl RevocationCache {
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn fresh(&self, jti: &str) -> bool {
+        let Ok(entries) = self.entries.lock() else { return false };
+        entries.get(jti).is_some_and(|(_, checked)| checked.elapsed() < self.ttl)
+    }
+
+    fn remember(&self, jti: &str, family_id: Option<&str>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX_ENTRIES {
+                let ttl = self.ttl;
+                entries.retain(|_, (_, checked)| checked.elapsed() < ttl);
+                if entries.len() >= Self::MAX_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(jti.to_owned(), (family_id.map(str::to_owned), Instant::now()));
+        }
+    }
+
+    fn forget_family(&self, family_id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (family, _)| family.as_deref() != Some(family_id));
+        }
+    }
+
+    fn forget_token(&self, jti: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(jti);
+        }
+    }
+}
+
+pub struct AuthService {
+    pub store: Store,
+    pub keys: Arc<KeyManager>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+    pub issuer: String,
+    successor_key: SuccessorKey,
+    revocations: RevocationCache,
+}
+
+impl AuthService {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyManager>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        issuer: String,
+        successor_key: SuccessorKey,
+    ) -> Self {
+        let revocations = RevocationCache { ttl: config.revocation_cache_ttl, entries: Mutex::new(HashMap::new()) };
+        AuthService { store, keys, clock, config, issuer, successor_key, revocations }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    // ---- clients ----------------------------------------------------------------------
+
+    /// RFC 6749 §2.3: checks the presented credentials against the registered client.
+    /// Every failure is `invalid_client`, with one message, so ids cannot be probed.
+    pub async fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<ClientRow, ServiceError> {
+        let failed = || ServiceError::oauth(ErrorCode::InvalidClient, "client authentication failed");
+        let client = self.store.get_client(credentials.client_id()).await?.ok_or_else(failed)?;
+        match (&client.secret_hash, credentials.secret()) {
+            (Some(stored), Some(presented)) if presented.matches(stored) => Ok(client),
+            (None, None) => Ok(client),
+            _ => Err(failed()),
+        }
+    }
+
+    fn require_grant(client: &ClientRow, grant_type: &str) -> Result<(), ServiceError> {
+        if client.allows_grant(grant_type) {
+            Ok(())
+        } else {
+            Err(ServiceError::oauth(
+                ErrorCode::UnauthorizedClient,
+                format!("this client may not use the {grant_type} grant"),
+            ))
+        }
+    }
+
+    /// The scope a first grant receives: what was asked for, which must be within what the
+    /// client may ask for; everything the client may ask for if nothing was asked.
+    fn grant_scope(client: &ClientRow, requested: Option<&Scope>) -> Result<Scope, ServiceError> {
+        match requested {
+            None => Ok(client.scope.clone()),
+            Some(requested) if requested.is_empty() => Ok(client.scope.clone()),
+            Some(requested) if requested.is_subset_of(&client.scope) => Ok(requested.clone()),
+            Some(_) => Err(ServiceError::oauth(
+                ErrorCode::InvalidScope,
+                "the requested scope exceeds what this client may ask for",
+            )),
+        }
+    }
+
+    // ---- grants -----------------------------------------------------------------------
+
+    /// RFC 6749 §4.3, the resource owner password credentials grant.
+    pub async fn password_grant(
+        &self,
+        client: &ClientRow,
+        username: &str,
+        password: Password,
+        requested_scope: Option<&Scope>,
+    ) -> Result<Issued, ServiceError> {
+        Self::require_grant(client, "password")?;
+        let scope = Self::grant_scope(client, requested_scope)?;
+        let user = self.store.get_user_by_username(username).await?;
+        let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+        let verified =
+            tokio::task::spawn_blocking(move || passwords::verify_password(&password, stored_hash.as_deref()))
+                .await
+                .map_err(|_| InternalError::PasswordTask)?;
+        let user = match (verified, user) {
+            (true, Some(user)) => user,
+            _ => {
+                return Err(ServiceError::oauth(ErrorCode::InvalidGrant, "the username or password is incorrect"));
+            }
+        };
+        self.start_grant(client, &user.user_id, scope).await
+    }
+
+    /// RFC 6749 §4.4: the client acts for itself. Confidential clients only (§4.4: "MUST only
+    /// be used by confidential clients"); no refresh token (§4.4.3).
+    pub async fn client_credentials_grant(
+        &self,
+        client: &ClientRow,
+        requested_scope: Option<&Scope>,
+    ) -> Result<Issued, ServiceError> {
+        Self::require_grant(client, "client_credentials")?;
+        if client.is_public() {
+            return Err(ServiceError::oauth(
+                ErrorCode::UnauthorizedClient,
+                "public clients may not use the client_credentials grant",
+            ));
+        }
+        let scope = Self::grant_scope(client, requested_scope)?;
+        let access_token = self.mint_access_token(&client.client_id, &client.client_id, &scope, None, self.now())?;
+        Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: None, scope })
+    }
+
+    /// Issues the first tokens of a grant: an access token and, if the client may refresh,
+    /// the first refresh token of a new family.
+    pub async fn start_grant(&self, client: &ClientRow, user_id: &str, scope: Scope) -> Result<Issued, ServiceError> {
+        let now = self.now();
+        if !client.allows_grant("refresh_token") {
+            let access_token = self.mint_access_token(client.client_id.as_str(), user_id, &scope, None, now)?;
+            return Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: None, scope });
+        }
+        let family = Family {
+            id: uuid::Uuid::new_v4().to_string(),
+            client_id: client.client_id.clone(),
+            user_id: user_id.to_owned(),
+            scope: scope.clone(),
+            created_at: now,
+            expires_at: self.config.refresh.family_expiry(now),
+            revoked_at: None,
+        };
+        let refresh_token = RefreshToken::from_random(&random_bytes::<32>()?);
+        self.store.create_family(&family, &refresh_token.hash(), self.config.refresh.idle_expiry(now, &family)).await?;
+        let access_token = self.mint_access_token(&client.client_id, user_id, &scope, Some(&family.id), now)?;
+        Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: Some(refresh_token), scope })
+    }
+
+    /// RFC 6749 §6 with rotation, grace window and reuse detection (DESIGN.md §4).
+    pub async fn refresh_grant(
+        &self,
+        client: &ClientRow,
+        presented: &RefreshToken,
+        requested_scope: Option<&Scope>,
+    ) -> Result<Issued, ServiceError> {
+        Self::require_grant(client, "refresh_token")?;
+        let presented_hash = presented.hash();
+        // A lost compare-and-set means another request rotated this token between our read and
+        // our write; reading again turns it into a grace-window replay. Two rounds suffice in
+        // practice; the bound only stops a pathological loop.
+        for _ in 0..5 {
+            let now = self.now();
+            let found = self.store.find_refresh_token(&presented_hash).await?;
+            let (token, family) = match &found {
+                Some((token, family)) => (Some(token), Some(family)),
+                None => (None, None),
+            };
+            let decision = decide_refresh(&self.config.refresh, now, token, family, &client.client_id, requested_scope);
+            let rejection = match decision {
+                RefreshDecision::Rotate { successor_idle_expires_at, access_scope } => {
+                    let Some(family) = family else { return Err(Self::refresh_error(RefreshRejection::UnknownToken)) };
+                    let successor = presented.successor(&self.successor_key);
+                    let outcome = self
+                        .store
+                        .rotate_refresh_token(
+                            &presented_hash,
+                            &successor.hash(),
+                            &family.id,
+                            now,
+                            successor_idle_expires_at,
+                        )
+                        .await?;
+                    match outcome {
+                        RotateOutcome::Rotated => return self.reissue(family, successor, access_scope, now),
+                        RotateOutcome::LostRace => continue,
+                    }
+                }
+                RefreshDecision::Replay { access_scope } => {
+                    let Some(family) = family else { return Err(Self::refresh_error(RefreshRejection::UnknownToken)) };
+                    let successor = presented.successor(&self.successor_key);
+                    return self.reissue(family, successor, access_scope, now);
+                }
+                RefreshDecision::Reject(rejection) => rejection,
+                RefreshDecision::RevokeFamily => {
+                    if let Some(family) = family {
+                        self.revoke_family(family, "refresh token reuse detected").await?;
+                    }
+                    RefreshRejection::Reused
+                }
+            };
+            return Err(Self::refresh_error(rejection));
+        }
+        Err(InternalError::RotationContention.into())
+    }
+
+    fn refresh_error(rejection: RefreshRejection) -> ServiceError {
+        let code = match rejection {
+            RefreshRejection::WiderScope => ErrorCode::InvalidScope,
+            _ => ErrorCode::InvalidGrant,
+        };
+        ServiceError::oauth(code, rejection.description())
+    }
+
+    fn reissue(
+        &self,
+        family: &Family,
+        successor: RefreshToken,
+        access_scope: Scope,
+        now: Timestamp,
+    ) -> Result<Issued, ServiceError> {
+        let access_token =
+            self.mint_access_token(&family.client_id, &family.user_id, &access_scope, Some(&family.id), now)?;
+        Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: Some(successor), scope: access_scope })
+    }
+
+    fn expires_in(&self) -> u64 {
+        self.config.access_token_ttl.as_secs()
+    }
+
+    fn mint_access_token(
+        &self,
+        client_id: &str,
+        user_id: &str,
+        scope: &Scope,
+        family_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<String, ServiceError> {
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: user_id.to_owned(),
+            aud: self.issuer.clone(),
+            client_id: client_id.to_owned(),
+            scope: scope.to_string(),
+            iat: now.secs(),
+            exp: now.plus(self.config.access_token_ttl).secs(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            fid: family_id.map(str::to_owned),
+        };
+        Ok(self.keys.sign(&claims)?)
+    }
+
+    /// Revokes a family and logs the audit event. Idempotent.
+    async fn revoke_family(&self, family: &Family, reason: &'static str) -> Result<(), ServiceError> {
+        let newly = self.store.revoke_family(&family.id, self.now(), reason).await?;
+        self.revocations.forget_family(&family.id);
+        if newly {
+            tracing::warn!(
+                target: "tessera::audit",
+                event = "family_revoked",
+                reason,
+                client_id = %family.client_id,
+                user_id = %family.user_id,
+                family_id = %family.id,
+                "refresh-token family revoked"
+            );
+        }
+        Ok(())
+    }
+
+    // ---- bearer tokens ----------------------------------------------------------------
+
+    /// RFC 6750: checks an access token presented to the protected API.
+    pub async fn authenticate_bearer(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
+        let claims = self.keys.verify(token).map_err(|error| {
+            tracing::debug!(%error, "bearer token refused");
+            BearerError::Invalid("signature")
+        })?;
+        if self.now().secs() >= claims.exp {
+            return Err(BearerError::Invalid("expired"));
+        }
+        if !self.revocations.fresh(&claims.jti) {
+            let revoked = self
+                .store
+                .access_token_revoked(claims.fid.as_deref(), &claims.jti)
+                .await
+                .map_err(InternalError::from)?;
+            if revoked {
+                return Err(BearerError::Invalid("revoked"));
+            }
+            self.revocations.remember(&claims.jti, claims.fid.as_deref());
+        }
+        Ok(claims)
+    }
+
+    // ---- RFC 7009 revocation ----------------------------------------------------------
+
+    /// Revokes `token` if it belongs to `client`. Unknown tokens, and tokens of other
+    /// clients, change nothing and are not reported (RFC 7009 §2.2).
+    pub async fn revoke(&self, client: &ClientRow, token: &str, hint: Option<&str>) -> Result<(), ServiceError> {
+        let refresh_first = hint != Some("access_token");
+        for attempt_refresh in [refresh_first, !refresh_first] {
+            let done = if attempt_refresh {
+                self.revoke_refresh_token(client, token).await?
+            } else {
+                self.revoke_access_token(client, token).await?
+            };
+            if done {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn revoke_refresh_token(&self, client: &ClientRow, token: &str) -> Result<bool, ServiceError> {
+        let hash = TokenHash::of(token);
+        let Some((_, family)) = self.store.find_refresh_token(&hash).await? else { return Ok(false) };
+        if family.client_id == client.client_id {
+            self.revoke_family(&family, "revoked by the client").await?;
+        }
+        Ok(true)
+    }
+
+    async fn revoke_access_token(&self, client: &ClientRow, token: &str) -> Result<bool, ServiceError> {
+        let Ok(claims) = self.keys.verify(token) else { return Ok(false) };
+        if claims.client_id == client.client_id {
+            self.store.revoke_access_token(&claims.jti, Timestamp::from_secs(claims.exp)).await?;
+            self.revocations.forget_token(&claims.jti);
+        }
+        Ok(true)
+    }
+
+    // ---- RFC 7662 introspection -------------------------------------------------------
+
+    pub async fn introspect(&self, token: &str, hint: Option<&str>) -> Result<IntrospectionResponse, ServiceError> {
+        let refresh_first = hint == Some("refresh_token") || token.starts_with(RefreshToken::PREFIX);
+        for attempt_refresh in [refresh_first, !refresh_first] {
+            let found = if attempt_refresh {
+                self.introspect_refresh_token(token).await?
+            } else {
+                self.introspect_access_token(token).await?
+            };
+            if let Some(response) = found {
+                return Ok(response);
+            }
+        }
+        Ok(IntrospectionResponse::default())
+    }
+
+    async fn username(&self, user_id: &str) -> Result<Option<String>, ServiceError> {
+        Ok(self.store.get_user(user_id).await?.map(|user| user.username))
+    }
+
+    async fn introspect_refresh_token(&self, token: &str) -> Result<Option<IntrospectionResponse>, ServiceError> {
+        let Some((stored, family)) = self.store.find_refresh_token(&TokenHash::of(token)).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        let active = family.revoked_at.is_none()
+            && stored.used_at.is_none()
+            && now < stored.idle_expires_at
+            && now < family.expires_at;
+        if !active {
+            return Ok(Some(IntrospectionResponse::default()));
+        }
+        Ok(Some(IntrospectionResponse {
+            active: true,
+            scope: Some(family.scope.to_string()),
+            client_id: Some(family.client_id.clone()),
+            username: self.username(&family.user_id).await?,
+            token_type: Some("refresh_token".into()),
+            exp: Some(stored.idle_expires_at.min(family.expires_at).secs()),
+            iat: Some(stored.created_at.secs()),
+            sub: Some(family.user_id.clone()),
+            iss: Some(self.issuer.clone()),
+        }))
+    }
+
+    async fn introspect_access_token(&self, token: &str) -> Result<Option<IntrospectionResponse>, ServiceError> {
+        if self.keys.verify(token).is_err() {
+            return Ok(None);
+        }
+        let claims = match self.authenticate_bearer(token).await {
+            Ok(claims) => claims,
+            Err(BearerError::Invalid(_)) => return Ok(Some(IntrospectionResponse::default())),
+            Err(BearerError::Internal(error)) => return Err(error.into()),
+        };
+        Ok(Some(IntrospectionResponse {
+            active: true,
+            scope: Some(claims.scope.clone()),
+            client_id: Some(claims.client_id.clone()),
+            username: self.username(&claims.sub).await?,
+            token_type: Some("Bearer".into()),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            sub: Some(claims.sub.clone()),
+            iss: Some(claims.iss.clone()),
+        }))
+    }
+}

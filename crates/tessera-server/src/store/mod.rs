@@ -1,0 +1,595 @@
+//! Storage: one interface, written once in portable SQL over `sqlx::Any`, with one migration
+//! folder per backend (SQLite, PostgreSQL).
+//!
+//! Why not one implementation per backend: the SQL Tessera needs (compare-and-set `UPDATE …
+//! WHERE used_at IS NULL`, `INSERT … ON CONFLICT DO NOTHING`, sub-select `DELETE`s, `$n`
+//! placeholders) is the same text on both, so writing it twice would only create two places
+//! for a rotation bug to hide. What does differ — the DDL, connection pragmas, which errors
+//! are transient — lives in the migration folders and in [`Backend`].
+
+mod rows;
+
+pub use rows::*;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use std::time::Duration;
+use tessera_core::{Family, Scope, StoredRefreshToken, Timestamp, TokenHash};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Errors a retry may cure: PostgreSQL serialization failures and deadlocks, SQLite busy.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517"))
+            }
+            StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+            _ => false,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> StoreResult<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database URL with any password removed, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let shown = if userinfo.contains(':') { format!("{user}:[redacted]") } else { user.to_owned() };
+            format!("{}{}{}", &url[..scheme_end + 3], shown, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// If the URL names an SQLite file, its path (used to place the master-key file beside it).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    /// PostgreSQL `statement_timeout`; SQLite's equivalent is its busy timeout.
+    pub statement_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { max_connections: 10, statement_timeout: Duration::from_secs(10) }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// Whether `rotate_refresh_token`'s compare-and-set won.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateOutcome {
+    Rotated,
+    /// Another request rotated the token first (or the family was revoked meanwhile).
+    LostRace,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+fn ts(row: &AnyRow, column: &str) -> StoreResult<Timestamp> {
+    Ok(Timestamp::from_millis(row.try_get::<i64, _>(column)?))
+}
+
+fn opt_ts(row: &AnyRow, column: &str) -> StoreResult<Option<Timestamp>> {
+    Ok(row.try_get::<Option<i64>, _>(column)?.map(Timestamp::from_millis))
+}
+
+fn scope(row: &AnyRow, column: &str) -> StoreResult<Scope> {
+    let text: String = row.try_get(column)?;
+    Scope::parse(&text).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+fn unique_violation(error: sqlx::Error, what: &'static str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Database(error),
+    }
+}
+
+impl Store {
+    /// Connects, creating an SQLite file if it does not exist. Does not migrate.
+    pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let timeout_ms = options.statement_timeout.as_millis();
+        let pool_options =
+            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(Duration::from_secs(30));
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains("mode=") {
+                    url.to_owned()
+                } else if url.contains('?') {
+                    format!("{url}&mode=rwc")
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                pool_options
+                    .after_connect(move |connection, _| {
+                        Box::pin(async move {
+                            // WAL lets readers run beside the writer; synchronous=FULL makes a
+                            // committed rotation survive power loss, not just a process crash.
+                            connection.execute("PRAGMA journal_mode = WAL").await?;
+                            connection.execute("PRAGMA synchronous = FULL").await?;
+                            connection.execute("PRAGMA foreign_keys = ON").await?;
+                            connection.execute(format!("PRAGMA busy_timeout = {timeout_ms}").as_str()).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => {
+                pool_options
+                    .after_connect(move |connection, _| {
+                        Box::pin(async move {
+                            connection.execute(format!("SET statement_timeout = {timeout_ms}").as_str()).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+        };
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations. On PostgreSQL, sqlx holds an advisory lock while it
+    /// migrates, so instances starting together migrate once.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- clients ----------------------------------------------------------------------
+
+    pub async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(client.secret_hash.as_ref().map(|h| h.as_str().to_owned()))
+        .bind(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()))
+        .bind(client.grant_types.join(" "))
+        .bind(client.scope.to_string())
+        .bind(client.created_at.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| unique_violation(error, "a client with this id"))?;
+        Ok(())
+    }
+
+    pub async fn get_client(&self, client_id: &str) -> StoreResult<Option<ClientRow>> {
+        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"))
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(ClientRow::from_row).transpose()
+    }
+
+    pub async fn list_clients(&self) -> StoreResult<Vec<ClientRow>> {
+        let rows = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(ClientRow::from_row).collect()
+    }
+
+    /// Deletes a client and, by cascade, every token family issued to it.
+    pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn set_client_secret(&self, client_id: &str, secret_hash: &TokenHash) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2 AND secret_hash IS NOT NULL")
+            .bind(secret_hash.as_str())
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    // ---- users ------------------------------------------------------------------------
+
+    pub async fn insert_user(&self, user: &UserRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO users (user_id, username, email, password_hash, is_admin, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&user.user_id)
+        .bind(&user.username)
+        .bind(user.email.clone())
+        .bind(&user.password_hash)
+        .bind(i64::from(user.is_admin))
+        .bind(user.created_at.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| unique_violation(error, "a user with this username"))?;
+        Ok(())
+    }
+
+    pub async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(UserRow::from_row).transpose()
+    }
+
+    pub async fn get_user(&self, user_id: &str) -> StoreResult<Option<UserRow>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"))
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(UserRow::from_row).transpose()
+    }
+
+    // ---- refresh-token families -------------------------------------------------------
+
+    /// Starts a family with its first refresh token, atomically.
+    pub async fn create_family(
+        &self,
+        family: &Family,
+        first_token: &TokenHash,
+        idle_expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&family.id)
+        .bind(&family.client_id)
+        .bind(&family.user_id)
+        .bind(family.scope.to_string())
+        .bind(family.created_at.millis())
+        .bind(family.expires_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(first_token.as_str())
+        .bind(&family.id)
+        .bind(family.created_at.millis())
+        .bind(idle_expires_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A presented refresh token's state and its family, in one read.
+    pub async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<(StoredRefreshToken, Family)>> {
+        let row = sqlx::query(
+            "SELECT t.family_id, t.created_at, t.idle_expires_at, t.used_at, s.used_at AS successor_used_at, \
+                    f.client_id, f.user_id, f.scope, f.created_at AS family_created_at, f.expires_at, f.revoked_at \
+             FROM refresh_tokens t \
+             JOIN refresh_families f ON f.family_id = t.family_id \
+             LEFT JOIN refresh_tokens s ON s.token_hash = t.successor_hash \
+             WHERE t.token_hash = $1",
+        )
+        .bind(hash.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let family_id: String = row.try_get("family_id")?;
+        let token = StoredRefreshToken {
+            family_id: family_id.clone(),
+            created_at: ts(&row, "created_at")?,
+            idle_expires_at: ts(&row, "idle_expires_at")?,
+            used_at: opt_ts(&row, "used_at")?,
+            successor_used: opt_ts(&row, "successor_used_at")?.is_some(),
+        };
+        let family = Family {
+            id: family_id,
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            scope: scope(&row, "scope")?,
+            created_at: ts(&row, "family_created_at")?,
+            expires_at: ts(&row, "expires_at")?,
+            revoked_at: opt_ts(&row, "revoked_at")?,
+        };
+        Ok(Some((token, family)))
+    }
+
+    /// Rotation: marks `presented` used and inserts its successor, in one transaction.
+    ///
+    /// The `UPDATE … WHERE used_at IS NULL` is the compare-and-set that makes rotation
+    /// atomic: of any number of concurrent calls, on one instance or many sharing a
+    /// PostgreSQL database, exactly one sees a changed row; the rest get
+    /// [`RotateOutcome::LostRace`] and nothing of theirs is written. On PostgreSQL the
+    /// row lock taken by the first UPDATE makes the others wait and then re-check the
+    /// condition (READ COMMITTED), so they never both win.
+    pub async fn rotate_refresh_token(
+        &self,
+        presented: &TokenHash,
+        successor: &TokenHash,
+        family_id: &str,
+        now: Timestamp,
+        successor_idle_expires_at: Timestamp,
+    ) -> StoreResult<RotateOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let marked = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
+             WHERE token_hash = $3 AND used_at IS NULL \
+               AND EXISTS (SELECT 1 FROM refresh_families f \
+                           WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NULL)",
+        )
+        .bind(now.millis())
+        .bind(successor.as_str())
+        .bind(presented.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(RotateOutcome::LostRace);
+        }
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(successor.as_str())
+        .bind(family_id)
+        .bind(now.millis())
+        .bind(successor_idle_expires_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(RotateOutcome::Rotated)
+    }
+
+    /// Revokes a family (all its refresh tokens, and through `fid` its access tokens).
+    /// Returns false if it was already revoked or does not exist.
+    pub async fn revoke_family(&self, family_id: &str, now: Timestamp, reason: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 WHERE family_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(reason)
+        .bind(family_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn get_family(&self, family_id: &str) -> StoreResult<Option<Family>> {
+        let row = sqlx::query(
+            "SELECT family_id, client_id, user_id, scope, created_at, expires_at, revoked_at \
+             FROM refresh_families WHERE family_id = $1",
+        )
+        .bind(family_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Family {
+            id: row.try_get("family_id")?,
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            scope: scope(&row, "scope")?,
+            created_at: ts(&row, "created_at")?,
+            expires_at: ts(&row, "expires_at")?,
+            revoked_at: opt_ts(&row, "revoked_at")?,
+        }))
+    }
+
+    // ---- access-token revocation ------------------------------------------------------
+
+    pub async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> StoreResult<()> {
+        sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(jti)
+            .bind(expires_at.millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an access token may still be honoured: its family (if any) exists and is not
+    /// revoked, and its `jti` was not revoked on its own. One round trip.
+    pub async fn access_token_revoked(&self, family_id: Option<&str>, jti: &str) -> StoreResult<bool> {
+        let jti_revoked = sqlx::query("SELECT 1 AS hit FROM revoked_access_tokens WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        if jti_revoked {
+            return Ok(true);
+        }
+        let Some(family_id) = family_id else { return Ok(false) };
+        let family = sqlx::query("SELECT revoked_at FROM refresh_families WHERE family_id = $1")
+            .bind(family_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        // A family that no longer exists was purged after it ended: fail closed.
+        Ok(match family {
+            None => true,
+            Some(row) => opt_ts(&row, "revoked_at")?.is_some(),
+        })
+    }
+
+    // ---- signing keys -----------------------------------------------------------------
+
+    pub async fn insert_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at, retired_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.kid)
+        .bind(&key.algorithm)
+        .bind(key.encrypted_private_key.clone())
+        .bind(&key.public_jwk)
+        .bind(key.created_at.millis())
+        .bind(key.retired_at.map(Timestamp::millis))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| unique_violation(error, "a signing key with this kid"))?;
+        Ok(())
+    }
+
+    /// Retires every active key except `keep`; returns how many were retired.
+    pub async fn retire_signing_keys_except(&self, keep: &str, now: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2")
+            .bind(now.millis())
+            .bind(keep)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// All keys, newest first.
+    pub async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, private_key, public_jwk, created_at, retired_at FROM signing_keys \
+             ORDER BY created_at DESC, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(SigningKeyRow::from_row).collect()
+    }
+
+    // ---- janitor ----------------------------------------------------------------------
+
+    /// Deletes at most `batch` rows of each kind that no rule needs any more; returns how many.
+    ///
+    /// - refresh tokens past their idle expiry: unusable whether spent or not, so presenting
+    ///   one is refused either way (as unknown instead of as reuse);
+    /// - families that ended (expired or revoked) longer ago than `access_ttl`: their last
+    ///   access token has expired too, so nothing can refer to them;
+    /// - revoked access-token ids whose token has expired.
+    pub async fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64> {
+        let family_cutoff = now.minus(access_ttl).millis();
+        let tokens = sqlx::query(
+            "DELETE FROM refresh_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM refresh_tokens WHERE idle_expires_at < $1 LIMIT $2)",
+        )
+        .bind(now.millis())
+        .bind(batch)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let families = sqlx::query(
+            "DELETE FROM refresh_families WHERE family_id IN \
+             (SELECT family_id FROM refresh_families WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)",
+        )
+        .bind(family_cutoff)
+        .bind(batch)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let access = sqlx::query(
+            "DELETE FROM revoked_access_tokens WHERE jti IN \
+             (SELECT jti FROM revoked_access_tokens WHERE expires_at < $1 LIMIT $2)",
+        )
+        .bind(now.millis())
+        .bind(batch)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(tokens + families + access)
+    }
+
+    /// Row counts, for tests and `/metrics`.
+    pub async fn count_rows(&self, table: CountedTable) -> StoreResult<i64> {
+        let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {}", table.name())).fetch_one(&self.pool).await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+}
+
+/// Tables whose size is worth watching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountedTable {
+    RefreshTokens,
+    RefreshFamilies,
+    RevokedAccessTokens,
+}
+
+impl CountedTable {
+    fn name(self) -> &'static str {
+        match self {
+            CountedTable::RefreshTokens => "refresh_tokens",
+            CountedTable::RefreshFamilies => "refresh_families",
+            CountedTable::RevokedAccessTokens => "revoked_access_tokens",
+        }
+    }
+}

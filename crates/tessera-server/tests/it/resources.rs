@@ -1,0 +1,119 @@
+//! The protected API (RFC 6750), discovery, JWKS and health; and that secrets stay out of logs.
+
+use crate::helpers::{Fixture, USERNAME};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::time::Duration;
+
+#[tokio::test]
+async fn users_me_with_a_valid_token() {
+    let fixture = Fixture::start().await;
+    let (access_token, _) = fixture.login().await;
+    let response = fixture.me(&access_token).await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["username"], USERNAME);
+    assert_eq!(body["id"], fixture.user_id.as_str());
+    assert_eq!(body["email"], "alice@example.test");
+}
+
+#[tokio::test]
+async fn users_me_refusals() {
+    let fixture = Fixture::start().await;
+    let (access_token, _) = fixture.login().await;
+    let parts: Vec<&str> = access_token.split('.').collect();
+    // Change the payload's subject but keep the signature: must fail verification.
+    let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    payload["sub"] = "someone-else".into();
+    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]);
+    let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt"}"#), parts[1]);
+    let cases: &[(&str, Option<String>, Option<&str>)] = &[
+        ("no Authorization header", None, None),
+        ("Basic instead of Bearer", Some("Basic YTpi".into()), None),
+        ("garbage token", Some("Bearer not-a-jwt".into()), Some("invalid_token")),
+        ("tampered payload", Some(format!("Bearer {tampered}")), Some("invalid_token")),
+        ("alg none", Some(format!("Bearer {none_alg}")), Some("invalid_token")),
+        ("a refresh token is not an access token", Some("Bearer tsr_abc".into()), Some("invalid_token")),
+    ];
+    for (name, header, error) in cases {
+        let mut request = fixture.http.get(fixture.url("/api/1.0/users/me"));
+        if let Some(header) = header {
+            request = request.header("Authorization", header);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{name}");
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.starts_with("Bearer"), "{name}: {challenge}");
+        match error {
+            Some(code) => assert!(challenge.contains(&format!("error=\"{code}\"")), "{name}: {challenge}"),
+            None => assert!(!challenge.contains("error="), "{name}: RFC 6750 §3.1, no error code: {challenge}"),
+        }
+    }
+    // Expiry, by moving the server's clock rather than sleeping.
+    fixture.server.clock.advance(Duration::from_secs(3600));
+    let response = fixture.me(&access_token).await;
+    assert_eq!(response.status(), 401, "expired token");
+    assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+}
+
+#[tokio::test]
+async fn access_token_is_an_rfc9068_jwt_listed_in_jwks() {
+    let fixture = Fixture::start().await;
+    let (access_token, _) = fixture.login().await;
+    let parts: Vec<&str> = access_token.split('.').collect();
+    let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "ES256");
+    for claim in ["iss", "sub", "aud", "client_id", "scope", "iat", "exp", "jti"] {
+        assert!(!claims[claim].is_null(), "claim {claim} missing: {claims}");
+    }
+    assert_eq!(claims["iss"], fixture.server.base_url.as_str());
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+    let jwks: serde_json::Value =
+        fixture.http.get(fixture.url("/oauth/jwks")).send().await.unwrap().json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert!(keys.iter().any(|key| key["kid"] == header["kid"] && key["kty"] == "EC" && key["crv"] == "P-256"));
+    assert!(keys.iter().all(|key| key["d"].is_null()), "no private material in JWKS");
+}
+
+#[tokio::test]
+async fn metadata_and_health() {
+    let fixture = Fixture::start().await;
+    for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
+        let body: serde_json::Value = fixture.http.get(fixture.url(path)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(body["issuer"], fixture.server.base_url.as_str());
+        assert_eq!(body["token_endpoint"], fixture.url("/oauth/token"));
+        assert_eq!(body["jwks_uri"], fixture.url("/oauth/jwks"));
+        assert_eq!(body["revocation_endpoint"], fixture.url("/oauth/revoke"));
+    }
+    let response = fixture.http.get(fixture.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn signing_key_survives_restart_and_is_encrypted_at_rest() {
+    let fixture = Fixture::start().await;
+    fixture.login().await;
+    let rows = fixture.server.store().list_signing_keys().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    // The stored private key is ciphertext: a clear PKCS#8 EC key would contain the DER of the
+    // id-ecPublicKey OID (1.2.840.10045.2.1).
+    let oid = [0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+    assert!(rows[0].encrypted_private_key.len() > 100);
+    assert!(!rows[0].encrypted_private_key.windows(oid.len()).any(|w| w == oid));
+    let kid = rows[0].kid.clone();
+    let debug = format!("{:?}", rows[0]);
+    assert!(!debug.contains("private_key"), "{debug}");
+    // A second server on the same database (and so the same key file) loads that key instead of
+    // making its own.
+    let directory = fixture.server.directory.clone();
+    let database_url = fixture.server.database_url.clone();
+    let second = tessera_server::testing::TestServer::start(tessera_server::config::RawConfig {
+        database_url: Some(database_url),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(second.service.keys.active_kid(), Some(kid));
+    assert!(directory.join("tessera.db.key").exists());
+}

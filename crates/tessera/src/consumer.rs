@@ -1,0 +1,406 @@
+//! The consumer commands, `tessera login | token | api | logout`: the guide's recipes (get tokens,
+//! refresh them, call the API) as a CLI that keeps the access token valid by itself.
+//!
+//! Exit status: 0 on success; 3 when the user must run `tessera login` (again); 22 when
+//! `tessera api` got HTTP ≥ 400 (as `curl --fail`); any other failure is returned as an error.
+
+use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use tessera_client::reqwest::Method;
+use tessera_client::reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use tessera_client::{
+    ApiClient, ClientAuthMethod, ClientError, ClientSecret, ClientSettings, FileStore, LogoutMode, LogoutOutcome,
+    NotRevokedReason, ResourceOwnerPassword, TokenSource,
+};
+
+/// Exit status when no usable login is stored: the user must run `tessera login`.
+const EXIT_LOGIN_REQUIRED: u8 = 3;
+/// Exit status of `tessera api` when the server answered HTTP ≥ 400 (the one of `curl --fail`).
+const EXIT_HTTP_ERROR: u8 = 22;
+
+/// Commands for an API consumer: log in once, then get tokens and call the API without thinking
+/// about refresh.
+#[derive(Debug, Subcommand)]
+pub enum ConsumerCommand {
+    /// Log in with the password grant and store the tokens in a profile (never the password)
+    Login(LoginArgs),
+    /// Print a valid access token, refreshing it first when it is about to expire
+    Token(TokenArgs),
+    /// Call the API with the access token (curl-like); refreshes and retries once on 401
+    Api(ApiArgs),
+    /// Revoke the refresh token at the server (RFC 7009) and delete the profile
+    Logout(LogoutArgs),
+}
+
+/// The credential profile a command uses.
+#[derive(Debug, Args)]
+pub struct ProfileArg {
+    /// Credential profile, stored as $XDG_CONFIG_HOME/tessera/NAME.json
+    #[arg(long, value_name = "NAME", env = "TESSERA_PROFILE", default_value = "default", global = true)]
+    profile: String,
+}
+
+/// Client authentication method at the token endpoint.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClientAuthArg {
+    /// HTTP Basic (the default with a secret)
+    #[value(name = "client_secret_basic", alias = "basic")]
+    ClientSecretBasic,
+    /// client_id and client_secret in the request body
+    #[value(name = "client_secret_post", alias = "post")]
+    ClientSecretPost,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("password_source")
+        .required(true)
+        .args(["password_stdin", "password"])
+))]
+pub struct LoginArgs {
+    /// Issuer URL of the server, e.g. https://auth.example.com; endpoints are discovered from its
+    /// metadata (RFC 8414)
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+    /// Token endpoint, for a server that publishes no metadata [default: discovered, or
+    /// ISSUER/oauth/token]
+    #[arg(long, value_name = "URL")]
+    token_endpoint: Option<String>,
+    /// Client ID of the client application
+    #[arg(long, value_name = "ID")]
+    client_id: String,
+    /// Client secret of a confidential client
+    #[arg(long, value_name = "SECRET", env = "TESSERA_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// How to send the client secret [default: client_secret_basic, unless the server only
+    /// accepts client_secret_post]
+    #[arg(long, value_enum, value_name = "METHOD", requires = "client_secret")]
+    client_auth: Option<ClientAuthArg>,
+    /// The resource owner's username
+    #[arg(long, value_name = "USERNAME")]
+    username: String,
+    /// Read the password from the first line of standard input
+    #[arg(long)]
+    password_stdin: bool,
+    /// The password (other users can see it in the process list; prefer --password-stdin)
+    #[arg(long, value_name = "PASSWORD")]
+    password: Option<String>,
+    /// Space-separated scope to request, e.g. "read write" [default: the client's]
+    #[arg(long, value_name = "SCOPE")]
+    scope: Option<String>,
+    #[command(flatten)]
+    profile: ProfileArg,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    action: Option<TokenAction>,
+    #[command(flatten)]
+    profile: ProfileArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Refresh now and print the token response as JSON (secrets included)
+    Refresh,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// HTTP method [default: GET, or POST with --data]
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    method: Option<String>,
+    /// A path, resolved against the issuer (e.g. /api/1.0/users/me), or an absolute URL
+    #[arg(value_name = "PATH_OR_URL")]
+    target: String,
+    /// Request body; @FILE reads it from a file, @- from standard input. Sent as JSON when it
+    /// starts with '{' or '[', else as a form, unless a Content-Type header is given
+    #[arg(short = 'd', long = "data", value_name = "BODY")]
+    data: Option<String>,
+    /// Extra request header, "Name: value" (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    #[command(flatten)]
+    profile: ProfileArg,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Only delete the local profile; do not revoke the refresh token at the server
+    #[arg(long)]
+    no_revoke: bool,
+    #[command(flatten)]
+    profile: ProfileArg,
+}
+
+/// Runs a consumer command. A missing or dead login is reported here, on stderr, with the exit
+/// status [`EXIT_LOGIN_REQUIRED`]; other failures are returned.
+pub async fn run(command: ConsumerCommand) -> anyhow::Result<ExitCode> {
+    let profile = match &command {
+        ConsumerCommand::Login(args) => &args.profile.profile,
+        ConsumerCommand::Token(args) => &args.profile.profile,
+        ConsumerCommand::Api(args) => &args.profile.profile,
+        ConsumerCommand::Logout(args) => &args.profile.profile,
+    }
+    .clone();
+    let result = match command {
+        ConsumerCommand::Login(args) => login(args).await,
+        ConsumerCommand::Token(args) => token(args).await,
+        ConsumerCommand::Api(args) => api(args).await,
+        ConsumerCommand::Logout(args) => logout(args).await,
+    };
+    match result {
+        Err(error) => match error.downcast_ref::<ClientError>() {
+            Some(client_error) if client_error.is_login_required() => {
+                eprintln!("error: {client_error}");
+                eprintln!("{}", login_hint(&profile));
+                Ok(ExitCode::from(EXIT_LOGIN_REQUIRED))
+            }
+            _ => Err(error),
+        },
+        ok => ok,
+    }
+}
+
+fn token_source(profile: &str) -> anyhow::Result<(TokenSource, FileStore)> {
+    let store = FileStore::open(profile)?;
+    let source = TokenSource::new(Arc::new(store.clone()))?;
+    Ok((source, store))
+}
+
+/// The `tessera login …` line to run again, filled in from the stored profile when there is one.
+fn login_hint(profile: &str) -> String {
+    let stored =
+        FileStore::open(profile).ok().and_then(|store| tessera_client::CredentialStore::load(&store).ok().flatten());
+    let (issuer, client_id) = match &stored {
+        Some(stored) => {
+            (stored.client.issuer.clone().unwrap_or_else(|| "URL".to_owned()), stored.client.client_id.clone())
+        }
+        None => ("URL".to_owned(), "ID".to_owned()),
+    };
+    let profile_flag = if profile == "default" { String::new() } else { format!(" --profile {profile}") };
+    format!(
+        "run `tessera login --issuer {issuer} --client-id {client_id} --username USERNAME \
+         --password-stdin{profile_flag}` to log in again"
+    )
+}
+
+async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let password = match (args.password, args.password_stdin) {
+        (Some(password), _) => password,
+        (None, _) => read_password_from_stdin()?,
+    };
+    let password = ResourceOwnerPassword::new(password);
+    let (source, store) = token_source(&args.profile.profile)?;
+    let issuer = args.issuer.trim_end_matches('/').to_owned();
+    let client_secret = args.client_secret.map(ClientSecret::new);
+    let mut settings = match args.token_endpoint {
+        Some(token_endpoint) => {
+            let mut settings = ClientSettings::new(token_endpoint, args.client_id, client_secret);
+            settings.issuer = Some(issuer.clone());
+            settings
+        }
+        None => ClientSettings::discover(source.http_client(), &issuer, args.client_id, client_secret)
+            .await
+            .with_context(|| format!("cannot discover the endpoints of {issuer}"))?,
+    };
+    if let Some(client_auth) = args.client_auth {
+        settings.client_auth = match client_auth {
+            ClientAuthArg::ClientSecretBasic => ClientAuthMethod::ClientSecretBasic,
+            ClientAuthArg::ClientSecretPost => ClientAuthMethod::ClientSecretPost,
+        };
+    }
+    settings.scope = args.scope;
+    let response = source.login_with_password(settings, &args.username, &password).await.context("login failed")?;
+    let scope = response.scope.map(|scope| format!(" with scope \"{scope}\"")).unwrap_or_default();
+    eprintln!(
+        "logged in to {issuer} as {}{scope}; tokens saved in {} (profile {})",
+        args.username,
+        store.path().display(),
+        store.profile()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password_from_stdin() -> anyhow::Result<String> {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        // No echo suppression without a terminal crate; say so rather than pretend.
+        eprint!("password (visible as you type): ");
+        io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password.to_owned())
+}
+
+async fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
+    let (source, _) = token_source(&args.profile.profile)?;
+    let mut stdout = io::stdout().lock();
+    match args.action {
+        None => {
+            let access_token = source.access_token().await?;
+            writeln!(stdout, "{}", access_token.secret())?;
+        }
+        Some(TokenAction::Refresh) => {
+            let response = source.force_refresh().await?;
+            // The user's own tokens on the user's own terminal: printing them is the point.
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&response)?)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn api(args: ApiArgs) -> anyhow::Result<ExitCode> {
+    let (source, _) = token_source(&args.profile.profile)?;
+    let profile = source.profile().await?;
+    let url = resolve_target(&args.target, profile.client.api_base().as_deref())?;
+    let body = args.data.as_deref().map(read_body).transpose()?;
+    let method = match (&args.method, &body) {
+        (Some(method), _) => Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .with_context(|| format!("invalid HTTP method {method:?}"))?,
+        (None, Some(_)) => Method::POST,
+        (None, None) => Method::GET,
+    };
+
+    let api = ApiClient::new(source);
+    let mut request = api.request(method, &url);
+    let mut has_content_type = false;
+    for header in &args.headers {
+        let (name, value) = parse_header(header)?;
+        has_content_type |= name == CONTENT_TYPE;
+        request = request.header(name, value);
+    }
+    if let Some(body) = body {
+        if !has_content_type {
+            request = request.header(CONTENT_TYPE, guess_content_type(&body));
+        }
+        request = request.body(body);
+    }
+
+    let response = api.send(request).await?;
+    let status = response.status();
+    let bytes = response.bytes().await.with_context(|| format!("cannot read the response body from {url}"))?;
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(&bytes)?;
+    if stdout.is_terminal() && !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        stdout.write_all(b"\n")?;
+    }
+    stdout.flush()?;
+    if status.is_client_error() || status.is_server_error() {
+        eprintln!("tessera api: {url} answered HTTP {status}");
+        return Ok(ExitCode::from(EXIT_HTTP_ERROR));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An absolute http(s) URL is used as is; anything else is a path under `base` (the issuer).
+fn resolve_target(target: &str, base: Option<&str>) -> anyhow::Result<String> {
+    let lowercase = target.to_ascii_lowercase();
+    if lowercase.starts_with("http://") || lowercase.starts_with("https://") {
+        return Ok(target.to_owned());
+    }
+    let base = base.context("the profile has no issuer URL; give an absolute URL")?;
+    Ok(format!("{}/{}", base.trim_end_matches('/'), target.trim_start_matches('/')))
+}
+
+fn read_body(data: &str) -> anyhow::Result<Vec<u8>> {
+    match data.strip_prefix('@') {
+        Some("-") => {
+            let mut body = Vec::new();
+            io::stdin().read_to_end(&mut body).context("cannot read the body from standard input")?;
+            Ok(body)
+        }
+        Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}")),
+        None => Ok(data.as_bytes().to_vec()),
+    }
+}
+
+fn parse_header(header: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
+    let (name, value) = header.split_once(':').with_context(|| format!("header {header:?} is not \"Name: value\""))?;
+    let name =
+        HeaderName::from_bytes(name.trim().as_bytes()).with_context(|| format!("invalid header name in {header:?}"))?;
+    let value = HeaderValue::from_str(value.trim()).with_context(|| format!("invalid header value in {header:?}"))?;
+    Ok((name, value))
+}
+
+fn guess_content_type(body: &[u8]) -> &'static str {
+    match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        Some(b'{' | b'[') => "application/json",
+        _ => "application/x-www-form-urlencoded",
+    }
+}
+
+async fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
+    let (source, store) = token_source(&args.profile.profile)?;
+    let mode = if args.no_revoke { LogoutMode::ForgetOnly } else { LogoutMode::RevokeThenForget };
+    let outcome = source
+        .logout(mode)
+        .await
+        .context("cannot revoke the refresh token; the profile is kept (--no-revoke deletes it anyway)")?;
+    let profile = store.profile();
+    match outcome {
+        LogoutOutcome::Revoked => {
+            eprintln!("logged out: the refresh token is revoked and profile {profile} is deleted");
+        }
+        LogoutOutcome::ForgottenWithoutRevocation(reason) => {
+            let why = match reason {
+                NotRevokedReason::NotAsked => "as asked (--no-revoke)",
+                NotRevokedReason::NoRevocationEndpoint => "because the server publishes no revocation endpoint",
+                NotRevokedReason::NoRefreshToken => "because the profile held no refresh token",
+            };
+            eprintln!("profile {profile} is deleted; the refresh token was not revoked at the server {why}");
+        }
+        LogoutOutcome::NotLoggedIn => {
+            eprintln!("profile {profile}: not logged in, nothing to do");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_resolve_against_the_issuer() {
+        let base = Some("http://127.0.0.1:8080");
+        let cases = [
+            ("/api/1.0/users/me", "http://127.0.0.1:8080/api/1.0/users/me"),
+            ("api/1.0/users/me", "http://127.0.0.1:8080/api/1.0/users/me"),
+            ("https://other.example/x", "https://other.example/x"),
+            ("HTTP://other.example/x", "HTTP://other.example/x"),
+        ];
+        for (target, expected) in cases {
+            assert_eq!(resolve_target(target, base).ok().as_deref(), Some(expected));
+        }
+        assert!(resolve_target("/x", None).is_err());
+    }
+
+    #[test]
+    fn headers_parse_as_curl_does() {
+        let parsed = parse_header("X-Trace:  abc ").ok();
+        assert_eq!(
+            parsed.map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned())),
+            Some(("x-trace".to_owned(), "abc".to_owned()))
+        );
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: x").is_err());
+    }
+
+    #[test]
+    fn json_looking_bodies_are_sent_as_json() {
+        assert_eq!(guess_content_type(b" {\"a\":1}"), "application/json");
+        assert_eq!(guess_content_type(b"[1]"), "application/json");
+        assert_eq!(guess_content_type(b"a=1&b=2"), "application/x-www-form-urlencoded");
+    }
+}

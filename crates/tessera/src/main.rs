@@ -1,0 +1,183 @@
+//! The `tessera` command: the server, its admin commands, and the token client. This crate
+//! alone owns `anyhow`, printing and exit codes.
+
+mod admin;
+mod consumer;
+mod timefmt;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tessera_server::config::RawConfig;
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "OAuth 2.0 authorization server and token client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings shared by every server-side command. Precedence: flag > environment > `--config` file > default.
+#[derive(Args, Clone, Default)]
+struct Settings {
+    /// TOML configuration file (keys: listen, database_url, issuer, master_key, access_token_ttl, …)
+    #[arg(long, env = "TESSERA_CONFIG", global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port
+    #[arg(long, env = "TESSERA_LISTEN", global = true, value_name = "ADDR")]
+    listen: Option<String>,
+    /// sqlite://PATH or postgres://… [default: sqlite://tessera.db]
+    #[arg(long, env = "TESSERA_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Issuer URL in tokens and metadata [default: http://<listen address>]
+    #[arg(long, env = "TESSERA_ISSUER", global = true, value_name = "URL")]
+    issuer: Option<String>,
+    /// Master key (at least 32 characters); default: a key file beside the SQLite database
+    #[arg(long, env = "TESSERA_MASTER_KEY", global = true, value_name = "KEY", hide_env_values = true)]
+    master_key: Option<String>,
+    /// Access-token lifetime [default: 1h]
+    #[arg(long, env = "TESSERA_ACCESS_TOKEN_TTL", global = true, value_name = "DURATION")]
+    access_token_ttl: Option<String>,
+    /// A refresh token unused this long expires [default: 30d]
+    #[arg(long, env = "TESSERA_REFRESH_IDLE_TTL", global = true, value_name = "DURATION")]
+    refresh_idle_ttl: Option<String>,
+    /// A refresh-token family expires this long after it began [default: 90d]
+    #[arg(long, env = "TESSERA_REFRESH_MAX_TTL", global = true, value_name = "DURATION")]
+    refresh_max_ttl: Option<String>,
+    /// Idempotent retry window for refresh [default: 30s]; 0s turns it off
+    #[arg(long, env = "TESSERA_REFRESH_GRACE", global = true, value_name = "DURATION")]
+    refresh_grace: Option<String>,
+    /// Access-token signing algorithm: ES256 or EdDSA [default: ES256]
+    #[arg(long, env = "TESSERA_SIGNING_ALG", global = true, value_name = "ALG")]
+    signing_alg: Option<String>,
+    /// Log filter, RUST_LOG syntax [default: info]
+    #[arg(long, env = "TESSERA_LOG", global = true, value_name = "FILTER")]
+    log: Option<String>,
+}
+
+impl Settings {
+    /// Flags and environment (merged by clap), then the config file, then defaults.
+    fn resolve(&self) -> anyhow::Result<tessera_server::config::Config> {
+        let given = RawConfig {
+            listen: self.listen.clone(),
+            database_url: self.database_url.clone(),
+            issuer: self.issuer.clone(),
+            master_key: self.master_key.clone(),
+            access_token_ttl: self.access_token_ttl.clone(),
+            refresh_idle_ttl: self.refresh_idle_ttl.clone(),
+            refresh_max_ttl: self.refresh_max_ttl.clone(),
+            refresh_grace: self.refresh_grace.clone(),
+            signing_alg: self.signing_alg.clone(),
+            log: self.log.clone(),
+        };
+        let file = match &self.config {
+            Some(path) => RawConfig::from_toml_file(path)?,
+            None => RawConfig::default(),
+        };
+        Ok(given.or(file).resolve()?)
+    }
+}
+
+/// A server-side command group: the settings, then its own subcommand.
+#[derive(Args)]
+struct WithSettings<C: Subcommand> {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: C,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server
+    Serve(Settings),
+    /// Apply database migrations and exit
+    Migrate(Settings),
+    /// Manage client applications
+    Client(WithSettings<admin::ClientCommand>),
+    /// Manage users
+    User(WithSettings<admin::UserCommand>),
+    /// Manage signing keys
+    Keys(WithSettings<admin::KeysCommand>),
+    #[command(flatten)]
+    Consumer(consumer::ConsumerCommand),
+}
+
+fn init_logging(filter: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let config = settings.resolve()?;
+    init_logging(&config.log);
+    let app = tessera_server::App::build(config).await?;
+    println!(
+        "tessera listening on http://{} (issuer {}, store {})",
+        app.address(),
+        app.issuer(),
+        app.store().backend().name()
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    app.run_until_stopped(shutdown_signal()).await?;
+    tracing::info!("tessera stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(settings) => serve(&settings).await?,
+        Command::Migrate(settings) => {
+            let config = settings.resolve()?;
+            let store = admin::open_store(&config).await?;
+            println!("database {} is up to date", store.backend().name());
+        }
+        Command::Client(group) => admin::client(&group.settings.resolve()?, group.command).await?,
+        Command::User(group) => admin::user(&group.settings.resolve()?, group.command).await?,
+        Command::Keys(group) => admin::keys(&group.settings.resolve()?, group.command).await?,
+        // The token client keeps its own exit codes (3: log in again, 22: HTTP error).
+        Command::Consumer(command) => return consumer::run(command).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
