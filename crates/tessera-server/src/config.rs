@@ -26,6 +26,10 @@ pub struct RawConfig {
     pub refresh_grace: Option<String>,
     pub signing_alg: Option<String>,
     pub log: Option<String>,
+    /// How long a bearer check may trust a cached "not revoked" answer [default: 5s].
+    pub revocation_cache_ttl: Option<String>,
+    /// Database connections per instance [default: 10].
+    pub database_max_connections: Option<u32>,
 }
 
 impl std::fmt::Debug for RawConfig {
@@ -41,6 +45,8 @@ impl std::fmt::Debug for RawConfig {
             .field("refresh_grace", &self.refresh_grace)
             .field("signing_alg", &self.signing_alg)
             .field("log", &self.log)
+            .field("revocation_cache_ttl", &self.revocation_cache_ttl)
+            .field("database_max_connections", &self.database_max_connections)
             .finish()
     }
 }
@@ -144,6 +150,8 @@ impl RawConfig {
             refresh_grace: self.refresh_grace.or(fallback.refresh_grace),
             signing_alg: self.signing_alg.or(fallback.signing_alg),
             log: self.log.or(fallback.log),
+            revocation_cache_ttl: self.revocation_cache_ttl.or(fallback.revocation_cache_ttl),
+            database_max_connections: self.database_max_connections.or(fallback.database_max_connections),
         }
     }
 
@@ -202,11 +210,20 @@ impl RawConfig {
             refresh,
             signing_alg,
             log: self.log.unwrap_or_else(|| "info".to_owned()),
-            revocation_cache_ttl: Duration::from_secs(5),
+            revocation_cache_ttl: duration("TESSERA_REVOCATION_CACHE_TTL", self.revocation_cache_ttl, "5s")?,
             janitor_interval: Duration::from_secs(60),
             janitor_batch: 1000,
             key_refresh_interval: Duration::from_secs(60),
-            max_connections: 10,
+            max_connections: match self.database_max_connections {
+                None => 10,
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        name: "TESSERA_DATABASE_MAX_CONNECTIONS",
+                        message: "must be at least 1".into(),
+                    });
+                }
+                Some(n) => n,
+            },
         })
     }
 }

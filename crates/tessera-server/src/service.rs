@@ -3,7 +3,7 @@
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::keys::{KeyError, KeyManager};
+use crate::keys::{KeyError, KeyManager, VerifyError};
 use crate::passwords;
 use crate::random::{RandomError, random_bytes};
 use crate::store::{ClientRow, RotateOutcome, Store, StoreError};
@@ -138,7 +138,12 @@ pub struct AuthService {
     pub issuer: String,
     successor_key: SuccessorKey,
     revocations: RevocationCache,
+    last_key_reload: Mutex<Option<Instant>>,
 }
+
+/// How often an unknown `kid` may make an instance re-read the key ring: bounds the database
+/// load that a stream of forged tokens with random `kid`s can cause.
+pub const KEY_RELOAD_BACKOFF: Duration = Duration::from_secs(5);
 
 impl AuthService {
     pub fn new(
@@ -150,7 +155,16 @@ impl AuthService {
         successor_key: SuccessorKey,
     ) -> Self {
         let revocations = RevocationCache { ttl: config.revocation_cache_ttl, entries: Mutex::new(HashMap::new()) };
-        AuthService { store, keys, clock, config, issuer, successor_key, revocations }
+        AuthService {
+            store,
+            keys,
+            clock,
+            config,
+            issuer,
+            successor_key,
+            revocations,
+            last_key_reload: Mutex::new(None),
+        }
     }
 
     pub fn now(&self) -> Timestamp {
@@ -279,7 +293,10 @@ impl AuthService {
         // practice; the bound only stops a pathological loop.
         for _ in 0..5 {
             let now = self.now();
-            let found = self.store.find_refresh_token(&presented_hash).await?;
+            let found = match self.store.find_refresh_token(&presented_hash).await {
+                Err(error) if error.is_transient() => continue,
+                other => other?,
+            };
             let (token, family) = match &found {
                 Some((token, family)) => (Some(token), Some(family)),
                 None => (None, None),
@@ -390,7 +407,7 @@ impl AuthService {
 
     /// RFC 6750: checks an access token presented to the protected API.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
-        let claims = self.keys.verify(token).map_err(|error| {
+        let claims = self.verify_jwt(token).await.map_err(|error| {
             tracing::debug!(%error, "bearer token refused");
             BearerError::Invalid("signature")
         })?;
@@ -409,6 +426,29 @@ impl AuthService {
             self.revocations.remember(&claims.jti, claims.fid.as_deref());
         }
         Ok(claims)
+    }
+
+    /// Verifies a JWT; a `kid` this instance has not loaded yet (another instance or the CLI
+    /// rotated keys) triggers one reload of the key ring, at most once per [`KEY_RELOAD_BACKOFF`].
+    async fn verify_jwt(&self, token: &str) -> Result<AccessTokenClaims, VerifyError> {
+        match self.keys.verify(token) {
+            Err(VerifyError::UnknownKey) if self.may_reload_keys() => {
+                if let Err(error) = self.keys.reload().await {
+                    tracing::warn!(%error, "could not reload signing keys");
+                }
+                self.keys.verify(token)
+            }
+            other => other,
+        }
+    }
+
+    fn may_reload_keys(&self) -> bool {
+        let Ok(mut last) = self.last_key_reload.lock() else { return false };
+        if last.is_some_and(|at| at.elapsed() < KEY_RELOAD_BACKOFF) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     // ---- RFC 7009 revocation ----------------------------------------------------------
@@ -440,7 +480,7 @@ impl AuthService {
     }
 
     async fn revoke_access_token(&self, client: &ClientRow, token: &str) -> Result<bool, ServiceError> {
-        let Ok(claims) = self.keys.verify(token) else { return Ok(false) };
+        let Ok(claims) = self.verify_jwt(token).await else { return Ok(false) };
         if claims.client_id == client.client_id {
             self.store.revoke_access_token(&claims.jti, Timestamp::from_secs(claims.exp)).await?;
             self.revocations.forget_token(&claims.jti);
@@ -495,7 +535,7 @@ impl AuthService {
     }
 
     async fn introspect_access_token(&self, token: &str) -> Result<Option<IntrospectionResponse>, ServiceError> {
-        if self.keys.verify(token).is_err() {
+        if self.verify_jwt(token).await.is_err() {
             return Ok(None);
         }
         let claims = match self.authenticate_bearer(token).await {

@@ -53,6 +53,12 @@ struct Settings {
     /// Log filter, RUST_LOG syntax [default: info]
     #[arg(long, env = "TESSERA_LOG", global = true, value_name = "FILTER")]
     log: Option<String>,
+    /// How stale a cached "family not revoked" answer may be [default: 5s]
+    #[arg(long, env = "TESSERA_REVOCATION_CACHE_TTL", global = true, value_name = "DURATION")]
+    revocation_cache_ttl: Option<String>,
+    /// Database connections per instance [default: 10]
+    #[arg(long, env = "TESSERA_DATABASE_MAX_CONNECTIONS", global = true, value_name = "N")]
+    database_max_connections: Option<u32>,
 }
 
 impl Settings {
@@ -69,6 +75,8 @@ impl Settings {
             refresh_grace: self.refresh_grace.clone(),
             signing_alg: self.signing_alg.clone(),
             log: self.log.clone(),
+            revocation_cache_ttl: self.revocation_cache_ttl.clone(),
+            database_max_connections: self.database_max_connections,
         };
         let file = match &self.config {
             Some(path) => RawConfig::from_toml_file(path)?,

@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 use tessera_server::config::RawConfig;
-use tessera_server::testing::{TestClient, TestServer};
+use tessera_server::store::Backend;
+use tessera_server::testing::{TestClient, TestDatabase, TestServer};
 
 pub const USERNAME: &str = "alice";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -22,7 +23,21 @@ impl Fixture {
     }
 
     pub async fn with(overrides: RawConfig) -> Fixture {
-        let server = TestServer::start(overrides).await;
+        Self::on(Backend::Sqlite, overrides).await
+    }
+
+    /// A fixture on a fresh database of `backend` (PostgreSQL needs `TESSERA_TEST_POSTGRES_URL`;
+    /// the `on_both_backends!` macro skips before getting here when it is unset).
+    pub async fn on(backend: Backend, overrides: RawConfig) -> Fixture {
+        let database = match backend {
+            Backend::Sqlite => TestDatabase::sqlite(),
+            Backend::Postgres => TestDatabase::postgres().await.expect("TESSERA_TEST_POSTGRES_URL is set"),
+        };
+        Self::serve(TestServer::start_on(database, overrides).await).await
+    }
+
+    /// Registers the fixture's clients and user on an already started server.
+    pub async fn serve(server: TestServer) -> Fixture {
         let app = server.client("app", &[], "read write", false).await;
         let public = server.client("cli", &[], "read write", true).await;
         let other = server.client("other", &[], "read write", false).await;

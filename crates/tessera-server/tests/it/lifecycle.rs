@@ -6,15 +6,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_server::config::RawConfig;
+use tessera_server::store::Backend;
 use tessera_server::store::CountedTable;
 
 fn grace(value: &str) -> RawConfig {
     RawConfig { refresh_grace: Some(value.into()), ..RawConfig::default() }
 }
 
-#[tokio::test]
-async fn refresh_rotates_and_the_successor_works() {
-    let fixture = Fixture::start().await;
+async fn refresh_rotates_and_the_successor_works(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (_, first) = fixture.login().await;
     let (status, body) = fixture.refresh(&first).await;
     assert_eq!(status, 200, "{body}");
@@ -43,9 +43,8 @@ async fn only_hashes_are_stored() {
     }
 }
 
-#[tokio::test]
-async fn spent_token_inside_grace_returns_the_same_successor() {
-    let fixture = Fixture::start().await;
+async fn spent_token_inside_grace_returns_the_same_successor(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (_, first) = fixture.login().await;
     let (_, body) = fixture.refresh(&first).await;
     let successor = str_field(&body, "refresh_token");
@@ -58,9 +57,8 @@ async fn spent_token_inside_grace_returns_the_same_successor() {
     assert_eq!(status, 200);
 }
 
-#[tokio::test]
-async fn fifty_concurrent_refreshes_all_succeed_with_one_successor() {
-    let fixture = Arc::new(Fixture::start().await);
+async fn fifty_concurrent_refreshes_all_succeed_with_one_successor(backend: Backend) {
+    let fixture = Arc::new(Fixture::on(backend, RawConfig::default()).await);
     let (_, token) = fixture.login().await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..50 {
@@ -82,9 +80,8 @@ async fn fifty_concurrent_refreshes_all_succeed_with_one_successor() {
     assert_eq!(status, 200);
 }
 
-#[tokio::test]
-async fn without_grace_thirty_concurrent_refreshes_yield_at_most_one_success_then_revocation() {
-    let fixture = Arc::new(Fixture::with(grace("0s")).await);
+async fn without_grace_thirty_concurrent_refreshes_yield_at_most_one_success_then_revocation(backend: Backend) {
+    let fixture = Arc::new(Fixture::on(backend, grace("0s")).await);
     let (_, token) = fixture.login().await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..30 {
@@ -110,9 +107,8 @@ async fn without_grace_thirty_concurrent_refreshes_yield_at_most_one_success_the
     }
 }
 
-#[tokio::test]
-async fn reuse_after_the_successor_was_used_revokes_the_family() {
-    let fixture = Fixture::start().await;
+async fn reuse_after_the_successor_was_used_revokes_the_family(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (_, first) = fixture.login().await;
     let (_, body) = fixture.refresh(&first).await;
     let second = str_field(&body, "refresh_token");
@@ -136,9 +132,8 @@ async fn reuse_after_the_successor_was_used_revokes_the_family() {
     assert_eq!(fixture.refresh(&other_refresh).await.0, 200);
 }
 
-#[tokio::test]
-async fn reuse_outside_the_grace_window_revokes_the_family() {
-    let fixture = Fixture::start().await;
+async fn reuse_outside_the_grace_window_revokes_the_family(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (_, first) = fixture.login().await;
     let (_, body) = fixture.refresh(&first).await;
     let second = str_field(&body, "refresh_token");
@@ -149,11 +144,10 @@ async fn reuse_outside_the_grace_window_revokes_the_family() {
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
 }
 
-#[tokio::test]
-async fn idle_and_absolute_lifetimes() {
+async fn idle_and_absolute_lifetimes(backend: Backend) {
     let config =
         RawConfig { refresh_idle_ttl: Some("1h".into()), refresh_max_ttl: Some("3h".into()), ..RawConfig::default() };
-    let fixture = Fixture::with(config).await;
+    let fixture = Fixture::on(backend, config).await;
     let clock = &fixture.server.clock;
     // Idle: unused for an hour, the token expires.
     let (_, idle) = fixture.login().await;
@@ -194,9 +188,8 @@ async fn revoke(fixture: &Fixture, token: &str, hint: Option<&str>) -> u16 {
     fixture.post_form("/oauth/revoke", &form).await.0
 }
 
-#[tokio::test]
-async fn introspection() {
-    let fixture = Fixture::start().await;
+async fn introspection(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (access_token, refresh_token) = fixture.login().await;
     let body = introspect(&fixture, &access_token).await;
     assert_eq!(body["active"], true);
@@ -224,9 +217,8 @@ async fn introspection() {
     assert_eq!(introspect(&fixture, &access_token).await["active"], false);
 }
 
-#[tokio::test]
-async fn introspection_requires_client_authentication() {
-    let fixture = Fixture::start().await;
+async fn introspection_requires_client_authentication(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (access_token, _) = fixture.login().await;
     let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("no credentials", vec![("token", &access_token)]),
@@ -243,9 +235,8 @@ async fn introspection_requires_client_authentication() {
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "missing token: {body}");
 }
 
-#[tokio::test]
-async fn revoking_a_refresh_token_revokes_its_family() {
-    let fixture = Fixture::start().await;
+async fn revoking_a_refresh_token_revokes_its_family(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (access_token, first) = fixture.login().await;
     let (_, body) = fixture.refresh(&first).await;
     let second = str_field(&body, "refresh_token");
@@ -257,9 +248,8 @@ async fn revoking_a_refresh_token_revokes_its_family() {
     assert_eq!(introspect(&fixture, &second).await["active"], false);
 }
 
-#[tokio::test]
-async fn revoking_an_access_token_revokes_that_token_only() {
-    let fixture = Fixture::start().await;
+async fn revoking_an_access_token_revokes_that_token_only(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (access_token, refresh_token) = fixture.login().await;
     // A wrong hint is honoured but not trusted.
     assert_eq!(revoke(&fixture, &access_token, Some("refresh_token")).await, 200);
@@ -270,9 +260,8 @@ async fn revoking_an_access_token_revokes_that_token_only() {
     assert_eq!(fixture.me(&str_field(&body, "access_token")).await.status(), 200);
 }
 
-#[tokio::test]
-async fn revocation_edge_cases() {
-    let fixture = Fixture::start().await;
+async fn revocation_edge_cases(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (access_token, refresh_token) = fixture.login().await;
     // Unknown tokens answer 200 (RFC 7009 §2.2).
     assert_eq!(revoke(&fixture, "tsr_unknown", None).await, 200);
@@ -308,8 +297,7 @@ async fn revocation_edge_cases() {
     assert_eq!(fixture.post_form("/oauth/token", &form).await.0, 400);
 }
 
-#[tokio::test]
-async fn janitor_keeps_the_database_bounded_under_steady_refresh_traffic() {
+async fn janitor_keeps_the_database_bounded_under_steady_refresh_traffic(backend: Backend) {
     // A client that refreshes every 10 minutes, for 10 days, with a 1-hour idle lifetime:
     // 1440 rotations. Without the janitor every spent token would stay.
     let config = RawConfig {
@@ -318,7 +306,7 @@ async fn janitor_keeps_the_database_bounded_under_steady_refresh_traffic() {
         access_token_ttl: Some("5m".into()),
         ..RawConfig::default()
     };
-    let fixture = Fixture::with(config).await;
+    let fixture = Fixture::on(backend, config).await;
     let janitor = fixture.server_janitor();
     let (_, mut token) = fixture.login().await;
     let mut largest = 0;
@@ -350,3 +338,19 @@ async fn janitor_keeps_the_database_bounded_under_steady_refresh_traffic() {
     assert_eq!(fixture.server.store().count_rows(CountedTable::RefreshFamilies).await.unwrap(), 1);
     println!("janitor: {rows} refresh-token rows after 1440 rotations (largest seen {largest})");
 }
+
+on_both_backends!(
+    refresh_rotates_and_the_successor_works,
+    spent_token_inside_grace_returns_the_same_successor,
+    fifty_concurrent_refreshes_all_succeed_with_one_successor,
+    without_grace_thirty_concurrent_refreshes_yield_at_most_one_success_then_revocation,
+    reuse_after_the_successor_was_used_revokes_the_family,
+    reuse_outside_the_grace_window_revokes_the_family,
+    idle_and_absolute_lifetimes,
+    introspection,
+    introspection_requires_client_authentication,
+    revoking_a_refresh_token_revokes_its_family,
+    revoking_an_access_token_revokes_that_token_only,
+    revocation_edge_cases,
+    janitor_keeps_the_database_bounded_under_steady_refresh_traffic,
+);

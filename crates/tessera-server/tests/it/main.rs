@@ -1,8 +1,38 @@
 //! Integration tests of tessera-server: the real server, in-process on port 0, over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test binary: failing loudly is the point
 
+/// Runs each named `async fn(Backend)` twice, as `sqlite::NAME` and `postgres::NAME`: the one
+/// conformance suite of DESIGN.md §6. Without `TESSERA_TEST_POSTGRES_URL` the PostgreSQL
+/// variants report that they were skipped.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(tessera_server::store::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if tessera_server::testing::postgres_url().is_none() {
+                        tessera_server::testing::report_skipped(concat!(module_path!(), "::", stringify!($name)));
+                        return;
+                    }
+                    super::$name(tessera_server::store::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
 mod helpers;
 mod lifecycle;
+mod logs;
 mod recipes;
 mod resources;
+mod scale_out;
 mod token_endpoint;

@@ -4,10 +4,11 @@ use crate::helpers::{Fixture, USERNAME};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::time::Duration;
+use tessera_server::config::RawConfig;
+use tessera_server::store::Backend;
 
-#[tokio::test]
-async fn users_me_with_a_valid_token() {
-    let fixture = Fixture::start().await;
+async fn users_me_with_a_valid_token(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (access_token, _) = fixture.login().await;
     let response = fixture.me(&access_token).await;
     assert_eq!(response.status(), 200);
@@ -17,9 +18,8 @@ async fn users_me_with_a_valid_token() {
     assert_eq!(body["email"], "alice@example.test");
 }
 
-#[tokio::test]
-async fn users_me_refusals() {
-    let fixture = Fixture::start().await;
+async fn users_me_refusals(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (access_token, _) = fixture.login().await;
     let parts: Vec<&str> = access_token.split('.').collect();
     // Change the payload's subject but keep the signature: must fail verification.
@@ -56,9 +56,8 @@ async fn users_me_refusals() {
     assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
 }
 
-#[tokio::test]
-async fn access_token_is_an_rfc9068_jwt_listed_in_jwks() {
-    let fixture = Fixture::start().await;
+async fn access_token_is_an_rfc9068_jwt_listed_in_jwks(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (access_token, _) = fixture.login().await;
     let parts: Vec<&str> = access_token.split('.').collect();
     let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
@@ -117,3 +116,5 @@ async fn signing_key_survives_restart_and_is_encrypted_at_rest() {
     assert_eq!(second.service.keys.active_kid(), Some(kid));
     assert!(directory.join("tessera.db.key").exists());
 }
+
+on_both_backends!(users_me_with_a_valid_token, users_me_refusals, access_token_is_an_rfc9068_jwt_listed_in_jwks,);

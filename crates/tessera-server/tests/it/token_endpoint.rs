@@ -3,6 +3,8 @@
 use crate::helpers::{Fixture, PASSWORD, USERNAME, str_field};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use tessera_server::config::RawConfig;
+use tessera_server::store::Backend;
 
 /// How a row sends its body. Placeholders: `{id}` `{secret}` the confidential client,
 /// `{public}` the public client, `{limited}` a client allowed only the password grant,
@@ -102,9 +104,8 @@ const ROWS: &[Row] = &[
     err("authorization_code without an authorize endpoint", Auth::None, Form("grant_type=authorization_code&code=abc&client_id={id}&client_secret={secret}"), 400, "unsupported_grant_type"),
 ];
 
-#[tokio::test]
-async fn token_endpoint_table() {
-    let fixture = Fixture::start().await;
+async fn token_endpoint_table(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let limited = fixture.server.client("limited", &["password"], "read", false).await;
     let mut failures = Vec::new();
     for row in ROWS {
@@ -186,9 +187,8 @@ async fn token_endpoint_table() {
     assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), ROWS.len(), failures.join("\n"));
 }
 
-#[tokio::test]
-async fn narrower_scope_on_refresh_narrows_only_the_access_token() {
-    let fixture = Fixture::start().await;
+async fn narrower_scope_on_refresh_narrows_only_the_access_token(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (_, refresh_token) = fixture.login().await;
     let (status, body) =
         fixture.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh_token), ("scope", "read")]).await;
@@ -200,9 +200,8 @@ async fn narrower_scope_on_refresh_narrows_only_the_access_token() {
     assert_eq!(body["scope"], "read write");
 }
 
-#[tokio::test]
-async fn refresh_token_of_another_client_is_refused_and_not_consumed() {
-    let fixture = Fixture::start().await;
+async fn refresh_token_of_another_client_is_refused_and_not_consumed(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (_, refresh_token) = fixture.login().await;
     let other_secret = fixture.other.client_secret.clone().unwrap_or_default();
     let (status, body) = fixture
@@ -221,9 +220,8 @@ async fn refresh_token_of_another_client_is_refused_and_not_consumed() {
     assert_eq!(status, 200, "the rightful client can still use it: {body}");
 }
 
-#[tokio::test]
-async fn client_credentials_grant_issues_an_access_token_only() {
-    let fixture = Fixture::start().await;
+async fn client_credentials_grant_issues_an_access_token_only(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
     let service = fixture.server.client("service", &["client_credentials"], "read", false).await;
     let secret = service.client_secret.clone().unwrap_or_default();
     let (status, body) = fixture
@@ -236,3 +234,10 @@ async fn client_credentials_grant_issues_an_access_token_only() {
     assert!(body["refresh_token"].is_null(), "RFC 6749 §4.4.3: no refresh token: {body}");
     assert_eq!(body["scope"], "read");
 }
+
+on_both_backends!(
+    token_endpoint_table,
+    narrower_scope_on_refresh_narrows_only_the_access_token,
+    refresh_token_of_another_client_is_refused_and_not_consumed,
+    client_credentials_grant_issues_an_access_token_only,
+);
