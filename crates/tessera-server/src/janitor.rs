@@ -13,6 +13,7 @@ pub struct Janitor {
     access_token_ttl: Duration,
     batch: i64,
     interval: Duration,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Janitor {
@@ -23,7 +24,13 @@ impl Janitor {
         batch: i64,
         interval: Duration,
     ) -> Self {
-        Janitor { store, clock, access_token_ttl, batch, interval }
+        Janitor { store, clock, access_token_ttl, batch, interval, metrics: None }
+    }
+
+    /// Counts deleted rows in `tessera_janitor_deleted_rows_total`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// One pass: repeats bounded batches until a batch comes back short, so a backlog is
@@ -33,6 +40,9 @@ impl Janitor {
         loop {
             let deleted = self.store.purge_expired(self.clock.now(), self.access_token_ttl, self.batch).await?;
             total += deleted;
+            if let Some(metrics) = &self.metrics {
+                metrics.add("tessera_janitor_deleted_rows_total", &[], deleted);
+            }
             if deleted < u64::try_from(self.batch).unwrap_or(u64::MAX) {
                 return Ok(total);
             }

@@ -9,6 +9,7 @@ pub mod http;
 pub mod janitor;
 pub mod keys;
 pub mod master;
+pub mod metrics;
 pub mod passwords;
 pub mod random;
 pub mod service;
@@ -94,6 +95,7 @@ impl App {
             config.janitor_batch,
             config.janitor_interval,
         )
+        .with_metrics(Arc::clone(&self.service.metrics))
     }
 
     /// Serves until `shutdown` completes, then stops background work and drains requests.

@@ -139,6 +139,7 @@ pub struct AuthService {
     successor_key: SuccessorKey,
     revocations: RevocationCache,
     last_key_reload: Mutex<Option<Instant>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How often an unknown `kid` may make an instance re-read the key ring: bounds the database
@@ -164,6 +165,7 @@ impl AuthService {
             successor_key,
             revocations,
             last_key_reload: Mutex::new(None),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
         }
     }
 
@@ -315,19 +317,31 @@ impl AuthService {
                             now,
                             successor_idle_expires_at,
                         )
-                        .await?;
+                        .await;
                     match outcome {
-                        RotateOutcome::Rotated => return self.reissue(family, successor, access_scope, now),
-                        RotateOutcome::LostRace => continue,
+                        Ok(RotateOutcome::Rotated) => {
+                            self.metrics.incr("tessera_refresh_decisions_total", &[("decision", "rotated")]);
+                            return self.reissue(family, successor, access_scope, now);
+                        }
+                        // Lost the compare-and-set, or PostgreSQL asked for a retry (serialization
+                        // failure, deadlock): the transaction rolled back, so read again and re-decide.
+                        Ok(RotateOutcome::LostRace) => continue,
+                        Err(error) if error.is_transient() => continue,
+                        Err(error) => return Err(error.into()),
                     }
                 }
                 RefreshDecision::Replay { access_scope } => {
                     let Some(family) = family else { return Err(Self::refresh_error(RefreshRejection::UnknownToken)) };
                     let successor = presented.successor(&self.successor_key);
+                    self.metrics.incr("tessera_refresh_decisions_total", &[("decision", "replayed")]);
                     return self.reissue(family, successor, access_scope, now);
                 }
-                RefreshDecision::Reject(rejection) => rejection,
+                RefreshDecision::Reject(rejection) => {
+                    self.metrics.incr("tessera_refresh_decisions_total", &[("decision", "rejected")]);
+                    rejection
+                }
                 RefreshDecision::RevokeFamily => {
+                    self.metrics.incr("tessera_refresh_decisions_total", &[("decision", "reuse_detected")]);
                     if let Some(family) = family {
                         self.revoke_family(family, "refresh token reuse detected").await?;
                     }
@@ -390,6 +404,7 @@ impl AuthService {
         let newly = self.store.revoke_family(&family.id, self.now(), reason).await?;
         self.revocations.forget_family(&family.id);
         if newly {
+            self.metrics.incr("tessera_families_revoked_total", &[("reason", reason)]);
             tracing::warn!(
                 target: "tessera::audit",
                 event = "family_revoked",
@@ -407,6 +422,17 @@ impl AuthService {
 
     /// RFC 6750: checks an access token presented to the protected API.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
+        let result = self.check_bearer(token).await;
+        let label = match &result {
+            Ok(_) => "ok",
+            Err(BearerError::Invalid(reason)) => reason,
+            Err(BearerError::Internal(_)) => "error",
+        };
+        self.metrics.incr("tessera_bearer_checks_total", &[("result", label)]);
+        result
+    }
+
+    async fn check_bearer(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
         let claims = self.verify_jwt(token).await.map_err(|error| {
             tracing::debug!(%error, "bearer token refused");
             BearerError::Invalid("signature")

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/openid-configuration", get(metadata))
         .route("/api/1.0/users/me", get(users_me))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -72,8 +73,33 @@ async fn token(State(service): State<AppState>, headers: HeaderMap, body: Bytes)
     let basic = params::basic_credentials(&headers).map_err(request_error)?;
     let parameters = params::body_parameters(&headers, &body).map_err(request_error)?;
     let request = TokenRequest::parse(&parameters, basic).map_err(request_error)?;
-    let client = service.authenticate_client(&request.client).await.map_err(service_error)?;
-    let issued = match &request.grant {
+    let grant_type = request.grant.grant_type();
+    let result = issue(&service, &request).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(crate::service::ServiceError::OAuth { code, .. }) => code.as_str(),
+        Err(crate::service::ServiceError::Internal(_)) => "server_error",
+    };
+    service.metrics.incr("tessera_token_requests_total", &[("grant_type", grant_type), ("outcome", outcome)]);
+    let issued = result.map_err(service_error)?;
+    let scope = issued.scope.to_string();
+    let body = TokenResponse {
+        token_type: "Bearer".into(),
+        access_token: issued.access_token,
+        expires_in: issued.expires_in,
+        refresh_token: issued.refresh_token.map(|token| token.secret().to_owned()),
+        scope: (!scope.is_empty()).then_some(scope),
+    };
+    Ok(Json(body).into_response())
+}
+
+/// Authenticates the client and runs the grant.
+async fn issue(
+    service: &AuthService,
+    request: &TokenRequest,
+) -> Result<crate::service::Issued, crate::service::ServiceError> {
+    let client = service.authenticate_client(&request.client).await?;
+    match &request.grant {
         GrantRequest::Password { username, password, scope } => {
             service.password_grant(&client, username, password.clone(), scope.as_ref()).await
         }
@@ -86,16 +112,6 @@ async fn token(State(service): State<AppState>, headers: HeaderMap, body: Bytes)
             "the authorization_code grant is not available on this server yet",
         )),
     }
-    .map_err(service_error)?;
-    let scope = issued.scope.to_string();
-    let body = TokenResponse {
-        token_type: "Bearer".into(),
-        access_token: issued.access_token,
-        expires_in: issued.expires_in,
-        refresh_token: issued.refresh_token.map(|token| token.secret().to_owned()),
-        scope: (!scope.is_empty()).then_some(scope),
-    };
-    Ok(Json(body).into_response())
 }
 
 /// Client authentication for revocation and introspection: the same methods as the token
@@ -203,6 +219,14 @@ async fn users_me(State(service): State<AppState>, headers: HeaderMap) -> Result
         )
             .into_response()),
     }
+}
+
+async fn metrics(State(service): State<AppState>) -> Response {
+    let mut response = service.metrics.render().into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
 }
 
 async fn healthz(State(service): State<AppState>) -> Response {

@@ -91,6 +91,34 @@ async fn metadata_and_health() {
 }
 
 #[tokio::test]
+async fn metrics_count_grants_decisions_and_bearer_checks() {
+    let fixture = Fixture::start().await;
+    let (access_token, first) = fixture.login().await;
+    let (_, body) = fixture.refresh(&first).await;
+    fixture.refresh(&first).await; // grace-window replay
+    fixture.refresh(&crate::helpers::str_field(&body, "refresh_token")).await;
+    fixture.server.clock.advance(Duration::from_secs(31));
+    fixture.refresh(&first).await; // reuse
+    fixture.me(&access_token).await;
+    let response = fixture.http.get(fixture.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = response.text().await.unwrap();
+    for line in [
+        "tessera_token_requests_total{grant_type=\"password\",outcome=\"ok\"} 1",
+        "tessera_token_requests_total{grant_type=\"refresh_token\",outcome=\"ok\"} 3",
+        "tessera_token_requests_total{grant_type=\"refresh_token\",outcome=\"invalid_grant\"} 1",
+        "tessera_refresh_decisions_total{decision=\"rotated\"} 2",
+        "tessera_refresh_decisions_total{decision=\"replayed\"} 1",
+        "tessera_refresh_decisions_total{decision=\"reuse_detected\"} 1",
+        "tessera_families_revoked_total{reason=\"refresh token reuse detected\"} 1",
+        "tessera_bearer_checks_total{result=\"revoked\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+}
+
+#[tokio::test]
 async fn signing_key_survives_restart_and_is_encrypted_at_rest() {
     let fixture = Fixture::start().await;
     fixture.login().await;
