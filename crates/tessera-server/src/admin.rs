@@ -3,8 +3,9 @@
 
 use crate::passwords::{PasswordError, hash_password};
 use crate::random::{RandomError, random_bytes};
-use crate::store::{ClientRow, Store, StoreError, UserRow};
-use tessera_core::{ClientSecret, Password, Scope, Timestamp};
+use crate::store::{ClientRow, PersonalAccessTokenRow, Store, StoreError, UserRow};
+use std::time::Duration;
+use tessera_core::{ClientSecret, Password, PersonalAccessToken, Scope, Timestamp};
 
 pub const KNOWN_GRANTS: &[&str] = &["authorization_code", "password", "refresh_token", "client_credentials"];
 pub const DEFAULT_GRANTS: &[&str] = &["authorization_code", "password", "refresh_token"];
@@ -15,8 +16,6 @@ pub enum AdminError {
     UnknownGrant(String),
     #[error("redirect URI {0:?} must be an absolute URL without a fragment (RFC 6749 §3.1.2)")]
     InvalidRedirectUri(String),
-    #[error("the authorization_code grant needs at least one --redirect-uri")]
-    MissingRedirectUri,
     #[error("{0}")]
     InvalidScope(#[from] tessera_core::ScopeError),
     #[error("the name must not be empty")]
@@ -27,6 +26,10 @@ pub enum AdminError {
     EmptyPassword,
     #[error("client {0} does not exist")]
     NoSuchClient(String),
+    #[error("user {0} does not exist")]
+    NoSuchUser(String),
+    #[error("personal access token {0} does not exist or is already revoked")]
+    NoSuchPersonalAccessToken(String),
     #[error("client {0} is public: it has no secret to rotate")]
     PublicClient(String),
     #[error(transparent)]
@@ -135,4 +138,41 @@ pub async fn create_user(
     };
     store.insert_user(&user).await?;
     Ok(user)
+}
+
+/// `tessera pat create`: a `tsp_…` token for a user, shown once, stored hashed.
+pub async fn create_personal_access_token(
+    store: &Store,
+    now: Timestamp,
+    username: &str,
+    name: &str,
+    scope: &str,
+    expires_in: Option<Duration>,
+) -> Result<(PersonalAccessTokenRow, PersonalAccessToken), AdminError> {
+    if name.trim().is_empty() {
+        return Err(AdminError::EmptyName);
+    }
+    let user = store.get_user_by_username(username).await?.ok_or_else(|| AdminError::NoSuchUser(username.into()))?;
+    let token = PersonalAccessToken::from_random(&random_bytes::<32>()?);
+    let row = PersonalAccessTokenRow {
+        pat_id: uuid::Uuid::new_v4().simple().to_string(),
+        token_hash: token.hash(),
+        user_id: user.user_id,
+        username: user.username,
+        name: name.trim().to_owned(),
+        scope: Scope::parse(scope)?,
+        created_at: now,
+        expires_at: expires_in.map(|ttl| now.plus(ttl)),
+        revoked_at: None,
+    };
+    store.insert_personal_access_token(&row).await?;
+    Ok((row, token))
+}
+
+pub async fn revoke_personal_access_token(store: &Store, now: Timestamp, pat_id: &str) -> Result<(), AdminError> {
+    if store.revoke_personal_access_token(pat_id, now).await? {
+        Ok(())
+    } else {
+        Err(AdminError::NoSuchPersonalAccessToken(pat_id.into()))
+    }
 }

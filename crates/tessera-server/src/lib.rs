@@ -33,11 +33,17 @@ pub enum StartError {
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("cannot open the database: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error(transparent)]
     MasterKey(#[from] master::MasterKeySourceError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+}
+
+impl From<StoreError> for StartError {
+    fn from(error: StoreError) -> Self {
+        StartError::Store(error)
+    }
 }
 
 pub struct App {

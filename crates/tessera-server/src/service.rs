@@ -6,14 +6,14 @@ use crate::config::Config;
 use crate::keys::{KeyError, KeyManager, VerifyError};
 use crate::passwords;
 use crate::random::{RandomError, random_bytes};
-use crate::store::{ClientRow, RotateOutcome, Store, StoreError};
+use crate::store::{ClientRow, PersonalAccessTokenRow, RotateOutcome, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tessera_core::lifecycle::decide_refresh;
 use tessera_core::{
-    ClientCredentials, Family, Password, RefreshDecision, RefreshRejection, RefreshToken, Scope, SuccessorKey,
-    Timestamp, TokenHash,
+    ClientCredentials, Family, Password, PersonalAccessToken, RefreshDecision, RefreshRejection, RefreshToken, Scope,
+    SuccessorKey, Timestamp, TokenHash,
 };
 use tessera_proto::{AccessTokenClaims, ErrorCode, IntrospectionResponse};
 
@@ -420,6 +420,38 @@ impl AuthService {
 
     // ---- bearer tokens ----------------------------------------------------------------
 
+    /// The protected API accepts two kinds of bearer token: JWT access tokens and personal
+    /// access tokens (`tsp_…`). Returns the user id the token acts for.
+    pub async fn authenticate_api(&self, token: &str) -> Result<String, BearerError> {
+        if token.starts_with(PersonalAccessToken::PREFIX) {
+            let result = self.check_personal_access_token(token).await;
+            let label = match &result {
+                Ok(_) => "ok",
+                Err(BearerError::Invalid(reason)) => reason,
+                Err(BearerError::Internal(_)) => "error",
+            };
+            self.metrics.incr("tessera_bearer_checks_total", &[("result", label)]);
+            return result.map(|pat| pat.user_id);
+        }
+        Ok(self.authenticate_bearer(token).await?.sub)
+    }
+
+    async fn check_personal_access_token(&self, token: &str) -> Result<PersonalAccessTokenRow, BearerError> {
+        let found = self
+            .store
+            .find_personal_access_token(&TokenHash::of(token))
+            .await
+            .map_err(InternalError::from)?
+            .ok_or(BearerError::Invalid("unknown"))?;
+        if found.revoked_at.is_some() {
+            return Err(BearerError::Invalid("revoked"));
+        }
+        if !found.is_active(self.now()) {
+            return Err(BearerError::Invalid("expired"));
+        }
+        Ok(found)
+    }
+
     /// RFC 6750: checks an access token presented to the protected API.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
         let result = self.check_bearer(token).await;
@@ -517,6 +549,23 @@ impl AuthService {
     // ---- RFC 7662 introspection -------------------------------------------------------
 
     pub async fn introspect(&self, token: &str, hint: Option<&str>) -> Result<IntrospectionResponse, ServiceError> {
+        if token.starts_with(PersonalAccessToken::PREFIX) {
+            return match self.check_personal_access_token(token).await {
+                Ok(pat) => Ok(IntrospectionResponse {
+                    active: true,
+                    scope: Some(pat.scope.to_string()),
+                    client_id: None,
+                    username: Some(pat.username),
+                    token_type: Some("personal_access_token".into()),
+                    exp: pat.expires_at.map(Timestamp::secs),
+                    iat: Some(pat.created_at.secs()),
+                    sub: Some(pat.user_id),
+                    iss: Some(self.issuer.clone()),
+                }),
+                Err(BearerError::Invalid(_)) => Ok(IntrospectionResponse::default()),
+                Err(BearerError::Internal(error)) => Err(error.into()),
+            };
+        }
         let refresh_first = hint == Some("refresh_token") || token.starts_with(RefreshToken::PREFIX);
         for attempt_refresh in [refresh_first, !refresh_first] {
             let found = if attempt_refresh {

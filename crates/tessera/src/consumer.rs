@@ -372,6 +372,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_command_line_definition_is_valid() {
+        use clap::CommandFactory;
+        crate::Cli::command().debug_assert();
+    }
+
+    /// Parsing only, through the binary's real command line (main.rs): what must be accepted
+    /// and what must be refused before anything runs.
+    #[test]
+    fn consumer_commands_parse_as_issue_5_spells_them() {
+        use clap::Parser;
+        let parse = |line: &str| crate::Cli::try_parse_from(line.split_whitespace());
+        for line in [
+            "tessera login --issuer http://x --client-id c --client-secret s --username u --password-stdin",
+            "tessera login --issuer http://x --client-id c --username u --password p --scope a --profile w",
+            "tessera login --issuer http://x --client-id c --client-secret s --client-auth post --username u --password p",
+            "tessera token",
+            "tessera token --profile work",
+            "tessera token refresh",
+            "tessera token refresh --profile work",
+            "tessera api /api/1.0/users/me",
+            "tessera api -X POST /x -d a=1 -H X-A:1 -H X-B:2 --profile work",
+            "tessera logout",
+            "tessera logout --profile work --no-revoke",
+        ] {
+            assert!(parse(line).is_ok(), "{line}: {:?}", parse(line).err().map(|error| error.to_string()));
+        }
+        for line in [
+            // A password source is required, and only one.
+            "tessera login --issuer http://x --client-id c --username u",
+            "tessera login --issuer http://x --client-id c --username u --password p --password-stdin",
+            // --client-auth means nothing without a secret.
+            "tessera login --issuer http://x --client-id c --username u --password p --client-auth post",
+            "tessera token --profile",
+            "tessera api",
+        ] {
+            assert!(parse(line).is_err(), "{line} should not parse");
+        }
+    }
+
+    #[test]
     fn targets_resolve_against_the_issuer() {
         let base = Some("http://127.0.0.1:8080");
         let cases = [

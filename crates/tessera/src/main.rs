@@ -105,6 +105,8 @@ enum Command {
     Client(WithSettings<admin::ClientCommand>),
     /// Manage users
     User(WithSettings<admin::UserCommand>),
+    /// Manage personal access tokens
+    Pat(WithSettings<admin::PatCommand>),
     /// Manage signing keys
     Keys(WithSettings<admin::KeysCommand>),
     #[command(flatten)]
@@ -114,13 +116,21 @@ enum Command {
 fn init_logging(filter: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let config = settings.resolve()?;
     init_logging(&config.log);
     let app = tessera_server::App::build(config).await?;
+    // Install the signal handlers before announcing the address: a supervisor that stops the
+    // server as soon as it has read the line must get a graceful shutdown, not a kill.
+    let shutdown = shutdown_signal()?;
     println!(
         "tessera listening on http://{} (issuer {}, store {})",
         app.address(),
@@ -129,30 +139,31 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     );
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    app.run_until_stopped(shutdown_signal()).await?;
+    app.run_until_stopped(shutdown).await?;
     tracing::info!("tessera stopped");
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// A future that resolves on SIGINT or SIGTERM; the handlers are installed when this returns.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+        })
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -165,6 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Client(group) => admin::client(&group.settings.resolve()?, group.command).await?,
         Command::User(group) => admin::user(&group.settings.resolve()?, group.command).await?,
+        Command::Pat(group) => admin::pat(&group.settings.resolve()?, group.command).await?,
         Command::Keys(group) => admin::keys(&group.settings.resolve()?, group.command).await?,
         // The token client keeps its own exit codes (3: log in again, 22: HTTP error).
         Command::Consumer(command) => return consumer::run(command).await,

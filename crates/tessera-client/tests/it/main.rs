@@ -4,10 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-// TEMPORARY: the binary's consumer commands, compiled here until main.rs wires them.
-#[path = "../../../tessera/src/consumer.rs"]
-mod consumer;
-mod consumer_cli;
 mod cross_process;
 mod fake_server;
 mod real_server;

@@ -1,5 +1,6 @@
-//! The token source and the consumer commands against the real Tessera server, in-process on
-//! port 0 (`tessera_server::testing`), with a fresh SQLite database per test.
+//! The token source against the real Tessera server, in-process on port 0
+//! (`tessera_server::testing`), with a fresh SQLite database per test. The `tessera login | token
+//! | api | logout` commands are tested as processes in the binary's suite (`crates/tessera/tests/it`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -159,7 +160,7 @@ async fn twenty_processes_after_expiry_without_grace_keep_the_family_alive() {
     expire_stored_access_token(&temp.store());
 
     let me_url = server.me_url();
-    let children: Vec<_> = (0..20).map(|_| spawn_child(&temp.0, "library", &me_url, &[], None)).collect();
+    let children: Vec<_> = (0..20).map(|_| spawn_child(&temp.0, &me_url)).collect();
     for child in children {
         let output = wait_child(child).await;
         assert_eq!(output.code, 0, "child failed: {}", output.stderr);
@@ -168,27 +169,6 @@ async fn twenty_processes_after_expiry_without_grace_keep_the_family_alive() {
     let after = source(Arc::new(temp.store()), &clock);
     after.force_refresh().await.expect("the family is still alive");
     assert_eq!(server.me_status(&after).await, 200);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_tessera_api_processes_after_expiry_without_grace_all_succeed() {
-    let server = Server::without_grace().await;
-    let temp = TempDir::new("real-cli-processes");
-    let clock = Arc::new(ManualClock::starting_now());
-    server.login(&source(Arc::new(temp.store()), &clock)).await;
-    expire_stored_access_token(&temp.store());
-
-    let children: Vec<_> =
-        (0..20).map(|_| spawn_child(&temp.0, "cli", "", &["api", "/api/1.0/users/me"], None)).collect();
-    for child in children {
-        let output = wait_child(child).await;
-        assert_eq!(output.code, 0, "{}", output.stderr);
-        let body: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
-        assert_eq!(body["username"], USERNAME);
-    }
-    assert_eq!(server.refresh_tokens_issued().await, 2);
-    let after = source(Arc::new(temp.store()), &clock);
-    after.force_refresh().await.expect("the family is still alive");
 }
 
 #[tokio::test]
@@ -288,97 +268,4 @@ async fn logout_revokes_the_family_at_the_server() {
         .await
         .unwrap();
     assert_eq!(refresh.status(), 400);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_consumer_commands_end_to_end() {
-    let server = Server::start().await;
-    let temp = TempDir::new("real-cli");
-    let run = |args: Vec<&str>, stdin: Option<&str>| wait_child(spawn_child(&temp.0, "cli", "", &args, stdin));
-    let secret = server.app.client_secret.clone().unwrap();
-
-    let login = run(
-        vec![
-            "login",
-            "--issuer",
-            server.issuer(),
-            "--client-id",
-            &server.app.client_id,
-            "--client-secret",
-            &secret,
-            "--username",
-            USERNAME,
-            "--password-stdin",
-            "--profile",
-            "work",
-        ],
-        Some(&format!("{PASSWORD}\n")),
-    )
-    .await;
-    assert_eq!(login.code, 0, "{}", login.stderr);
-    let store = tessera_client::FileStore::in_dir(temp.0.join("tessera"), "work").unwrap();
-    let text = std::fs::read_to_string(store.path()).unwrap();
-    assert!(!text.contains(PASSWORD), "the password is never stored");
-
-    let token = run(vec!["token", "--profile", "work"], None).await;
-    assert_eq!(token.code, 0, "{}", token.stderr);
-    let access_token = token.stdout.trim_end().to_owned();
-    assert_eq!(token.stdout, format!("{access_token}\n"), "only the token");
-    let me =
-        tessera_client::reqwest::Client::new().get(server.me_url()).bearer_auth(&access_token).send().await.unwrap();
-    assert_eq!(me.status(), 200);
-
-    let refreshed = run(vec!["token", "refresh", "--profile", "work"], None).await;
-    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
-    let response: serde_json::Value = serde_json::from_str(&refreshed.stdout).unwrap();
-    assert_eq!(response["token_type"], "Bearer");
-    assert!(response["refresh_token"].as_str().unwrap().starts_with("tsr_"));
-    assert_eq!(
-        response["refresh_token"].as_str(),
-        store.load().unwrap().unwrap().tokens.refresh_token.as_ref().map(|token| token.secret().as_str())
-    );
-
-    let api = run(vec!["api", "/api/1.0/users/me", "--profile", "work"], None).await;
-    assert_eq!(api.code, 0, "{}", api.stderr);
-    let body: serde_json::Value = serde_json::from_str(&api.stdout).unwrap();
-    assert_eq!(body["username"], USERNAME);
-
-    let not_found = run(vec!["api", "-X", "GET", "/api/1.0/nothing", "--profile", "work"], None).await;
-    assert_eq!(not_found.code, 22, "{}", not_found.stderr);
-
-    let logout = run(vec!["logout", "--profile", "work"], None).await;
-    assert_eq!(logout.code, 0, "{}", logout.stderr);
-    assert!(logout.stderr.contains("revoked"), "{}", logout.stderr);
-    assert!(!store.path().exists());
-
-    let again = run(vec!["api", "/api/1.0/users/me", "--profile", "work"], None).await;
-    assert_eq!(again.code, 3);
-    assert!(again.stderr.contains("tessera login"), "{}", again.stderr);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_refresh_token_tells_the_user_to_run_tessera_login_again() {
-    let server = Server::start().await;
-    let temp = TempDir::new("real-cli-dead");
-    let clock = Arc::new(ManualClock::starting_now());
-    server.login(&source(Arc::new(temp.store()), &clock)).await;
-    // Revoked behind the profile's back (RFC 7009), e.g. from another machine.
-    let revoked = tessera_client::reqwest::Client::new()
-        .post(server.server.url("/oauth/revoke"))
-        .basic_auth(&server.app.client_id, server.app.client_secret.as_deref())
-        .form(&[("token", stored_refresh_token(&temp.store()).as_str()), ("token_type_hint", "refresh_token")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
-    expire_stored_access_token(&temp.store());
-
-    for args in [&["token"][..], &["api", "/api/1.0/users/me"][..]] {
-        let output = wait_child(spawn_child(&temp.0, "cli", "", args, None)).await;
-        assert_eq!(output.code, 3, "{args:?}: {}", output.stderr);
-        assert!(output.stdout.is_empty(), "{}", output.stdout);
-        assert!(output.stderr.contains("invalid_grant"), "{}", output.stderr);
-        let hint = format!("tessera login --issuer {} --client-id {}", server.issuer(), server.app.client_id);
-        assert!(output.stderr.contains(&hint), "{}", output.stderr);
-    }
 }

@@ -203,8 +203,8 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// `GET /api/1.0/users/me`: the protected resource.
 async fn users_me(State(service): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = bearer_token(&headers).ok_or(ApiError::Bearer { invalid: None })?;
-    let claims = service.authenticate_bearer(token).await?;
-    let user = service.store.get_user(&claims.sub).await.map_err(InternalError::from)?;
+    let user_id = service.authenticate_api(token).await?;
+    let user = service.store.get_user(&user_id).await.map_err(InternalError::from)?;
     match user {
         Some(user) => {
             Ok(Json(UserInfo { id: user.user_id, username: user.username, email: user.email }).into_response())

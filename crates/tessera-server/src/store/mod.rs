@@ -22,10 +22,12 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    // The sqlx error is shown in the message and deliberately not exposed as `source()`:
+    // sqlx's own messages already include their causes, so a `{:#}` chain would repeat them.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
 }
@@ -40,6 +42,18 @@ impl StoreError {
             StoreError::Database(sqlx::Error::PoolTimedOut) => true,
             _ => false,
         }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database(error)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(error)
     }
 }
 
@@ -94,6 +108,20 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     Some(std::path::PathBuf::from(path))
 }
 
+/// Creates a missing SQLite database file readable by its owner only (it holds password
+/// hashes and token hashes); an existing file is left as it is. Errors are left for the
+/// connection attempt to report.
+fn create_private_file(path: &std::path::Path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let _ = options.open(path);
+}
+
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub max_connections: u32,
@@ -126,6 +154,9 @@ pub enum RotateOutcome {
     /// Another request rotated the token first (or the family was revoked meanwhile).
     LostRace,
 }
+
+const PAT_SELECT: &str = "SELECT p.token_hash, p.pat_id, p.user_id, u.username, p.name, p.scope, p.created_at, \
+     p.expires_at, p.revoked_at FROM personal_access_tokens p JOIN users u ON u.user_id = p.user_id";
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -160,6 +191,9 @@ impl Store {
             AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(Duration::from_secs(30));
         let pool = match backend {
             Backend::Sqlite => {
+                if let Some(path) = sqlite_path(url) {
+                    create_private_file(&path);
+                }
                 let url = if url.contains("mode=") {
                     url.to_owned()
                 } else if url.contains('?') {
@@ -452,6 +486,61 @@ impl Store {
             expires_at: ts(&row, "expires_at")?,
             revoked_at: opt_ts(&row, "revoked_at")?,
         }))
+    }
+
+    // ---- personal access tokens -------------------------------------------------------
+
+    pub async fn insert_personal_access_token(&self, pat: &PersonalAccessTokenRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO personal_access_tokens (token_hash, pat_id, user_id, name, scope, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(pat.token_hash.as_str())
+        .bind(&pat.pat_id)
+        .bind(&pat.user_id)
+        .bind(&pat.name)
+        .bind(pat.scope.to_string())
+        .bind(pat.created_at.millis())
+        .bind(pat.expires_at.map(Timestamp::millis))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn find_personal_access_token(&self, hash: &TokenHash) -> StoreResult<Option<PersonalAccessTokenRow>> {
+        let row = sqlx::query(&format!("{PAT_SELECT} WHERE p.token_hash = $1"))
+            .bind(hash.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(PersonalAccessTokenRow::from_row).transpose()
+    }
+
+    /// Every personal access token, or one user's, oldest first.
+    pub async fn list_personal_access_tokens(
+        &self,
+        username: Option<&str>,
+    ) -> StoreResult<Vec<PersonalAccessTokenRow>> {
+        let rows = match username {
+            Some(username) => {
+                sqlx::query(&format!("{PAT_SELECT} WHERE u.username = $1 ORDER BY p.created_at, p.pat_id"))
+                    .bind(username)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query(&format!("{PAT_SELECT} ORDER BY p.created_at, p.pat_id")).fetch_all(&self.pool).await?,
+        };
+        rows.iter().map(PersonalAccessTokenRow::from_row).collect()
+    }
+
+    /// Returns false if no such token exists or it was already revoked.
+    pub async fn revoke_personal_access_token(&self, pat_id: &str, now: Timestamp) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE personal_access_tokens SET revoked_at = $1 WHERE pat_id = $2 AND revoked_at IS NULL")
+                .bind(now.millis())
+                .bind(pat_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     // ---- access-token revocation ------------------------------------------------------

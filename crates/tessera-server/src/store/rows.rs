@@ -115,3 +115,37 @@ impl SigningKeyRow {
         })
     }
 }
+
+/// A personal access token as stored: the token itself only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalAccessTokenRow {
+    pub pat_id: String,
+    pub token_hash: TokenHash,
+    pub user_id: String,
+    pub username: String,
+    pub name: String,
+    pub scope: Scope,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl PersonalAccessTokenRow {
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expires_at| now < expires_at)
+    }
+
+    pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
+        Ok(PersonalAccessTokenRow {
+            pat_id: row.try_get("pat_id")?,
+            token_hash: TokenHash::from_stored(row.try_get("token_hash")?),
+            user_id: row.try_get("user_id")?,
+            username: row.try_get("username")?,
+            name: row.try_get("name")?,
+            scope: scope(row, "scope")?,
+            created_at: ts(row, "created_at")?,
+            expires_at: opt_ts(row, "expires_at")?,
+            revoked_at: opt_ts(row, "revoked_at")?,
+        })
+    }
+}

@@ -32,6 +32,7 @@ macro_rules! on_both_backends {
 mod helpers;
 mod lifecycle;
 mod logs;
+mod pats;
 mod recipes;
 mod resources;
 mod scale_out;

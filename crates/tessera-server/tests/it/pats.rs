@@ -1,0 +1,53 @@
+//! Personal access tokens (`tsp_…`): made by the operator, accepted by the API, revocable.
+
+use crate::helpers::{Fixture, USERNAME};
+use std::time::Duration;
+use tessera_server::admin::{create_personal_access_token, revoke_personal_access_token};
+use tessera_server::clock::Clock;
+use tessera_server::config::RawConfig;
+use tessera_server::store::Backend;
+
+async fn personal_access_tokens(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    let store = fixture.server.store();
+    let now = fixture.server.clock.now();
+    let (row, token) =
+        create_personal_access_token(store, now, USERNAME, "ci", "read", Some(Duration::from_secs(3600)))
+            .await
+            .unwrap();
+    assert!(token.secret().starts_with("tsp_") && token.secret().len() == 47);
+    assert_eq!(fixture.me(token.secret()).await.status(), 200);
+    let (status, body) = fixture
+        .post_form(
+            "/oauth/introspect",
+            &[("token", token.secret()), ("client_id", &fixture.app.client_id), ("client_secret", fixture.secret())],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["active"], true, "{body}");
+    assert_eq!(body["token_type"], "personal_access_token");
+    assert_eq!(body["username"], USERNAME);
+    // Stored hashed, listed without the token.
+    let listed = store.list_personal_access_tokens(Some(USERNAME)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_ne!(listed[0].token_hash.as_str(), token.secret());
+    // Expiry, by the clock.
+    fixture.server.clock.advance(Duration::from_secs(3600));
+    assert_eq!(fixture.me(token.secret()).await.status(), 401);
+    // Revocation.
+    let (_, forever) =
+        create_personal_access_token(store, fixture.server.clock.now(), USERNAME, "forever", "", None).await.unwrap();
+    assert_eq!(fixture.me(forever.secret()).await.status(), 200);
+    let forever_id = store.list_personal_access_tokens(None).await.unwrap()[1].pat_id.clone();
+    revoke_personal_access_token(store, fixture.server.clock.now(), &forever_id).await.unwrap();
+    let response = fixture.me(forever.secret()).await;
+    assert_eq!(response.status(), 401);
+    assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(revoke_personal_access_token(store, fixture.server.clock.now(), &forever_id).await.is_err());
+    assert!(revoke_personal_access_token(store, fixture.server.clock.now(), &row.pat_id).await.is_ok());
+    // Unknown `tsp_` token, and a user that does not exist.
+    assert_eq!(fixture.me("tsp_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await.status(), 401);
+    assert!(create_personal_access_token(store, now, "nobody", "x", "", None).await.is_err());
+}
+
+on_both_backends!(personal_access_tokens);
