@@ -4,6 +4,7 @@
 //! random bytes and stored state come in as parameters, decisions come out as values.
 //! That is what lets the refresh-token lifecycle be tested with a fixed clock.
 
+pub mod authorize;
 pub mod lifecycle;
 pub mod request;
 pub mod scope;

@@ -71,7 +71,7 @@ impl App {
         let keys = Arc::new(
             KeyManager::load(store.clone(), &master_key, config.signing_alg, issuer.clone(), clock.now()).await?,
         );
-        let service = Arc::new(AuthService::new(store, keys, clock, config, issuer, master_key.successor_key()));
+        let service = Arc::new(AuthService::new(store, keys, clock, config, issuer, &master_key));
         Ok(App { listener, address, service })
     }
 

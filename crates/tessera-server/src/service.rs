@@ -1,6 +1,8 @@
 //! The application layer: grants, bearer checks, revocation and introspection. It glues the
 //! core's decisions to the store and the keys; it knows nothing of HTTP.
 
+pub mod authorization;
+
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{KeyError, KeyManager, VerifyError};
@@ -137,6 +139,7 @@ pub struct AuthService {
     pub config: Config,
     pub issuer: String,
     successor_key: SuccessorKey,
+    csrf_key: ring::hmac::Key,
     revocations: RevocationCache,
     last_key_reload: Mutex<Option<Instant>>,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -153,7 +156,7 @@ impl AuthService {
         clock: Arc<dyn Clock>,
         config: Config,
         issuer: String,
-        successor_key: SuccessorKey,
+        master_key: &tessera_core::MasterKey,
     ) -> Self {
         let revocations = RevocationCache { ttl: config.revocation_cache_ttl, entries: Mutex::new(HashMap::new()) };
         AuthService {
@@ -162,7 +165,8 @@ impl AuthService {
             clock,
             config,
             issuer,
-            successor_key,
+            successor_key: master_key.successor_key(),
+            csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &master_key.derive("browser csrf")),
             revocations,
             last_key_reload: Mutex::new(None),
             metrics: Arc::new(crate::metrics::Metrics::default()),
@@ -187,7 +191,7 @@ impl AuthService {
         }
     }
 
-    fn require_grant(client: &ClientRow, grant_type: &str) -> Result<(), ServiceError> {
+    pub(crate) fn require_grant(client: &ClientRow, grant_type: &str) -> Result<(), ServiceError> {
         if client.allows_grant(grant_type) {
             Ok(())
         } else {
@@ -261,13 +265,25 @@ impl AuthService {
     /// Issues the first tokens of a grant: an access token and, if the client may refresh,
     /// the first refresh token of a new family.
     pub async fn start_grant(&self, client: &ClientRow, user_id: &str, scope: Scope) -> Result<Issued, ServiceError> {
+        self.start_grant_in_family(client, user_id, scope, uuid::Uuid::new_v4().to_string()).await
+    }
+
+    /// [`Self::start_grant`] with a family id chosen by the caller (the authorization-code
+    /// grant records it on the code first, so that a replayed code can revoke the family).
+    async fn start_grant_in_family(
+        &self,
+        client: &ClientRow,
+        user_id: &str,
+        scope: Scope,
+        family_id: String,
+    ) -> Result<Issued, ServiceError> {
         let now = self.now();
         if !client.allows_grant("refresh_token") {
             let access_token = self.mint_access_token(client.client_id.as_str(), user_id, &scope, None, now)?;
             return Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: None, scope });
         }
         let family = Family {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: family_id,
             client_id: client.client_id.clone(),
             user_id: user_id.to_owned(),
             scope: scope.clone(),
@@ -400,7 +416,7 @@ impl AuthService {
     }
 
     /// Revokes a family and logs the audit event. Idempotent.
-    async fn revoke_family(&self, family: &Family, reason: &'static str) -> Result<(), ServiceError> {
+    pub(crate) async fn revoke_family(&self, family: &Family, reason: &'static str) -> Result<(), ServiceError> {
         let newly = self.store.revoke_family(&family.id, self.now(), reason).await?;
         self.revocations.forget_family(&family.id);
         if newly {
@@ -425,12 +441,7 @@ impl AuthService {
     pub async fn authenticate_api(&self, token: &str) -> Result<String, BearerError> {
         if token.starts_with(PersonalAccessToken::PREFIX) {
             let result = self.check_personal_access_token(token).await;
-            let label = match &result {
-                Ok(_) => "ok",
-                Err(BearerError::Invalid(reason)) => reason,
-                Err(BearerError::Internal(_)) => "error",
-            };
-            self.metrics.incr("tessera_bearer_checks_total", &[("result", label)]);
+            self.count_bearer_check(&result);
             return result.map(|pat| pat.user_id);
         }
         Ok(self.authenticate_bearer(token).await?.sub)
@@ -455,13 +466,17 @@ impl AuthService {
     /// RFC 6750: checks an access token presented to the protected API.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
         let result = self.check_bearer(token).await;
-        let label = match &result {
+        self.count_bearer_check(&result);
+        result
+    }
+
+    fn count_bearer_check<T>(&self, result: &Result<T, BearerError>) {
+        let label = match result {
             Ok(_) => "ok",
             Err(BearerError::Invalid(reason)) => reason,
             Err(BearerError::Internal(_)) => "error",
         };
         self.metrics.incr("tessera_bearer_checks_total", &[("result", label)]);
-        result
     }
 
     async fn check_bearer(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {

@@ -1,6 +1,7 @@
 //! HTTP: the router and its handlers. Handlers parse, call the service, render; the RFC
 //! error mapping lives in [`error::ApiError`].
 
+mod authorize;
 mod error;
 mod params;
 
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::map_response(no_store));
     Router::new()
         .merge(oauth)
+        .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oauth/jwks", get(jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata))
         .route("/.well-known/openid-configuration", get(metadata))
@@ -107,10 +109,9 @@ async fn issue(
             service.refresh_grant(&client, refresh_token, scope.as_ref()).await
         }
         GrantRequest::ClientCredentials { scope } => service.client_credentials_grant(&client, scope.as_ref()).await,
-        GrantRequest::AuthorizationCode { .. } => Err(crate::service::ServiceError::oauth(
-            ErrorCode::UnsupportedGrantType,
-            "the authorization_code grant is not available on this server yet",
-        )),
+        GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+            service.authorization_code_grant(&client, code, redirect_uri.as_deref(), code_verifier.as_deref()).await
+        }
     }
 }
 
@@ -182,7 +183,7 @@ async fn metadata(State(service): State<AppState>) -> Json<ServerMetadata> {
         jwks_uri: format!("{issuer}/oauth/jwks"),
         revocation_endpoint: format!("{issuer}/oauth/revoke"),
         introspection_endpoint: format!("{issuer}/oauth/introspect"),
-        grant_types_supported: strings(&["password", "refresh_token", "client_credentials"]),
+        grant_types_supported: strings(&["authorization_code", "password", "refresh_token", "client_credentials"]),
         response_types_supported: strings(&["code"]),
         token_endpoint_auth_methods_supported: auth_methods.clone(),
         revocation_endpoint_auth_methods_supported: auth_methods,

@@ -543,6 +543,90 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    // ---- authorization codes and browser sessions --------------------------------------
+
+    pub async fn insert_authorization_code(&self, code: &AuthorizationCodeRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, \
+             scope, code_challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(code.code_hash.as_str())
+        .bind(&code.client_id)
+        .bind(&code.user_id)
+        .bind(&code.redirect_uri)
+        .bind(i64::from(code.redirect_uri_given))
+        .bind(code.scope.to_string())
+        .bind(code.code_challenge.clone())
+        .bind(code.created_at.millis())
+        .bind(code.expires_at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn find_authorization_code(&self, hash: &TokenHash) -> StoreResult<Option<AuthorizationCodeRow>> {
+        let row = sqlx::query(
+            "SELECT code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope, code_challenge, \
+             created_at, expires_at, used_at, family_id FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(hash.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(AuthorizationCodeRow::from_row).transpose()
+    }
+
+    /// Marks a code used, recording the family it starts; false if it was already used
+    /// (compare-and-set, like refresh-token rotation).
+    pub async fn redeem_authorization_code(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        family_id: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE authorization_codes SET used_at = $1, family_id = $2 WHERE code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(family_id)
+        .bind(hash.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn insert_browser_session(
+        &self,
+        hash: &TokenHash,
+        user_id: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO browser_sessions (session_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash.as_str())
+        .bind(user_id)
+        .bind(now.millis())
+        .bind(expires_at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The user of a live browser session.
+    pub async fn find_browser_session(&self, hash: &TokenHash, now: Timestamp) -> StoreResult<Option<UserRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM browser_sessions s JOIN users u ON u.user_id = s.user_id \
+             WHERE s.session_hash = $1 AND s.expires_at > $2",
+            USER_COLUMNS.split(", ").map(|column| format!("u.{column}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(hash.as_str())
+        .bind(now.millis())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(UserRow::from_row).transpose()
+    }
+
     // ---- access-token revocation ------------------------------------------------------
 
     pub async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> StoreResult<()> {
@@ -655,7 +739,27 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        Ok(tokens + families + access)
+        // Codes live a minute; keep them a day past expiry so a late replay is still
+        // recognised (and revokes what the code started) rather than reported as unknown.
+        let codes = sqlx::query(
+            "DELETE FROM authorization_codes WHERE code_hash IN \
+             (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2)",
+        )
+        .bind(now.minus(Duration::from_secs(86_400)).millis())
+        .bind(batch)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let sessions = sqlx::query(
+            "DELETE FROM browser_sessions WHERE session_hash IN \
+             (SELECT session_hash FROM browser_sessions WHERE expires_at < $1 LIMIT $2)",
+        )
+        .bind(now.millis())
+        .bind(batch)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(tokens + families + access + codes + sessions)
     }
 
     /// Row counts, for tests and `/metrics`.

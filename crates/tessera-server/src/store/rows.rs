@@ -149,3 +149,37 @@ impl PersonalAccessTokenRow {
         })
     }
 }
+
+/// An authorization code as stored: the code itself only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCodeRow {
+    pub code_hash: TokenHash,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_given: bool,
+    pub scope: Scope,
+    pub code_challenge: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+    pub family_id: Option<String>,
+}
+
+impl AuthorizationCodeRow {
+    pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
+        Ok(AuthorizationCodeRow {
+            code_hash: TokenHash::from_stored(row.try_get("code_hash")?),
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            redirect_uri_given: row.try_get::<i64, _>("redirect_uri_given")? != 0,
+            scope: scope(row, "scope")?,
+            code_challenge: row.try_get("code_challenge")?,
+            created_at: ts(row, "created_at")?,
+            expires_at: ts(row, "expires_at")?,
+            used_at: opt_ts(row, "used_at")?,
+            family_id: row.try_get("family_id")?,
+        })
+    }
+}

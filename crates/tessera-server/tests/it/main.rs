@@ -29,6 +29,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod authorize;
 mod helpers;
 mod lifecycle;
 mod logs;

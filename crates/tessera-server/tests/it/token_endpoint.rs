@@ -101,7 +101,8 @@ const ROWS: &[Row] = &[
     err("refresh asking a wider scope", Auth::None, Form("grant_type=refresh_token&refresh_token={rt}&scope=read%20admin&client_id={id}&client_secret={secret}"), 400, "invalid_scope"),
     err("grant the client may not use", Auth::None, Form("grant_type=refresh_token&refresh_token={rt}&client_id={limited}&client_secret={limited_secret}"), 400, "unauthorized_client"),
     err("client_credentials not allowed for this client", Auth::None, Form("grant_type=client_credentials&client_id={id}&client_secret={secret}"), 400, "unauthorized_client"),
-    err("authorization_code without an authorize endpoint", Auth::None, Form("grant_type=authorization_code&code=abc&client_id={id}&client_secret={secret}"), 400, "unsupported_grant_type"),
+    err("unknown authorization code", Auth::None, Form("grant_type=authorization_code&code=abc&client_id={id}&client_secret={secret}"), 400, "invalid_grant"),
+    err("authorization_code without code", Auth::None, Form("grant_type=authorization_code&client_id={id}&client_secret={secret}"), 400, "invalid_request"),
 ];
 
 async fn token_endpoint_table(backend: Backend) {

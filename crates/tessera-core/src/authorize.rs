@@ -1,0 +1,277 @@
+//! The authorization endpoint's rules (RFC 6749 §4.1, RFC 7636 PKCE, RFC 8252 §7.3):
+//! which requests are refused outright, which are answered by redirecting an error to the
+//! client, and how a code is later checked against its token request.
+
+use crate::scope::Scope;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::collections::HashMap;
+use subtle::ConstantTimeEq;
+use tessera_proto::ErrorCode;
+
+/// What the authorization endpoint needs to know about the client a request names.
+#[derive(Debug, Clone)]
+pub struct ClientView<'a> {
+    pub client_id: &'a str,
+    pub redirect_uris: &'a [String],
+    pub allows_authorization_code: bool,
+    pub is_public: bool,
+    pub scope: &'a Scope,
+}
+
+/// A checked authorization request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    /// Where the code goes: the URI the request named, or the client's only registered one.
+    pub redirect_uri: String,
+    /// Whether the request named `redirect_uri`; then the token request must repeat it
+    /// (RFC 6749 §4.1.3).
+    pub redirect_uri_given: bool,
+    pub scope: Scope,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+}
+
+/// Why an authorization request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// RFC 6749 §4.1.2.1: the client or redirect URI cannot be trusted, so the user is told
+    /// and nothing is sent anywhere.
+    Fatal(String),
+    /// Sent back to the (verified) redirect URI as `error=…&state=…`.
+    Redirect { redirect_uri: String, state: Option<String>, code: ErrorCode, description: String },
+}
+
+/// RFC 8252 §7.3: a loopback IP redirect URI matches whatever port the native client
+/// listens on; every other URI must match exactly (RFC 6749 §3.1.2.3, no partial matching).
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    match (loopback_without_port(registered), loopback_without_port(presented)) {
+        (Some(registered), Some(presented)) => registered == presented,
+        _ => false,
+    }
+}
+
+/// `http://127.0.0.1:1234/cb` → `http://127.0.0.1/cb`; `None` for non-loopback URIs.
+fn loopback_without_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => (rest, ""),
+    };
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        let end = bracketed.find(']')?;
+        let host = &bracketed[..end];
+        let port = &bracketed[end + 1..];
+        if !(port.is_empty() || (port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit()))) {
+            return None;
+        }
+        format!("[{host}]")
+    } else {
+        let (host, port) = authority.split_once(':').unwrap_or((authority, ""));
+        if !port.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        host.to_owned()
+    };
+    matches!(host.as_str(), "127.0.0.1" | "[::1]").then(|| format!("http://{host}{path}"))
+}
+
+/// RFC 7636 §4.1: 43 to 128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
+fn valid_pkce_text(text: &str) -> bool {
+    (43..=128).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// RFC 7636 §4.6 with `S256`: `BASE64URL(SHA256(verifier)) == challenge`, compared in constant time.
+pub fn verify_pkce(verifier: &str, challenge: &str) -> bool {
+    if !valid_pkce_text(verifier) {
+        return false;
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    let computed = URL_SAFE_NO_PAD.encode(digest);
+    computed.as_bytes().ct_eq(challenge.as_bytes()).into()
+}
+
+impl AuthorizationRequest {
+    /// Checks an authorization request's parameters against the client it names (`None`:
+    /// no such client). Parameters are already de-duplicated.
+    pub fn parse(params: &HashMap<String, String>, client: Option<&ClientView<'_>>) -> Result<Self, AuthorizeError> {
+        let Some(client) = client else {
+            return Err(AuthorizeError::Fatal(match params.get("client_id") {
+                Some(_) => "The application that sent you here is not registered with this server.".into(),
+                None => "The request does not say which application is asking (client_id is missing).".into(),
+            }));
+        };
+        // First the redirect URI: until it is verified, no error may be sent to it.
+        let (redirect_uri, redirect_uri_given) = match params.get("redirect_uri") {
+            Some(presented) => {
+                if !client.redirect_uris.iter().any(|registered| redirect_uri_matches(registered, presented)) {
+                    return Err(AuthorizeError::Fatal(
+                        "The redirect URI of this request is not registered for the application.".into(),
+                    ));
+                }
+                (presented.clone(), true)
+            }
+            None => match client.redirect_uris {
+                [only] => (only.clone(), false),
+                _ => {
+                    return Err(AuthorizeError::Fatal(
+                        "The request has no redirect_uri and the application has not registered exactly one.".into(),
+                    ));
+                }
+            },
+        };
+        let state = params.get("state").cloned();
+        let redirect = |code: ErrorCode, description: &str| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            state: state.clone(),
+            code,
+            description: description.into(),
+        };
+        match params.get("response_type").map(String::as_str) {
+            Some("code") => {}
+            None => return Err(redirect(ErrorCode::InvalidRequest, "response_type is missing")),
+            Some(_) => {
+                return Err(redirect(ErrorCode::UnsupportedResponseType, "only response_type=code is supported"));
+            }
+        }
+        if !client.allows_authorization_code {
+            return Err(redirect(
+                ErrorCode::UnauthorizedClient,
+                "this client may not use the authorization_code grant",
+            ));
+        }
+        let scope = match params.get("scope") {
+            None => client.scope.clone(),
+            Some(text) => match Scope::parse(text) {
+                Ok(scope) if scope.is_empty() => client.scope.clone(),
+                Ok(scope) if scope.is_subset_of(client.scope) => scope,
+                _ => {
+                    return Err(redirect(
+                        ErrorCode::InvalidScope,
+                        "the requested scope is not allowed for this client",
+                    ));
+                }
+            },
+        };
+        let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+            (None, None) if client.is_public => {
+                return Err(redirect(ErrorCode::InvalidRequest, "public clients must use PKCE (code_challenge)"));
+            }
+            (None, None) => None,
+            (Some(challenge), Some(method)) if method == "S256" => {
+                if !valid_pkce_text(challenge) {
+                    return Err(redirect(ErrorCode::InvalidRequest, "code_challenge is malformed"));
+                }
+                Some(challenge.clone())
+            }
+            (Some(_), None) | (Some(_), Some(_)) => {
+                return Err(redirect(ErrorCode::InvalidRequest, "code_challenge_method must be S256"));
+            }
+            (None, Some(_)) => return Err(redirect(ErrorCode::InvalidRequest, "code_challenge is missing")),
+        };
+        Ok(AuthorizationRequest {
+            client_id: client.client_id.to_owned(),
+            redirect_uri,
+            redirect_uri_given,
+            scope,
+            state,
+            code_challenge,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_matching_table() {
+        let cases = [
+            ("https://app.example/cb", "https://app.example/cb", true),
+            ("https://app.example/cb", "https://app.example/cb/", false),
+            ("https://app.example/cb", "https://app.example/cb?x=1", false),
+            ("https://app.example/cb", "https://app.example:8443/cb", false),
+            ("http://127.0.0.1/callback", "http://127.0.0.1:53817/callback", true),
+            ("http://127.0.0.1:1/callback", "http://127.0.0.1:2/callback", true),
+            ("http://127.0.0.1/callback", "http://127.0.0.1:53817/other", false),
+            ("http://[::1]/cb", "http://[::1]:4000/cb", true),
+            ("http://127.0.0.1/cb", "http://[::1]:4000/cb", false),
+            ("http://localhost/cb", "http://localhost:4000/cb", false),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:80x/cb", false),
+            ("http://127.0.0.1/cb", "http://127.0.0.1.evil.example/cb", false),
+        ];
+        for (registered, presented, expected) in cases {
+            assert_eq!(redirect_uri_matches(registered, presented), expected, "{registered} vs {presented}");
+        }
+    }
+
+    #[test]
+    fn pkce_s256_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(verify_pkce(verifier, challenge));
+        assert!(!verify_pkce("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl", challenge));
+        assert!(!verify_pkce("short", challenge));
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn request_table() {
+        let uris = vec!["http://127.0.0.1/callback".to_owned()];
+        let scope = Scope::parse("read write").unwrap_or_default();
+        let confidential = ClientView {
+            client_id: "app",
+            redirect_uris: &uris,
+            allows_authorization_code: true,
+            is_public: false,
+            scope: &scope,
+        };
+        let public = ClientView { is_public: true, ..confidential.clone() };
+        let no_code = ClientView { allows_authorization_code: false, ..confidential.clone() };
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        let good = [("response_type", "code"), ("client_id", "app"), ("state", "xyz")];
+        let fatal = |r: &Result<AuthorizationRequest, AuthorizeError>| matches!(r, Err(AuthorizeError::Fatal(_)));
+        let redirected = |r: &Result<AuthorizationRequest, AuthorizeError>, want: ErrorCode| matches!(r, Err(AuthorizeError::Redirect { code, state: Some(state), .. }) if *code == want && state == "xyz");
+        assert!(fatal(&AuthorizationRequest::parse(&params(&good), None)));
+        let mut bad_uri = good.to_vec();
+        bad_uri.push(("redirect_uri", "https://evil.example/cb"));
+        assert!(fatal(&AuthorizationRequest::parse(&params(&bad_uri), Some(&confidential))));
+        let ok = AuthorizationRequest::parse(&params(&good), Some(&confidential));
+        assert!(
+            matches!(&ok, Ok(r) if r.redirect_uri == "http://127.0.0.1/callback" && !r.redirect_uri_given && r.scope == scope)
+        );
+        let mut token = good.to_vec();
+        token[0] = ("response_type", "token");
+        assert!(redirected(
+            &AuthorizationRequest::parse(&params(&token), Some(&confidential)),
+            ErrorCode::UnsupportedResponseType
+        ));
+        assert!(redirected(&AuthorizationRequest::parse(&params(&good), Some(&public)), ErrorCode::InvalidRequest));
+        assert!(redirected(
+            &AuthorizationRequest::parse(&params(&good), Some(&no_code)),
+            ErrorCode::UnauthorizedClient
+        ));
+        let mut wide = good.to_vec();
+        wide.push(("scope", "admin"));
+        assert!(redirected(&AuthorizationRequest::parse(&params(&wide), Some(&confidential)), ErrorCode::InvalidScope));
+        let mut plain = good.to_vec();
+        plain.extend([("code_challenge", challenge), ("code_challenge_method", "plain")]);
+        assert!(redirected(&AuthorizationRequest::parse(&params(&plain), Some(&public)), ErrorCode::InvalidRequest));
+        let mut pkce = good.to_vec();
+        pkce.extend([
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+            ("redirect_uri", "http://127.0.0.1:5555/callback"),
+        ]);
+        let ok = AuthorizationRequest::parse(&params(&pkce), Some(&public));
+        assert!(matches!(&ok, Ok(r) if r.code_challenge.as_deref() == Some(challenge) && r.redirect_uri_given));
+    }
+}

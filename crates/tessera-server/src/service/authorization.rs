@@ -1,0 +1,135 @@
+//! The authorization-code grant (RFC 6749 §4.1, RFC 7636): browser sign-in sessions,
+//! consent, codes, and their redemption at the token endpoint.
+
+use super::{AuthService, InternalError, Issued, ServiceError};
+use crate::passwords;
+use crate::random::random_bytes;
+use crate::store::{AuthorizationCodeRow, ClientRow, UserRow};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::time::Duration;
+use tessera_core::authorize::{AuthorizationRequest, verify_pkce};
+use tessera_core::{Password, TokenHash};
+use tessera_proto::ErrorCode;
+
+/// How long a code may wait for its token request (RFC 6749 §4.1.2: "a maximum
+/// authorization code lifetime of 10 minutes is RECOMMENDED"; one minute is plenty).
+pub const CODE_TTL: Duration = Duration::from_secs(60);
+/// How long a browser stays signed in at the authorization endpoint.
+pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+
+fn random_token() -> Result<String, ServiceError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}
+
+impl AuthService {
+    /// Checks a username and password typed into the login page; on success opens a browser
+    /// session and returns its cookie value. Unknown users cost the same time as wrong passwords.
+    pub async fn sign_in(&self, username: &str, password: Password) -> Result<Option<(String, UserRow)>, ServiceError> {
+        let user = self.store.get_user_by_username(username).await?;
+        let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+        let verified =
+            tokio::task::spawn_blocking(move || passwords::verify_password(&password, stored_hash.as_deref()))
+                .await
+                .map_err(|_| InternalError::PasswordTask)?;
+        let Some(user) = user.filter(|_| verified) else { return Ok(None) };
+        let session = random_token()?;
+        let now = self.now();
+        self.store.insert_browser_session(&TokenHash::of(&session), &user.user_id, now, now.plus(SESSION_TTL)).await?;
+        Ok(Some((session, user)))
+    }
+
+    /// The signed-in user of a browser session cookie, if it is still valid.
+    pub async fn session_user(&self, session: &str) -> Result<Option<UserRow>, ServiceError> {
+        Ok(self.store.find_browser_session(&TokenHash::of(session), self.now()).await?)
+    }
+
+    /// The anti-CSRF token of the consent form: `HMAC(key, session)`, so it needs no storage
+    /// and cannot be produced by a page that does not know the session cookie.
+    pub fn csrf_token(&self, session: &str) -> String {
+        URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.csrf_key, session.as_bytes()))
+    }
+
+    pub fn csrf_token_matches(&self, session: &str, presented: &str) -> bool {
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(presented) else { return false };
+        ring::hmac::verify(&self.csrf_key, session.as_bytes(), &tag).is_ok()
+    }
+
+    /// The user approved: mint a one-time code for the request.
+    pub async fn issue_authorization_code(
+        &self,
+        request: &AuthorizationRequest,
+        user: &UserRow,
+    ) -> Result<String, ServiceError> {
+        let code = random_token()?;
+        let now = self.now();
+        self.store
+            .insert_authorization_code(&AuthorizationCodeRow {
+                code_hash: TokenHash::of(&code),
+                client_id: request.client_id.clone(),
+                user_id: user.user_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                redirect_uri_given: request.redirect_uri_given,
+                scope: request.scope.clone(),
+                code_challenge: request.code_challenge.clone(),
+                created_at: now,
+                expires_at: now.plus(CODE_TTL),
+                used_at: None,
+                family_id: None,
+            })
+            .await?;
+        Ok(code)
+    }
+
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.6.
+    pub async fn authorization_code_grant(
+        &self,
+        client: &ClientRow,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+    ) -> Result<Issued, ServiceError> {
+        Self::require_grant(client, "authorization_code")?;
+        let invalid = |description: &str| ServiceError::oauth(ErrorCode::InvalidGrant, description);
+        let hash = TokenHash::of(code);
+        let stored = self.store.find_authorization_code(&hash).await?.ok_or_else(|| invalid("the code is invalid"))?;
+        if stored.client_id != client.client_id {
+            return Err(invalid("the code was issued to another client"));
+        }
+        let now = self.now();
+        if stored.used_at.is_some() {
+            // RFC 6749 §4.1.2: a code used twice revokes what it granted.
+            self.revoke_code_family(&stored).await?;
+            return Err(invalid("the code was already used; the tokens it granted are revoked"));
+        }
+        if now >= stored.expires_at {
+            return Err(invalid("the code has expired"));
+        }
+        if stored.redirect_uri_given && redirect_uri != Some(stored.redirect_uri.as_str()) {
+            return Err(invalid("redirect_uri does not match the authorization request"));
+        }
+        match (&stored.code_challenge, code_verifier) {
+            (Some(challenge), Some(verifier)) if verify_pkce(verifier, challenge) => {}
+            (Some(_), _) => return Err(invalid("code_verifier does not match the code_challenge")),
+            (None, Some(_)) => return Err(invalid("code_verifier sent but the authorization request had no PKCE")),
+            (None, None) => {}
+        }
+        let family_id = uuid::Uuid::new_v4().to_string();
+        if !self.store.redeem_authorization_code(&hash, now, &family_id).await? {
+            // Lost a race with a concurrent redemption of the same code: that is a replay too.
+            if let Some(stored) = self.store.find_authorization_code(&hash).await? {
+                self.revoke_code_family(&stored).await?;
+            }
+            return Err(invalid("the code was already used; the tokens it granted are revoked"));
+        }
+        self.start_grant_in_family(client, &stored.user_id, stored.scope.clone(), family_id).await
+    }
+
+    async fn revoke_code_family(&self, code: &AuthorizationCodeRow) -> Result<(), ServiceError> {
+        let Some(family_id) = &code.family_id else { return Ok(()) };
+        if let Some(family) = self.store.get_family(family_id).await? {
+            self.revoke_family(&family, "authorization code replayed").await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+//! The authorization-code flow over HTTP (RFC 6749 §4.1, RFC 7636): login page, consent,
+//! redirect, code exchange, and every way it refuses. The same pages are driven in a real
+//! browser by the client crate's and the binary's tests.
+
+use crate::helpers::{Fixture, PASSWORD, USERNAME, str_field};
+use std::time::Duration;
+use tessera_server::config::RawConfig;
+use tessera_server::store::Backend;
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const REDIRECT: &str = "http://127.0.0.1:49152/callback";
+
+struct Browser<'a> {
+    fixture: &'a Fixture,
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    body: String,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl<'a> Browser<'a> {
+    fn new(fixture: &'a Fixture) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { fixture, http, cookie: None }
+    }
+
+    async fn finish(&mut self, response: reqwest::Response) -> Page {
+        if let Some(cookie) = response.headers().get("set-cookie") {
+            self.cookie = Some(cookie.to_str().unwrap().split(';').next().unwrap().to_owned());
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let location = headers.get("location").map(|value| value.to_str().unwrap().to_owned());
+        Page { status, location, body: response.text().await.unwrap(), headers }
+    }
+
+    async fn get(&mut self, query: &[(&str, &str)]) -> Page {
+        let mut request = self.http.get(self.fixture.url("/oauth/authorize")).query(query);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        self.finish(response).await
+    }
+
+    async fn post(&mut self, form: &[(&str, &str)]) -> Page {
+        let mut request = self.http.post(self.fixture.url("/oauth/authorize")).form(form);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        self.finish(response).await
+    }
+}
+
+fn csrf(page: &Page) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.body.find(marker).unwrap_or_else(|| panic!("no csrf field: {}", page.body)) + marker.len();
+    page.body[start..].split('"').next().unwrap().to_owned()
+}
+
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    let query = location.split_once('?').map(|(_, query)| query).unwrap_or_default();
+    serde_urlencoded::from_str(query).unwrap()
+}
+
+fn request<'a>(client_id: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut query = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("scope", "read"),
+        ("state", "st4te"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    for (name, value) in extra {
+        query.retain(|(existing, _)| existing != name);
+        if !value.is_empty() {
+            query.push((name, value));
+        }
+    }
+    query
+}
+
+/// Login page → sign in → consent → approve; returns the code.
+async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
+    let page = browser.get(query).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let mut form = query.to_vec();
+    let consent = if page.body.contains("id=\"approve\"") {
+        page
+    } else {
+        assert!(page.body.contains("id=\"username\"") && page.body.contains("id=\"login\""), "{}", page.body);
+        form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD)]);
+        let consent = browser.post(&form).await;
+        form.truncate(query.len());
+        consent
+    };
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(consent.body.contains("id=\"approve\"") && consent.body.contains("<li>read</li>"), "{}", consent.body);
+    let token = csrf(&consent);
+    form.extend([("action", "approve"), ("csrf", token.as_str())]);
+    let redirect = browser.post(&form).await;
+    assert_eq!(redirect.status, 303, "{}", redirect.body);
+    let location = redirect.location.unwrap();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let params = query_of(&location);
+    assert_eq!(params["state"], "st4te");
+    params["code"].clone()
+}
+
+async fn exchange(fixture: &Fixture, code: &str, verifier: &str) -> (u16, serde_json::Value) {
+    fixture
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ])
+        .await
+}
+
+async fn authorization_code_flow(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    let mut browser = Browser::new(&fixture);
+    let page = browser.get(&request(&fixture.app.client_id, &[])).await;
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert!(page.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(page.headers["cache-control"], "no-store");
+    let code = approve(&mut browser, &request(&fixture.app.client_id, &[])).await;
+    let (status, body) = exchange(&fixture, &code, VERIFIER).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "read");
+    let refresh_token = str_field(&body, "refresh_token");
+    let access_token = str_field(&body, "access_token");
+    assert_eq!(fixture.me(&access_token).await.status(), 200);
+    // Signed in already: the next request goes straight to consent.
+    let second = approve(&mut browser, &request(&fixture.app.client_id, &[])).await;
+    assert_ne!(second, code);
+    // A replayed code is refused and revokes what it granted (RFC 6749 §4.1.2).
+    let (status, body) = exchange(&fixture, &code, VERIFIER).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!(fixture.refresh(&refresh_token).await.0, 400);
+    assert_eq!(fixture.me(&access_token).await.status(), 401);
+    // The second code still works once.
+    assert_eq!(exchange(&fixture, &second, VERIFIER).await.0, 200);
+}
+
+async fn authorization_code_refusals(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    let mut browser = Browser::new(&fixture);
+    let id = fixture.app.client_id.clone();
+    // Wrong PKCE verifier, missing verifier, other client, wrong redirect_uri, expiry.
+    let code = approve(&mut browser, &request(&id, &[])).await;
+    let (status, body) = exchange(&fixture, &code, "wrong-verifier-wrong-verifier-wrong-verifier-wrong").await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    let code = approve(&mut browser, &request(&id, &[])).await;
+    let (status, body) =
+        fixture.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    let code = approve(&mut browser, &request(&id, &[])).await;
+    let other_secret = fixture.other.client_secret.clone().unwrap();
+    let (status, body) = fixture
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+                ("client_id", &fixture.other.client_id),
+                ("client_secret", &other_secret),
+            ],
+        )
+        .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!(exchange(&fixture, &code, VERIFIER).await.0, 200, "the rightful client can still redeem it");
+    let code = approve(&mut browser, &request(&id, &[])).await;
+    let (status, _) = fixture
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:49152/other"),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    assert_eq!(status, 400);
+    let code = approve(&mut browser, &request(&id, &[])).await;
+    fixture.server.clock.advance(Duration::from_secs(61));
+    let (status, body) = exchange(&fixture, &code, VERIFIER).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "expired: {body}");
+}
+
+on_both_backends!(authorization_code_flow, authorization_code_refusals);
+
+#[tokio::test]
+async fn authorize_request_errors() {
+    let fixture = Fixture::start().await;
+    let mut browser = Browser::new(&fixture);
+    let id = fixture.app.client_id.clone();
+    // Not trusted enough to redirect to: an error page, and no Location.
+    for query in [
+        request("nobody", &[]),
+        request(&id, &[("redirect_uri", "https://evil.example/callback")]),
+        request(&id, &[("client_id", "")]),
+    ] {
+        let page = browser.get(&query).await;
+        assert_eq!(page.status, 400, "{query:?}");
+        assert!(page.location.is_none());
+        assert!(page.body.contains("id=\"error\""));
+    }
+    // Repeated parameter.
+    let mut repeated = request(&id, &[]);
+    repeated.push(("scope", "write"));
+    assert_eq!(browser.get(&repeated).await.status, 400);
+    // Errors the client should hear about: redirected with the state.
+    let public = fixture.public.client_id.clone();
+    for (query, code) in [
+        (request(&id, &[("response_type", "token")]), "unsupported_response_type"),
+        (request(&id, &[("scope", "admin")]), "invalid_scope"),
+        (request(&id, &[("code_challenge_method", "plain")]), "invalid_request"),
+        (request(&public, &[("code_challenge", ""), ("code_challenge_method", "")]), "invalid_request"),
+    ] {
+        let page = browser.get(&query).await;
+        assert_eq!(page.status, 303, "{query:?}: {}", page.body);
+        let params = query_of(page.location.as_deref().unwrap());
+        assert_eq!((params["error"].as_str(), params["state"].as_str()), (code, "st4te"), "{query:?}");
+    }
+}
+
+#[tokio::test]
+async fn login_and_consent_refusals() {
+    let fixture = Fixture::start().await;
+    let mut browser = Browser::new(&fixture);
+    let query = request(&fixture.app.client_id, &[]);
+    // Wrong password: the login page again, with an error, and no session.
+    let mut form = query.clone();
+    form.extend([("action", "login"), ("username", USERNAME), ("password", "wrong")]);
+    let page = browser.post(&form).await;
+    assert_eq!(page.status, 401);
+    assert!(page.body.contains("id=\"error\"") && page.body.contains("id=\"login\""));
+    assert!(browser.cookie.is_none());
+    assert!(!page.body.contains("wrong\""), "the typed password is not echoed");
+    // Approve without a session: back to the login page, no code.
+    let mut form = query.clone();
+    form.extend([("action", "approve"), ("csrf", "x")]);
+    let page = browser.post(&form).await;
+    assert!(page.location.is_none() && page.body.contains("id=\"login\""));
+    // Signed in, but a forged or missing CSRF token: refused.
+    let mut form = query.clone();
+    form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD)]);
+    let consent = browser.post(&form).await;
+    let cookie = browser.cookie.clone().unwrap();
+    assert!(cookie.starts_with("tessera_session="));
+    for forged in ["", "AAAA", "not base64 !"] {
+        let mut form = query.clone();
+        form.extend([("action", "approve"), ("csrf", forged)]);
+        let page = browser.post(&form).await;
+        assert_eq!(page.status, 400, "csrf {forged:?}");
+        assert!(page.location.is_none());
+    }
+    // Deny: the client hears access_denied, with its state.
+    let token = csrf(&consent);
+    let mut form = query.clone();
+    form.extend([("action", "deny"), ("csrf", token.as_str())]);
+    let page = browser.post(&form).await;
+    assert_eq!(page.status, 303);
+    let params = query_of(page.location.as_deref().unwrap());
+    assert_eq!((params["error"].as_str(), params["state"].as_str()), ("access_denied", "st4te"));
+    assert!(!params.contains_key("code"));
+    // The session expires.
+    fixture.server.clock.advance(Duration::from_secs(8 * 3600 + 1));
+    let page = browser.get(&query).await;
+    assert!(page.body.contains("id=\"login\""), "session over: login again");
+}
