@@ -108,6 +108,21 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     Some(std::path::PathBuf::from(path))
 }
 
+/// Takes the exclusive migration lock of an SQLite database; released when the file is dropped.
+async fn lock_migrations(database: &std::path::Path) -> StoreResult<std::fs::File> {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-migrate.lock");
+    let path = std::path::PathBuf::from(name);
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|error| StoreError::Database(sqlx::Error::Io(std::io::Error::other(error))))?;
+    locked.map_err(|error| StoreError::Database(sqlx::Error::Io(error)))
+}
+
 /// Creates a missing SQLite database file readable by its owner only (it holds password
 /// hashes and token hashes); an existing file is left as it is. Errors are left for the
 /// connection attempt to report.
@@ -139,6 +154,8 @@ impl Default for StoreOptions {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite database file, if any: migrations lock a file beside it.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -228,19 +245,28 @@ impl Store {
                     .await?
             }
         };
-        Ok(Store { pool, backend })
+        let sqlite_file = match backend {
+            Backend::Sqlite => sqlite_path(url),
+            Backend::Postgres => None,
+        };
+        Ok(Store { pool, backend, sqlite_file })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    /// Applies pending migrations. On PostgreSQL, sqlx holds an advisory lock while it
-    /// migrates, so instances starting together migrate once.
+    /// Applies pending migrations, once even when several processes start together: on
+    /// PostgreSQL sqlx holds an advisory lock while it migrates; SQLite has no such lock, so
+    /// an exclusive lock on a file beside the database (`<database>-migrate.lock`) plays its part.
     pub async fn migrate(&self) -> StoreResult<()> {
         let migrator = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let _guard = match &self.sqlite_file {
+            Some(database) => Some(lock_migrations(database).await?),
+            None => None,
         };
         migrator.run(&self.pool).await?;
         Ok(())
