@@ -118,7 +118,8 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Discovery,
 
 impl ClientSettings {
     /// Settings for `issuer`, from its metadata when it publishes some, otherwise from the
-    /// conventional `{issuer}/oauth/token` endpoint (and no revocation endpoint).
+    /// conventional `{issuer}/oauth/token` and `{issuer}/oauth/authorize` endpoints (and no
+    /// revocation endpoint).
     ///
     /// The client authenticates with HTTP Basic when it has a secret, unless the server lists
     /// only `client_secret_post`; without a secret it is a public client.
@@ -138,15 +139,20 @@ impl ClientSettings {
                 let mut settings = ClientSettings::new(token_endpoint, client_id, client_secret);
                 settings.issuer = Some(metadata.issuer.trim_end_matches('/').to_owned());
                 settings.revocation_endpoint = metadata.revocation_endpoint.clone();
+                settings.authorization_endpoint = metadata.authorization_endpoint.clone();
                 if settings.client_secret.is_some() {
                     settings.client_auth = preferred_auth(&metadata);
                 }
                 Ok(settings)
             }
             Discovery::NotPublished => {
-                tracing::debug!(issuer, "no metadata published; using {issuer}/oauth/token");
+                tracing::debug!(
+                    issuer,
+                    "no metadata published; using {issuer}/oauth/token and {issuer}/oauth/authorize"
+                );
                 let mut settings = ClientSettings::new(format!("{issuer}/oauth/token"), client_id, client_secret);
                 settings.issuer = Some(issuer.to_owned());
+                settings.authorization_endpoint = Some(format!("{issuer}/oauth/authorize"));
                 Ok(settings)
             }
         }

@@ -70,6 +70,30 @@ pub enum ClientError {
         message: String,
     },
 
+    /// The browser came back from the authorization endpoint with `error=access_denied`
+    /// (RFC 6749 §4.1.2.1): the user declined the consent page, or the server refused.
+    #[error("the authorization was denied: {0}")]
+    AccessDenied(OAuthError),
+
+    /// The browser came back from the authorization endpoint with an error other than
+    /// `access_denied` (RFC 6749 §4.1.2.1), e.g. `invalid_scope`.
+    #[error("the authorization server refused the authorization request: {0}")]
+    Authorization(OAuthError),
+
+    /// A redirect reached the loopback listener with a `state` that is not this login's
+    /// (RFC 6749 §10.12): it did not come from this login's authorization request, so its code is
+    /// not used.
+    #[error("the browser's redirect does not belong to this login (wrong state); start the login again")]
+    StateMismatch,
+
+    /// No redirect reached the loopback listener in time.
+    #[error("no answer from the browser within {} s; start the login again", .0.as_secs())]
+    LoginTimedOut(std::time::Duration),
+
+    /// The loopback listener for the browser's redirect (RFC 8252 §7.3) failed.
+    #[error("cannot receive the browser's redirect on the loopback interface")]
+    Loopback(#[source] std::io::Error),
+
     /// A setting is unusable, e.g. an endpoint that is not a URL.
     #[error("invalid client configuration: {0}")]
     Config(String),
@@ -90,7 +114,9 @@ impl ClientError {
     /// The server's OAuth error, if this error carries one.
     pub fn oauth_error(&self) -> Option<&OAuthError> {
         match self {
-            ClientError::OAuth(error) => Some(error),
+            ClientError::OAuth(error) | ClientError::AccessDenied(error) | ClientError::Authorization(error) => {
+                Some(error)
+            }
             ClientError::LoginRequired { cause } => cause.as_ref(),
             _ => None,
         }

@@ -13,6 +13,9 @@
 //!   that rotates refresh tokens with reuse detection never sees a spent token presented twice.
 //! - The rotated refresh token is written (temporary file, fsync, rename, fsync of the directory,
 //!   mode 0600) before the new access token is handed out.
+//! - [`TokenSource::login_with_password`] (RFC 6749 §4.3) or [`TokenSource::login_with_browser`]
+//!   (the authorization-code grant with PKCE on a loopback redirect, RFC 7636 and RFC 8252) store
+//!   the first tokens.
 //! - A dead refresh token ends in [`ClientError::LoginRequired`]; OAuth errors keep the server's
 //!   `error` code ([`ClientError::oauth_error`]); secrets print `[redacted]` in `Debug`.
 //!
@@ -61,6 +64,7 @@
 //! ```
 
 mod api;
+mod browser;
 mod clock;
 mod discovery;
 mod error;
@@ -70,6 +74,7 @@ mod source;
 mod store;
 
 pub use api::{ApiClient, rejects_token};
+pub use browser::{AuthorizationCodeLogin, CALLBACK_PATH, DEFAULT_LOGIN_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
 pub use discovery::{Discovery, ServerMetadata, discover, metadata_urls};
 pub use error::{ClientError, OAuthError, StoreError};
@@ -77,6 +82,8 @@ pub use profile::{ClientAuthMethod, ClientSettings, Profile, TokenResponse, Toke
 pub use source::{LogoutMode, LogoutOutcome, NotRevokedReason, TokenSource, http_client};
 pub use store::{CredentialStore, FileStore, MemoryStore, StoreLock, default_dir, dir_from_env, validate_profile_name};
 
+/// The URL type of [`AuthorizationCodeLogin::authorize_url`].
+pub use oauth2::url::Url;
 /// The secret types, re-exported from `oauth2`: their `Debug` prints `[redacted]`, and the value
 /// is reached only through `.secret()`.
 pub use oauth2::{AccessToken, ClientSecret, RefreshToken, ResourceOwnerPassword};

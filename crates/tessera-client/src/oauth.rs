@@ -1,10 +1,14 @@
-//! The protocol exchanges: password and refresh grants done by the `oauth2` crate, RFC 7009
-//! revocation with reqwest, and their errors mapped to [`ClientError`].
+//! The protocol exchanges: the authorization request with PKCE, the authorization-code, password
+//! and refresh grants done by the `oauth2` crate, RFC 7009 revocation with reqwest, and their
+//! errors mapped to [`ClientError`].
+
+use std::borrow::Cow;
 
 use oauth2::basic::{BasicClient, BasicTokenResponse, BasicTokenType};
-use oauth2::url::form_urlencoded;
+use oauth2::url::{Url, form_urlencoded};
 use oauth2::{
-    AuthType, ClientId, EndpointNotSet, EndpointSet, ErrorResponse, HttpClientError, RefreshToken, RequestTokenError,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet, ErrorResponse,
+    HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
     ResourceOwnerPassword, ResourceOwnerUsername, Scope, StandardErrorResponse, TokenResponse as _, TokenUrl,
 };
 
@@ -33,6 +37,48 @@ fn oauth_client(settings: &ClientSettings) -> Result<OAuthClient, ClientError> {
 
 fn scopes(scope: Option<&str>) -> Vec<Scope> {
     scope.unwrap_or_default().split_whitespace().map(|scope| Scope::new(scope.to_owned())).collect()
+}
+
+/// A fresh authorization request (RFC 6749 §4.1.1) for `redirect_uri`: the URL to open in the
+/// browser, its random `state` (§10.12) and the PKCE code verifier whose S256 challenge the URL
+/// carries (RFC 7636 §4.1–4.3).
+pub(crate) fn authorization_request(
+    settings: &ClientSettings,
+    redirect_uri: &RedirectUrl,
+) -> Result<(Url, CsrfToken, PkceCodeVerifier), ClientError> {
+    let endpoint = settings.authorization_endpoint.as_deref().ok_or_else(|| {
+        ClientError::Config("the server publishes no authorization endpoint, so a browser login is impossible".into())
+    })?;
+    let auth_url = AuthUrl::new(endpoint.to_owned())
+        .map_err(|error| ClientError::Config(format!("authorization endpoint {endpoint:?} is not a URL: {error}")))?;
+    let client = BasicClient::new(ClientId::new(settings.client_id.clone())).set_auth_uri(auth_url);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(scopes(settings.scope.as_deref()))
+        .set_pkce_challenge(challenge)
+        .set_redirect_uri(Cow::Borrowed(redirect_uri))
+        .url();
+    Ok((url, state, verifier))
+}
+
+/// The authorization-code grant (RFC 6749 §4.1.3) with the PKCE code verifier (RFC 7636 §4.5).
+/// `redirect_uri` must be the one of the authorization request.
+pub(crate) async fn authorization_code_grant(
+    http: &reqwest::Client,
+    settings: &ClientSettings,
+    code: AuthorizationCode,
+    pkce_verifier: PkceCodeVerifier,
+    redirect_uri: &RedirectUrl,
+) -> Result<BasicTokenResponse, ClientError> {
+    let client = oauth_client(settings)?;
+    client
+        .exchange_code(code)
+        .set_pkce_verifier(pkce_verifier)
+        .set_redirect_uri(Cow::Borrowed(redirect_uri))
+        .request_async(http)
+        .await
+        .map_err(|error| map_request_error(&settings.token_endpoint, error))
 }
 
 /// The password grant (RFC 6749 §4.3).

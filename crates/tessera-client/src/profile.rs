@@ -37,6 +37,10 @@ pub struct ClientSettings {
     /// The issuer URL, when known; relative API paths are resolved against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// The authorization endpoint (RFC 6749 §3.1), for the authorization-code login in a
+    /// browser; not needed by the password grant or by refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_endpoint: Option<String>,
     /// The token endpoint (RFC 6749 §3.2).
     pub token_endpoint: String,
     /// The revocation endpoint (RFC 7009), when the server has one.
@@ -70,6 +74,7 @@ impl ClientSettings {
         };
         Self {
             issuer: None,
+            authorization_endpoint: None,
             token_endpoint: token_endpoint.into(),
             revocation_endpoint: None,
             client_id: client_id.into(),

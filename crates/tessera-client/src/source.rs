@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth2::{AccessToken, RefreshToken, ResourceOwnerPassword};
+use oauth2::{AccessToken, AuthorizationCode, PkceCodeVerifier, RedirectUrl, RefreshToken, ResourceOwnerPassword};
 use tokio::sync::Mutex;
 
 use crate::clock::{Clock, SystemClock, unix_seconds};
@@ -138,6 +138,27 @@ impl TokenSource {
         let lock = self.on_store(|store| store.lock()).await?;
         let requested_at = unix_seconds(self.clock.now());
         let response = oauth::password_grant(&self.http, &settings, username, password).await?;
+        let profile = Profile { client: settings, tokens: oauth::token_set(&response, requested_at, None) };
+        self.save(&profile).await?;
+        drop(lock);
+        *cached = Some(profile);
+        Ok(oauth::token_response(&response))
+    }
+
+    /// Trades an authorization code for tokens (RFC 6749 §4.1.3, with the PKCE verifier of
+    /// RFC 7636 §4.5) and stores the resulting profile, replacing any previous one.
+    pub(crate) async fn login_with_authorization_code(
+        &self,
+        settings: ClientSettings,
+        code: AuthorizationCode,
+        pkce_verifier: PkceCodeVerifier,
+        redirect_uri: &RedirectUrl,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut cached = self.cached.lock().await;
+        let lock = self.on_store(|store| store.lock()).await?;
+        let requested_at = unix_seconds(self.clock.now());
+        let response =
+            oauth::authorization_code_grant(&self.http, &settings, code, pkce_verifier, redirect_uri).await?;
         let profile = Profile { client: settings, tokens: oauth::token_set(&response, requested_at, None) };
         self.save(&profile).await?;
         drop(lock);

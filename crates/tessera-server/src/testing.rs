@@ -14,6 +14,9 @@ use std::sync::Arc;
 use tessera_core::Password;
 use tokio::sync::oneshot;
 
+#[path = "testing/webdriver.rs"]
+pub mod webdriver;
+
 /// A registered client, with its secret in clear because the test created it.
 #[derive(Debug, Clone)]
 pub struct TestClient {

@@ -26,7 +26,8 @@ const EXIT_HTTP_ERROR: u8 = 22;
 /// about refresh.
 #[derive(Debug, Subcommand)]
 pub enum ConsumerCommand {
-    /// Log in with the password grant and store the tokens in a profile (never the password)
+    /// Log in (password grant, or --browser for the authorization-code flow with PKCE) and store the
+    /// tokens in a profile (never the password)
     Login(LoginArgs),
     /// Print a valid access token, refreshing it first when it is about to expire
     Token(TokenArgs),
@@ -57,8 +58,8 @@ pub enum ClientAuthArg {
 
 #[derive(Debug, Args)]
 #[command(group(
+    // At most one password source; one is required unless --browser (see `password_stdin`).
     clap::ArgGroup::new("password_source")
-        .required(true)
         .args(["password_stdin", "password"])
 ))]
 pub struct LoginArgs {
@@ -70,6 +71,11 @@ pub struct LoginArgs {
     /// ISSUER/oauth/token]
     #[arg(long, value_name = "URL")]
     token_endpoint: Option<String>,
+    /// Authorization endpoint for --browser, for a server that publishes no metadata [default:
+    /// discovered, or ISSUER/oauth/authorize]
+    // (`requires = "browser"` would always hold: clap counts a flag's default as present.)
+    #[arg(long, value_name = "URL", conflicts_with_all = ["username", "password_stdin", "password"])]
+    authorization_endpoint: Option<String>,
     /// Client ID of the client application
     #[arg(long, value_name = "ID")]
     client_id: String,
@@ -80,11 +86,16 @@ pub struct LoginArgs {
     /// accepts client_secret_post]
     #[arg(long, value_enum, value_name = "METHOD", requires = "client_secret")]
     client_auth: Option<ClientAuthArg>,
+    /// Log in through a browser instead of with a password (authorization code with PKCE): print
+    /// the URL to open, then wait for the browser to come back to a listener on 127.0.0.1. The
+    /// client must have registered the redirect URI http://127.0.0.1/callback
+    #[arg(long, conflicts_with_all = ["username", "password_stdin", "password"])]
+    browser: bool,
     /// The resource owner's username
-    #[arg(long, value_name = "USERNAME")]
-    username: String,
+    #[arg(long, value_name = "USERNAME", required_unless_present = "browser")]
+    username: Option<String>,
     /// Read the password from the first line of standard input
-    #[arg(long)]
+    #[arg(long, required_unless_present_any = ["password", "browser"])]
     password_stdin: bool,
     /// The password (other users can see it in the process list; prefer --password-stdin)
     #[arg(long, value_name = "PASSWORD")]
@@ -186,16 +197,16 @@ fn login_hint(profile: &str) -> String {
     let profile_flag = if profile == "default" { String::new() } else { format!(" --profile {profile}") };
     format!(
         "run `tessera login --issuer {issuer} --client-id {client_id} --username USERNAME \
-         --password-stdin{profile_flag}` to log in again"
+         --password-stdin{profile_flag}` (or with --browser instead of the username and password) to log in again"
     )
 }
 
 async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
-    let password = match (args.password, args.password_stdin) {
-        (Some(password), _) => password,
-        (None, _) => read_password_from_stdin()?,
+    let password = match (&args.username, args.password, args.password_stdin) {
+        (None, _, _) => None,
+        (Some(_), Some(password), _) => Some(password),
+        (Some(_), None, _) => Some(read_password_from_stdin()?),
     };
-    let password = ResourceOwnerPassword::new(password);
     let (source, store) = token_source(&args.profile.profile)?;
     let issuer = args.issuer.trim_end_matches('/').to_owned();
     let client_secret = args.client_secret.map(ClientSecret::new);
@@ -203,6 +214,7 @@ async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
         Some(token_endpoint) => {
             let mut settings = ClientSettings::new(token_endpoint, args.client_id, client_secret);
             settings.issuer = Some(issuer.clone());
+            settings.authorization_endpoint = Some(format!("{issuer}/oauth/authorize"));
             settings
         }
         None => ClientSettings::discover(source.http_client(), &issuer, args.client_id, client_secret)
@@ -215,16 +227,48 @@ async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
             ClientAuthArg::ClientSecretPost => ClientAuthMethod::ClientSecretPost,
         };
     }
+    if let Some(authorization_endpoint) = args.authorization_endpoint {
+        settings.authorization_endpoint = Some(authorization_endpoint);
+    }
     settings.scope = args.scope;
-    let response = source.login_with_password(settings, &args.username, &password).await.context("login failed")?;
+    let (response, username) = match (args.username, password) {
+        (Some(username), Some(password)) => {
+            let password = ResourceOwnerPassword::new(password);
+            let response = source.login_with_password(settings, &username, &password).await.context("login failed")?;
+            (response, Some(username))
+        }
+        _ => {
+            let login = source.browser_login(settings).await.context("cannot start the browser login")?;
+            // Printing is all: the user may be on another machine than the browser (ssh), and
+            // nothing here guesses how to launch one.
+            eprintln!("Open this URL in your browser to log in:");
+            eprintln!("{}", login.authorize_url());
+            eprintln!("Waiting for the browser to come back to {} …", login.redirect_uri());
+            let response = login.finish().await.context("login failed")?;
+            (response, logged_in_username(&source).await)
+        }
+    };
     let scope = response.scope.map(|scope| format!(" with scope \"{scope}\"")).unwrap_or_default();
+    let username = username.map(|username| format!(" as {username}")).unwrap_or_default();
     eprintln!(
-        "logged in to {issuer} as {}{scope}; tokens saved in {} (profile {})",
-        args.username,
+        "logged in to {issuer}{username}{scope}; tokens saved in {} (profile {})",
         store.path().display(),
         store.profile()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who logged in through the browser, asked of the API (`GET /api/1.0/users/me`), since only the
+/// browser saw the username; `None` when the server does not say.
+async fn logged_in_username(source: &TokenSource) -> Option<String> {
+    let base = source.profile().await.ok()?.client.api_base()?;
+    let api = ApiClient::new(source.clone());
+    let response = api.send(api.get(format!("{base}/api/1.0/users/me"))).await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let me: serde_json::Value = response.json().await.ok()?;
+    me.get("username").and_then(serde_json::Value::as_str).map(str::to_owned)
 }
 
 fn read_password_from_stdin() -> anyhow::Result<String> {
@@ -387,6 +431,9 @@ mod tests {
             "tessera login --issuer http://x --client-id c --client-secret s --username u --password-stdin",
             "tessera login --issuer http://x --client-id c --username u --password p --scope a --profile w",
             "tessera login --issuer http://x --client-id c --client-secret s --client-auth post --username u --password p",
+            "tessera login --browser --issuer http://x --client-id c",
+            "tessera login --browser --issuer http://x --client-id c --client-secret s --scope a --profile w",
+            "tessera login --browser --issuer http://x --client-id c --authorization-endpoint http://x/authorize",
             "tessera token",
             "tessera token --profile work",
             "tessera token refresh",
@@ -402,6 +449,13 @@ mod tests {
             // A password source is required, and only one.
             "tessera login --issuer http://x --client-id c --username u",
             "tessera login --issuer http://x --client-id c --username u --password p --password-stdin",
+            "tessera login --issuer http://x --client-id c --password-stdin",
+            // --browser takes no username or password.
+            "tessera login --browser --issuer http://x --client-id c --username u",
+            "tessera login --browser --issuer http://x --client-id c --password-stdin",
+            "tessera login --browser --issuer http://x --client-id c --password p",
+            // --authorization-endpoint is for --browser only.
+            "tessera login --issuer http://x --client-id c --username u --password p --authorization-endpoint http://a",
             // --client-auth means nothing without a secret.
             "tessera login --issuer http://x --client-id c --username u --password p --client-auth post",
             "tessera token --profile",

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdout};
+use tokio::process::{Child, ChildStderr, ChildStdout};
 
 /// How long any one `tessera` process may take before the test gives up on it. Generous: the
 /// machine may be busy compiling or running twenty other processes.
@@ -130,6 +130,12 @@ impl Tessera {
 pub struct Running(Child);
 
 impl Running {
+    /// The process's standard error, to read while it runs (e.g. the URL `tessera login --browser`
+    /// prints); [`wait`](Self::wait) then reports only what was not taken.
+    pub fn take_stderr(&mut self) -> BufReader<ChildStderr> {
+        BufReader::new(self.0.stderr.take().unwrap())
+    }
+
     pub async fn wait(self) -> Output {
         let output = tokio::time::timeout(PROCESS_TIMEOUT, self.0.wait_with_output())
             .await

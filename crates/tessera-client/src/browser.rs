@@ -1,0 +1,449 @@
+//! Logging in through a browser: the authorization-code grant with PKCE (RFC 6749 §4.1, RFC 7636)
+//! for a native application, whose redirect URI is a loopback listener on an ephemeral port
+//! (RFC 8252 §7.3).
+//!
+//! The listener is a few lines of HTTP/1.1 on a tokio `TcpListener`: it waits for the one
+//! redirect, answers the browser with a small page, and ignores anything else that reaches it
+//! (a favicon request, a speculative connection that never sends a request).
+
+use std::fmt;
+use std::time::Duration;
+
+use oauth2::url::{Url, form_urlencoded};
+use oauth2::{AuthorizationCode, CsrfToken, PkceCodeVerifier, RedirectUrl};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::error::{ClientError, OAuthError};
+use crate::oauth;
+use crate::profile::{ClientSettings, TokenResponse};
+use crate::source::TokenSource;
+
+/// The path of the loopback redirect URI. Register `http://127.0.0.1/callback` with the server:
+/// a loopback redirect URI matches whatever port the listener gets (RFC 8252 §7.3).
+pub const CALLBACK_PATH: &str = "/callback";
+
+/// How long [`AuthorizationCodeLogin::finish`] waits for the browser by default.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// How long one connection to the listener may take to send its request line and headers.
+const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request head the listener reads; a redirect with a code and a state is far
+/// smaller.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// How long writing the answer page may take.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A browser login in progress: the authorization URL to open, and the loopback listener that
+/// waits for the browser to come back with the authorization code.
+///
+/// Made by [`TokenSource::browser_login`]; [`finish`](Self::finish) waits for the redirect,
+/// trades the code for tokens and stores them like
+/// [`login_with_password`](TokenSource::login_with_password) does.
+pub struct AuthorizationCodeLogin {
+    source: TokenSource,
+    settings: ClientSettings,
+    listener: TcpListener,
+    authorize_url: Url,
+    redirect_uri: RedirectUrl,
+    state: CsrfToken,
+    pkce_verifier: PkceCodeVerifier,
+    timeout: Duration,
+}
+
+impl fmt::Debug for AuthorizationCodeLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCodeLogin")
+            .field("authorize_url", &self.authorize_url.as_str())
+            .field("redirect_uri", &self.redirect_uri.as_str())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    /// Starts a browser login (the authorization-code grant with PKCE S256): listens on
+    /// `127.0.0.1` on a free port and prepares the authorization request, with
+    /// `redirect_uri=http://127.0.0.1:PORT/callback`, a random `state` and the scope of
+    /// `settings`.
+    ///
+    /// `settings` needs an [`authorization_endpoint`](ClientSettings::authorization_endpoint)
+    /// ([`ClientSettings::discover`] fills it in). Open
+    /// [`authorize_url`](AuthorizationCodeLogin::authorize_url) in a browser, then await
+    /// [`finish`](AuthorizationCodeLogin::finish).
+    pub async fn browser_login(&self, settings: ClientSettings) -> Result<AuthorizationCodeLogin, ClientError> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(ClientError::Loopback)?;
+        let port = listener.local_addr().map_err(ClientError::Loopback)?.port();
+        let redirect_uri = RedirectUrl::new(format!("http://127.0.0.1:{port}{CALLBACK_PATH}"))
+            .map_err(|error| ClientError::Config(format!("invalid loopback redirect URI: {error}")))?;
+        let (authorize_url, state, pkce_verifier) = oauth::authorization_request(&settings, &redirect_uri)?;
+        Ok(AuthorizationCodeLogin {
+            source: self.clone(),
+            settings,
+            listener,
+            authorize_url,
+            redirect_uri,
+            state,
+            pkce_verifier,
+            timeout: DEFAULT_LOGIN_TIMEOUT,
+        })
+    }
+
+    /// Logs in through a browser and stores the resulting profile, replacing any previous one:
+    /// calls `open` with the authorization URL (to print it, or to launch a browser), waits up to
+    /// five minutes for the redirect, and trades the code for tokens.
+    ///
+    /// Fails with [`ClientError::AccessDenied`] when the user declines, and with
+    /// [`ClientError::StateMismatch`] when a redirect that is not this login's arrives; nothing is
+    /// stored then.
+    ///
+    /// ```no_run
+    /// use tessera_client::{ClientSettings, TokenSource};
+    ///
+    /// # async fn login() -> Result<(), tessera_client::ClientError> {
+    /// let source = TokenSource::for_profile("default")?;
+    /// // A public client that registered the redirect URI http://127.0.0.1/callback.
+    /// let mut settings =
+    ///     ClientSettings::discover(source.http_client(), "https://your-domain.com", "YOUR_CLIENT_ID", None).await?;
+    /// settings.scope = Some("read write".into());
+    /// source
+    ///     .login_with_browser(settings, |url| eprintln!("Open this URL in your browser to log in:\n{url}"))
+    ///     .await?;
+    /// let access_token = source.access_token().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn login_with_browser(
+        &self,
+        settings: ClientSettings,
+        open: impl FnOnce(&Url),
+    ) -> Result<TokenResponse, ClientError> {
+        let login = self.browser_login(settings).await?;
+        open(login.authorize_url());
+        login.finish().await
+    }
+}
+
+impl AuthorizationCodeLogin {
+    /// The URL to open in the browser: the authorization endpoint with `response_type=code`,
+    /// `client_id`, `redirect_uri`, `scope`, `state`, `code_challenge` and
+    /// `code_challenge_method=S256`.
+    pub fn authorize_url(&self) -> &Url {
+        &self.authorize_url
+    }
+
+    /// The loopback redirect URI, `http://127.0.0.1:PORT/callback`.
+    pub fn redirect_uri(&self) -> &str {
+        self.redirect_uri.as_str()
+    }
+
+    /// Waits at most `timeout` for the browser (default five minutes).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Waits for the browser's redirect, checks its `state`, trades the code (with the PKCE
+    /// verifier) for tokens and stores them; answers the browser with a page that says how it
+    /// went.
+    pub async fn finish(self) -> Result<TokenResponse, ClientError> {
+        let AuthorizationCodeLogin { source, settings, listener, redirect_uri, state, pkce_verifier, timeout, .. } =
+            self;
+        let (mut browser, query) = wait_for_redirect(&listener, timeout).await?;
+        drop(listener);
+        let outcome = match redirect_outcome(&query, &state, settings.issuer.as_deref()) {
+            Ok(code) => source.login_with_authorization_code(settings, code, pkce_verifier, &redirect_uri).await,
+            Err(error) => Err(error),
+        };
+        let page = match &outcome {
+            Ok(_) => Page::success(),
+            Err(error) => Page::failure(error),
+        };
+        // The login's outcome does not depend on the browser still listening.
+        let _ = page.write_to(&mut browser).await;
+        outcome
+    }
+}
+
+/// What the redirect says (RFC 6749 §4.1.2 and §4.1.2.1, RFC 9207 §2.4): the authorization code,
+/// or why there is none.
+fn redirect_outcome(
+    query: &str,
+    expected_state: &CsrfToken,
+    issuer: Option<&str>,
+) -> Result<AuthorizationCode, ClientError> {
+    let invalid = |message: &str| ClientError::Protocol {
+        url: CALLBACK_PATH.to_owned(),
+        message: format!("the browser's redirect {message}"),
+    };
+    let mut parameters: Vec<(String, String)> = Vec::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        // RFC 6749 §3.1: a parameter must not appear twice.
+        if parameters.iter().any(|(seen, _)| *seen == name) {
+            return Err(invalid(&format!("repeats the parameter {name:?}")));
+        }
+        parameters.push((name.into_owned(), value.into_owned()));
+    }
+    let parameter = |name: &str| parameters.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+
+    // The state is checked first, errors included: a redirect that is not this login's is not
+    // believed, whatever it says (RFC 6749 §10.12).
+    if parameter("state") != Some(expected_state.secret().as_str()) {
+        return Err(ClientError::StateMismatch);
+    }
+    // RFC 9207: a server that names itself in the redirect must be the one this login asked.
+    if let (Some(iss), Some(issuer)) = (parameter("iss"), issuer)
+        && iss.trim_end_matches('/') != issuer.trim_end_matches('/')
+    {
+        return Err(invalid(&format!("comes from issuer {:?}, not {issuer:?}", printable(iss))));
+    }
+    if let Some(error) = parameter("error") {
+        let error = OAuthError {
+            error: printable(error),
+            error_description: parameter("error_description").map(printable),
+            error_uri: parameter("error_uri").map(printable),
+        };
+        return Err(if error.error == "access_denied" {
+            ClientError::AccessDenied(error)
+        } else {
+            ClientError::Authorization(error)
+        });
+    }
+    match parameter("code") {
+        Some(code) if !code.is_empty() => Ok(AuthorizationCode::new(code.to_owned())),
+        _ => Err(invalid("carries neither a code nor an error")),
+    }
+}
+
+/// Text from the redirect, which anyone can craft, reduced to the printable ASCII that RFC 6749
+/// §4.1.2.1 allows in `error` and `error_description`, so it cannot play tricks on a terminal.
+fn printable(text: &str) -> String {
+    text.chars().take(500).map(|c| if (' '..='~').contains(&c) { c } else { '?' }).collect()
+}
+
+/// Accepts connections until one brings `GET /callback?…`; returns that connection (to answer
+/// it) and the query. Other requests get a 404 and the wait goes on.
+async fn wait_for_redirect(listener: &TcpListener, timeout: Duration) -> Result<(TcpStream, String), ClientError> {
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    // One task per connection, so a connection that never sends a request (browsers open
+    // speculative ones) does not hold up the redirect. Dropping the set aborts the rest.
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = &mut deadline => return Err(ClientError::LoginTimedOut(timeout)),
+            accepted = listener.accept() => {
+                let (mut stream, _) = accepted.map_err(ClientError::Loopback)?;
+                connections.spawn(async move {
+                    let head = tokio::time::timeout(REQUEST_HEAD_TIMEOUT, read_request_head(&mut stream)).await;
+                    (stream, head.ok().flatten())
+                });
+            }
+            Some(Ok((mut stream, target))) = connections.join_next(), if !connections.is_empty() => {
+                match target.as_deref().and_then(callback_query) {
+                    Some(query) => return Ok((stream, query.to_owned())),
+                    None if target.is_some() => {
+                        let _ = Page::not_found().write_to(&mut stream).await;
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+}
+
+/// The query of a `GET` request target on [`CALLBACK_PATH`] (empty when it has none).
+fn callback_query(target: &str) -> Option<&str> {
+    let target = target.strip_prefix("GET ")?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    (path == CALLBACK_PATH).then_some(query)
+}
+
+/// Reads a request head and returns `METHOD TARGET` from its request line; `None` when the peer
+/// closes early, sends too much, or sends something that is not HTTP/1.x.
+async fn read_request_head(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read = stream.read(&mut chunk).await.ok()?;
+        if read == 0 || head.len() + read > MAX_REQUEST_HEAD {
+            return None;
+        }
+        head.extend_from_slice(&chunk[..read]);
+    }
+    request_line(&head)
+}
+
+fn request_line(head: &[u8]) -> Option<String> {
+    let line = head.split(|byte| *byte == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
+    let mut parts = line.split(' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || !version.starts_with("HTTP/1.") || method.is_empty() || target.is_empty() {
+        return None;
+    }
+    Some(format!("{method} {target}"))
+}
+
+/// The small page the browser shows when it comes back to the listener.
+struct Page {
+    status: &'static str,
+    title: &'static str,
+    message: String,
+}
+
+impl Page {
+    fn success() -> Page {
+        Page {
+            status: "200 OK",
+            title: "Logged in",
+            message: "You are logged in. You can close this window and return to the terminal.".to_owned(),
+        }
+    }
+
+    fn failure(error: &ClientError) -> Page {
+        let status = match error {
+            ClientError::StateMismatch | ClientError::Protocol { .. } => "400 Bad Request",
+            _ => "200 OK",
+        };
+        Page {
+            status,
+            title: "Login failed",
+            message: format!("The login failed: {error}. You can close this window."),
+        }
+    }
+
+    fn not_found() -> Page {
+        Page { status: "404 Not Found", title: "Not found", message: "Nothing here.".to_owned() }
+    }
+
+    fn html(&self) -> String {
+        format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Tessera</title></head>\
+             <body><h1>{title}</h1><p id=\"message\">{message}</p></body></html>\n",
+            title = self.title,
+            message = escape_html(&self.message),
+        )
+    }
+
+    async fn write_to(&self, stream: &mut TcpStream) -> std::io::Result<()> {
+        let body = self.html();
+        // No caching, no referrer (the URL holds the code), and no scripts or loads of any kind.
+        let response = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {length}\r\n\
+             Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
+             Content-Security-Policy: default-src 'none'\r\nConnection: close\r\n\r\n{body}",
+            status = self.status,
+            length = body.len(),
+        );
+        tokio::time::timeout(RESPONSE_TIMEOUT, async {
+            stream.write_all(response.as_bytes()).await?;
+            stream.shutdown().await
+        })
+        .await
+        .unwrap_or_else(|elapsed| Err(elapsed.into()))
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn state() -> CsrfToken {
+        CsrfToken::new("the-state".into())
+    }
+
+    #[test]
+    fn the_redirect_is_read_as_rfc_6749_section_4_1_2_says() {
+        let issuer = Some("http://127.0.0.1:8080");
+        let code = |query: &str| redirect_outcome(query, &state(), issuer).map(|code| code.secret().clone());
+        assert_eq!(code("code=abc&state=the-state").unwrap(), "abc");
+        assert_eq!(code("state=the-state&code=a%2Bb").unwrap(), "a+b");
+        assert_eq!(code("code=abc&state=the-state&iss=http%3A%2F%2F127.0.0.1%3A8080%2F").unwrap(), "abc");
+
+        // (query, what the error must be)
+        type Expected = fn(&ClientError) -> bool;
+        let cases: &[(&str, Expected)] = &[
+            ("code=abc", |e| matches!(e, ClientError::StateMismatch)),
+            ("code=abc&state=other", |e| matches!(e, ClientError::StateMismatch)),
+            ("code=abc&state=", |e| matches!(e, ClientError::StateMismatch)),
+            ("error=access_denied&state=other", |e| matches!(e, ClientError::StateMismatch)),
+            (
+                "error=access_denied&state=the-state",
+                |e| matches!(e, ClientError::AccessDenied(error) if error.error == "access_denied"),
+            ),
+            ("error=invalid_scope&error_description=no+such+scope&state=the-state", |e| {
+                matches!(e, ClientError::Authorization(error)
+                    if error.error == "invalid_scope" && error.error_description.as_deref() == Some("no such scope"))
+            }),
+            ("state=the-state", |e| matches!(e, ClientError::Protocol { .. })),
+            ("code=&state=the-state", |e| matches!(e, ClientError::Protocol { .. })),
+            ("code=a&code=b&state=the-state", |e| matches!(e, ClientError::Protocol { .. })),
+            ("code=a&state=the-state&state=the-state", |e| matches!(e, ClientError::Protocol { .. })),
+            ("code=a&state=the-state&iss=http%3A%2F%2Fevil.example", |e| matches!(e, ClientError::Protocol { .. })),
+        ];
+        for (query, expected) in cases {
+            let error = code(query).unwrap_err();
+            assert!(expected(&error), "{query}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn text_from_the_redirect_is_made_harmless() {
+        assert_eq!(printable("bad\x1b[31mred\n"), "bad?[31mred?");
+        let error = redirect_outcome(
+            "error=access_denied&error_description=%1B%5B2J%3Cscript%3E&state=the-state",
+            &state(),
+            None,
+        )
+        .unwrap_err();
+        let page = Page::failure(&error).html();
+        assert!(page.contains("?[2J&lt;script&gt;"), "{page}");
+        assert!(!page.contains("<script>"), "{page}");
+    }
+
+    #[test]
+    fn only_a_get_of_the_callback_path_is_the_redirect() {
+        let cases = [
+            ("GET /callback?code=a&state=b", Some("code=a&state=b")),
+            ("GET /callback", Some("")),
+            ("GET /favicon.ico", None),
+            ("GET /callback/x?code=a", None),
+            ("POST /callback?code=a", None),
+        ];
+        for (target, query) in cases {
+            assert_eq!(callback_query(target), query, "{target}");
+        }
+    }
+
+    #[test]
+    fn request_lines_are_parsed_strictly() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"GET /callback?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", Some("GET /callback?x=1")),
+            (b"GET / HTTP/1.0\r\n\r\n", Some("GET /")),
+            (b"GET / HTTP/2\r\n\r\n", None),
+            (b"GET /a b HTTP/1.1\r\n\r\n", None),
+            (b"\x16\x03\x01\x02\r\n\r\n", None),
+        ];
+        for (head, expected) in cases {
+            assert_eq!(request_line(head).as_deref(), *expected, "{}", String::from_utf8_lossy(head));
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `tessera login --browser` as a process against the real server in-process: the test reads the
+//! URL the command prints, and a headless Chromium (`tessera_server::testing::webdriver`) goes
+//! through the login and consent pages while the command waits on its loopback listener.
+
+use std::time::Duration;
+
+use tessera_client::{CredentialStore, FileStore};
+use tessera_server::config::RawConfig;
+use tessera_server::testing::webdriver::Browser;
+use tessera_server::testing::{TestClient, TestServer};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::ChildStderr;
+
+use crate::support::{Output, PROCESS_TIMEOUT, Running, TempDir, Tessera};
+
+const USERNAME: &str = "alice";
+const PASSWORD: &str = "correct horse battery staple";
+const ME: &str = "/api/1.0/users/me";
+const OPEN_THIS_URL: &str = "Open this URL in your browser to log in:";
+/// How long any one page may take to appear (the machine may be busy compiling).
+const PAGE_WAIT: Duration = Duration::from_secs(30);
+
+struct Fixture {
+    server: TestServer,
+    /// A confidential client registered with `http://127.0.0.1/callback`.
+    app: TestClient,
+    dir: TempDir,
+}
+
+impl Fixture {
+    async fn start(name: &str) -> Fixture {
+        let server = TestServer::start(RawConfig::default()).await;
+        let app = server.client("Tessera CLI test", &[], "read write", false).await;
+        server.user(USERNAME, PASSWORD).await;
+        Fixture { server, app, dir: TempDir::new(name) }
+    }
+
+    fn tessera(&self) -> Tessera {
+        Tessera::in_dir(&self.dir)
+    }
+
+    /// Starts `tessera login --browser` and reads its stderr up to the URL it asks the user to
+    /// open.
+    async fn start_login(&self, profile: &str) -> BrowserLogin {
+        let mut running = self
+            .tessera()
+            .args([
+                "login",
+                "--browser",
+                "--issuer",
+                &self.server.base_url,
+                "--client-id",
+                &self.app.client_id,
+                "--client-secret",
+                self.app.client_secret.as_deref().unwrap(),
+                "--scope",
+                "read",
+                "--profile",
+                profile,
+            ])
+            .spawn();
+        let mut stderr = running.take_stderr().lines();
+        let mut before = Vec::new();
+        let url = tokio::time::timeout(PROCESS_TIMEOUT, async {
+            while let Some(line) = stderr.next_line().await.unwrap() {
+                if line == OPEN_THIS_URL {
+                    return stderr.next_line().await.unwrap();
+                }
+                before.push(line);
+            }
+            None
+        })
+        .await
+        .expect("tessera login --browser printed no URL in time")
+        .unwrap_or_else(|| panic!("no {OPEN_THIS_URL:?} line on stderr: {before:?}"));
+        BrowserLogin { running, stderr, url }
+    }
+
+    fn store(&self, profile: &str) -> FileStore {
+        FileStore::in_dir(self.dir.config_home().join("tessera"), profile).unwrap()
+    }
+}
+
+/// A running `tessera login --browser`, after it printed the URL.
+struct BrowserLogin {
+    running: Running,
+    stderr: Lines<BufReader<ChildStderr>>,
+    url: String,
+}
+
+impl BrowserLogin {
+    /// The `redirect_uri` of the printed URL.
+    fn redirect_uri(&self) -> String {
+        let url = tessera_client::Url::parse(&self.url).unwrap();
+        url.query_pairs().find(|(name, _)| name == "redirect_uri").map(|(_, value)| value.into_owned()).unwrap()
+    }
+
+    /// Waits for the process to exit; its output, with the rest of stderr.
+    async fn wait(mut self) -> Output {
+        let rest = async {
+            let mut rest = String::new();
+            while let Some(line) = self.stderr.next_line().await.unwrap() {
+                rest.push_str(&line);
+                rest.push('\n');
+            }
+            rest
+        };
+        let (mut output, rest) = tokio::join!(self.running.wait(), rest);
+        output.stderr = rest + &output.stderr;
+        output
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tessera_login_browser_prints_the_url_waits_for_consent_and_stores_a_working_profile() {
+    let fixture = Fixture::start("login-browser").await;
+    let login = fixture.start_login("work").await;
+    assert!(login.url.starts_with(&format!("{}/oauth/authorize?", fixture.server.base_url)), "{}", login.url);
+    assert!(login.url.contains("code_challenge_method=S256"), "{}", login.url);
+    let redirect_uri = login.redirect_uri();
+    assert!(redirect_uri.starts_with("http://127.0.0.1:") && redirect_uri.ends_with("/callback"), "{redirect_uri}");
+
+    let browser = Browser::start().await.unwrap();
+    browser.goto(&login.url).await.unwrap();
+    browser.wait_for("#username", PAGE_WAIT).await.unwrap().send_keys(USERNAME).await.unwrap();
+    browser.find("#password").await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find("#login").await.unwrap().click().await.unwrap();
+    browser.wait_for("#approve", PAGE_WAIT).await.unwrap().click().await.unwrap();
+    browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await.unwrap();
+    let message = browser.wait_for("#message", PAGE_WAIT).await.unwrap().text().await.unwrap();
+    assert!(message.contains("You can close this window"), "{message}");
+
+    let output = login.wait().await.success();
+    assert!(output.stdout.is_empty(), "{}", output.stdout);
+    let logged_in = format!("logged in to {} as {USERNAME} with scope \"read\"", fixture.server.base_url);
+    assert!(output.stderr.contains(&logged_in), "{}", output.stderr);
+    assert!(output.stderr.contains("profile work"), "{}", output.stderr);
+
+    let stored = fixture.store("work").load().unwrap().expect("the profile is stored");
+    assert_eq!(stored.client.client_id, fixture.app.client_id);
+    let me = fixture.tessera().args(["api", ME, "--profile", "work"]).run().await.success();
+    assert_eq!(me.json()["username"], USERNAME);
+    let token = fixture.tessera().args(["token", "--profile", "work"]).run().await.success();
+    assert_eq!(token.stdout.trim_end(), stored.tokens.access_token.secret());
+    fixture.tessera().args(["token", "refresh", "--profile", "work"]).run().await.success();
+
+    browser.quit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declining_consent_fails_tessera_login_browser_and_stores_nothing() {
+    let fixture = Fixture::start("login-browser-deny").await;
+    let login = fixture.start_login("default").await;
+    let redirect_uri = login.redirect_uri();
+
+    let browser = Browser::start().await.unwrap();
+    browser.goto(&login.url).await.unwrap();
+    browser.wait_for("#username", PAGE_WAIT).await.unwrap().send_keys(USERNAME).await.unwrap();
+    browser.find("#password").await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find("#login").await.unwrap().click().await.unwrap();
+    browser.wait_for("#deny", PAGE_WAIT).await.unwrap().click().await.unwrap();
+    browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await.unwrap();
+
+    let output = login.wait().await;
+    assert_eq!(output.code(), Some(1), "{}", output.stderr);
+    assert!(output.stderr.contains("login failed") && output.stderr.contains("access_denied"), "{}", output.stderr);
+    assert!(!output.stderr.contains("panicked"), "{}", output.stderr);
+    assert!(fixture.store("default").load().unwrap().is_none());
+    browser.quit().await.unwrap();
+}
+
+/// No browser needed: a forged redirect (another state) ends the command with an error, and its
+/// code is never used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_redirect_fails_tessera_login_browser() {
+    let fixture = Fixture::start("login-browser-forged").await;
+    let login = fixture.start_login("default").await;
+    let forged = reqwest::get(format!("{}?code=stolen&state=forged", login.redirect_uri())).await.unwrap();
+    assert_eq!(forged.status(), 400);
+
+    let output = login.wait().await;
+    assert_eq!(output.code(), Some(1), "{}", output.stderr);
+    assert!(output.stderr.contains("wrong state"), "{}", output.stderr);
+    assert!(fixture.store("default").load().unwrap().is_none());
+}
