@@ -108,6 +108,26 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     Some(std::path::PathBuf::from(path))
 }
 
+async fn sqlite_pool(url: &str, max_connections: u32, timeout_ms: u128) -> StoreResult<AnyPool> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; synchronous=FULL makes a committed
+                // rotation survive power loss, not just a process crash.
+                connection.execute("PRAGMA journal_mode = WAL").await?;
+                connection.execute("PRAGMA synchronous = FULL").await?;
+                connection.execute("PRAGMA foreign_keys = ON").await?;
+                connection.execute(format!("PRAGMA busy_timeout = {timeout_ms}").as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    Ok(pool)
+}
+
 /// Takes the exclusive migration lock of an SQLite database; released when the file is dropped.
 async fn lock_migrations(database: &std::path::Path) -> StoreResult<std::fs::File> {
     let mut name = database.as_os_str().to_owned();
@@ -152,7 +172,10 @@ impl Default for StoreOptions {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Writes. The same pool on PostgreSQL; on SQLite a pool of one connection (see `connect`).
+    writer: AnyPool,
     backend: Backend,
     /// The SQLite database file, if any: migrations lock a file beside it.
     sqlite_file: Option<std::path::PathBuf>,
@@ -204,12 +227,11 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
         let timeout_ms = options.statement_timeout.as_millis();
-        let pool_options =
-            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(Duration::from_secs(30));
-        let pool = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
-                if let Some(path) = sqlite_path(url) {
-                    create_private_file(&path);
+                let file = sqlite_path(url);
+                if let Some(path) = &file {
+                    create_private_file(path);
                 }
                 let url = if url.contains("mode=") {
                     url.to_owned()
@@ -218,23 +240,26 @@ impl Store {
                 } else {
                     format!("{url}?mode=rwc")
                 };
-                pool_options
-                    .after_connect(move |connection, _| {
-                        Box::pin(async move {
-                            // WAL lets readers run beside the writer; synchronous=FULL makes a
-                            // committed rotation survive power loss, not just a process crash.
-                            connection.execute("PRAGMA journal_mode = WAL").await?;
-                            connection.execute("PRAGMA synchronous = FULL").await?;
-                            connection.execute("PRAGMA foreign_keys = ON").await?;
-                            connection.execute(format!("PRAGMA busy_timeout = {timeout_ms}").as_str()).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await?
+                match file {
+                    // SQLite has one writer at a time. Writers that collide wait in SQLite's
+                    // busy handler, which sleeps in growing steps (up to 100 ms); one pooled
+                    // writer connection makes them queue fairly in the pool instead, while
+                    // readers use the other connections (WAL lets them run beside the writer).
+                    Some(_) => (
+                        sqlite_pool(&url, options.max_connections, timeout_ms).await?,
+                        sqlite_pool(&url, 1, timeout_ms).await?,
+                    ),
+                    // Each connection to an in-memory database is a database of its own: one only.
+                    None => {
+                        let pool = sqlite_pool(&url, 1, timeout_ms).await?;
+                        (pool.clone(), pool)
+                    }
+                }
             }
             Backend::Postgres => {
-                pool_options
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(Duration::from_secs(30))
                     .after_connect(move |connection, _| {
                         Box::pin(async move {
                             connection.execute(format!("SET statement_timeout = {timeout_ms}").as_str()).await?;
@@ -242,14 +267,15 @@ impl Store {
                         })
                     })
                     .connect(url)
-                    .await?
+                    .await?;
+                (pool.clone(), pool)
             }
         };
         let sqlite_file = match backend {
             Backend::Sqlite => sqlite_path(url),
             Backend::Postgres => None,
         };
-        Ok(Store { pool, backend, sqlite_file })
+        Ok(Store { pool, writer, backend, sqlite_file })
     }
 
     pub fn backend(&self) -> Backend {
@@ -268,11 +294,12 @@ impl Store {
             Some(database) => Some(lock_migrations(database).await?),
             None => None,
         };
-        migrator.run(&self.pool).await?;
+        migrator.run(&self.writer).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -295,7 +322,7 @@ impl Store {
         .bind(client.grant_types.join(" "))
         .bind(client.scope.to_string())
         .bind(client.created_at.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|error| unique_violation(error, "a client with this id"))?;
         Ok(())
@@ -318,7 +345,8 @@ impl Store {
 
     /// Deletes a client and, by cascade, every token family issued to it.
     pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&self.pool).await?;
+        let done =
+            sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&self.writer).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -326,7 +354,7 @@ impl Store {
         let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2 AND secret_hash IS NOT NULL")
             .bind(secret_hash.as_str())
             .bind(client_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -344,7 +372,7 @@ impl Store {
         .bind(&user.password_hash)
         .bind(i64::from(user.is_admin))
         .bind(user.created_at.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|error| unique_violation(error, "a user with this username"))?;
         Ok(())
@@ -375,7 +403,7 @@ impl Store {
         first_token: &TokenHash,
         idle_expires_at: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -451,7 +479,7 @@ impl Store {
         now: Timestamp,
         successor_idle_expires_at: Timestamp,
     ) -> StoreResult<RotateOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let marked = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
              WHERE token_hash = $3 AND used_at IS NULL \
@@ -489,7 +517,7 @@ impl Store {
         .bind(now.millis())
         .bind(reason)
         .bind(family_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -528,7 +556,7 @@ impl Store {
         .bind(pat.scope.to_string())
         .bind(pat.created_at.millis())
         .bind(pat.expires_at.map(Timestamp::millis))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -564,7 +592,7 @@ impl Store {
             sqlx::query("UPDATE personal_access_tokens SET revoked_at = $1 WHERE pat_id = $2 AND revoked_at IS NULL")
                 .bind(now.millis())
                 .bind(pat_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -585,7 +613,7 @@ impl Store {
         .bind(code.code_challenge.clone())
         .bind(code.created_at.millis())
         .bind(code.expires_at.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -615,7 +643,7 @@ impl Store {
         .bind(now.millis())
         .bind(family_id)
         .bind(hash.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -634,7 +662,7 @@ impl Store {
         .bind(user_id)
         .bind(now.millis())
         .bind(expires_at.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -659,7 +687,7 @@ impl Store {
         sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(jti)
             .bind(expires_at.millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -700,7 +728,7 @@ impl Store {
         .bind(&key.public_jwk)
         .bind(key.created_at.millis())
         .bind(key.retired_at.map(Timestamp::millis))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|error| unique_violation(error, "a signing key with this kid"))?;
         Ok(())
@@ -711,7 +739,7 @@ impl Store {
         let done = sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2")
             .bind(now.millis())
             .bind(keep)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }
@@ -744,7 +772,7 @@ impl Store {
         )
         .bind(now.millis())
         .bind(batch)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         let families = sqlx::query(
@@ -753,7 +781,7 @@ impl Store {
         )
         .bind(family_cutoff)
         .bind(batch)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         let access = sqlx::query(
@@ -762,7 +790,7 @@ impl Store {
         )
         .bind(now.millis())
         .bind(batch)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         // Codes live a minute; keep them a day past expiry so a late replay is still
@@ -773,7 +801,7 @@ impl Store {
         )
         .bind(now.minus(Duration::from_secs(86_400)).millis())
         .bind(batch)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         let sessions = sqlx::query(
@@ -782,7 +810,7 @@ impl Store {
         )
         .bind(now.millis())
         .bind(batch)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(tokens + families + access + codes + sessions)
