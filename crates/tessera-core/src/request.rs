@@ -97,6 +97,14 @@ pub fn collect_parameters(
     let mut seen = HashMap::new();
     let mut params = HashMap::new();
     for (key, value) in pairs {
+        // No OAuth parameter contains a NUL character, and PostgreSQL refuses it in text: turn
+        // it away here as the client's mistake rather than as a database error.
+        if key.contains('\0') || value.contains('\0') {
+            return Err(RequestError::invalid_request(format!(
+                "parameter `{}` contains a NUL character",
+                key.replace('\0', "")
+            )));
+        }
         if seen.insert(key.clone(), ()).is_some() {
             return Err(RequestError::invalid_request(format!("parameter `{key}` was sent more than once")));
         }
@@ -119,7 +127,7 @@ pub fn parse_basic(header_value: &str) -> Result<(String, String), RequestError>
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
     let id = form_decode(id).ok_or_else(malformed)?;
     let secret = form_decode(secret).ok_or_else(malformed)?;
-    if id.is_empty() {
+    if id.is_empty() || id.contains('\0') || secret.contains('\0') {
         return Err(malformed());
     }
     Ok((id, secret))

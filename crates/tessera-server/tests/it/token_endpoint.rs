@@ -78,6 +78,10 @@ const ROWS: &[Row] = &[
     err("missing username", Auth::None, Form("grant_type=password&password={password}&client_id={id}&client_secret={secret}"), 400, "invalid_request"),
     err("missing password", Auth::None, Form("grant_type=password&username={user}&client_id={id}&client_secret={secret}"), 400, "invalid_request"),
     err("missing refresh_token", Auth::None, Form("grant_type=refresh_token&client_id={id}&client_secret={secret}"), 400, "invalid_request"),
+    err("NUL in client_id", Auth::None, Form("grant_type=password&username={user}&password={password}&client_id=%00&client_secret={secret}"), 400, "invalid_request"),
+    err("NUL in username", Auth::None, Form("grant_type=password&username=al%00ice&password={password}&client_id={id}&client_secret={secret}"), 400, "invalid_request"),
+    err("NUL in a JSON value", Auth::None, Json(r#"{"grant_type":"refresh_token","refresh_token":"tsr_\u0000","client_id":"{id}","client_secret":"{secret}"}"#), 400, "invalid_request"),
+    challenge("NUL in Basic client id", Header("Basic YSUwMGI6Yw=="), Form("grant_type=password&username={user}&password={password}")),
     err("empty refresh_token counts as missing", Auth::None, Form("grant_type=refresh_token&refresh_token=&client_id={id}&client_secret={secret}"), 400, "invalid_request"),
     // Client authentication.
     err("Basic and client_secret together", Basic("{id}:{secret}"), Form("grant_type=password&username={user}&password={password}&client_secret={secret}"), 400, "invalid_request"),
