@@ -145,18 +145,14 @@ impl AuthorizationRequest {
                 "this client may not use the authorization_code grant",
             ));
         }
-        let scope = match params.get("scope") {
-            None => client.scope.clone(),
-            Some(text) => match Scope::parse(text) {
-                Ok(scope) if scope.is_empty() => client.scope.clone(),
-                Ok(scope) if scope.is_subset_of(client.scope) => scope,
-                _ => {
-                    return Err(redirect(
-                        ErrorCode::InvalidScope,
-                        "the requested scope is not allowed for this client",
-                    ));
-                }
-            },
+        let requested = params.get("scope").map(|text| Scope::parse(text));
+        let scope = match requested {
+            Some(Err(_)) => None,
+            Some(Ok(requested)) => Scope::grant(Some(&requested), client.scope),
+            None => Scope::grant(None, client.scope),
+        };
+        let Some(scope) = scope else {
+            return Err(redirect(ErrorCode::InvalidScope, "the requested scope is not allowed for this client"));
         };
         let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
             (None, None) if client.is_public => {

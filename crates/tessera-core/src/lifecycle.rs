@@ -38,12 +38,6 @@ impl RefreshPolicy {
     pub fn family_expiry(&self, now: Timestamp) -> Timestamp {
         now.plus(self.max_ttl)
     }
-
-    /// How long a spent token must be kept so that presenting it is still recognised as
-    /// reuse: until its family could no longer be used anyway. The janitor keeps rows this long.
-    pub fn retention_after(&self, family_expires_at: Timestamp) -> Timestamp {
-        family_expires_at
-    }
 }
 
 /// A refresh-token family: every token rotated from one grant.
@@ -162,12 +156,7 @@ pub fn decide_refresh(
 }
 
 fn access_scope(family: &Family, requested: Option<&Scope>) -> Result<Scope, RefreshRejection> {
-    match requested {
-        None => Ok(family.scope.clone()),
-        Some(requested) if requested.is_empty() => Ok(family.scope.clone()),
-        Some(requested) if requested.is_subset_of(&family.scope) => Ok(requested.clone()),
-        Some(_) => Err(RefreshRejection::WiderScope),
-    }
+    Scope::grant(requested, &family.scope).ok_or(RefreshRejection::WiderScope)
 }
 
 #[cfg(test)]

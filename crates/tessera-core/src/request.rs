@@ -52,10 +52,6 @@ impl ClientCredentials {
             ClientCredentials::Public { .. } => None,
         }
     }
-
-    pub fn used_basic(&self) -> bool {
-        matches!(self, ClientCredentials::Basic { .. })
-    }
 }
 
 /// The grant being asked for, with its required parameters present.
@@ -143,6 +139,10 @@ fn form_decode(text: &str) -> Option<String> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = text.get(i + 1..i + 3)?;
+                // from_str_radix would accept a sign ("%+1"): insist on two hex digits.
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 2;
             }

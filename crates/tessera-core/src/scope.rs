@@ -40,12 +40,14 @@ impl Scope {
         self.0.is_subset(&other.0)
     }
 
-    pub fn contains(&self, token: &str) -> bool {
-        self.0.contains(token)
-    }
-
-    pub fn intersection(&self, other: &Scope) -> Scope {
-        Scope(self.0.intersection(&other.0).cloned().collect())
+    /// The scope to grant when `requested` is asked for and at most `allowed` may be given:
+    /// everything allowed when nothing (or an empty scope) is asked for, the request itself when
+    /// it is within `allowed`, `None` when it asks for more (RFC 6749 §3.3 and §6).
+    pub fn grant(requested: Option<&Scope>, allowed: &Scope) -> Option<Scope> {
+        match requested {
+            Some(requested) if !requested.is_empty() => requested.is_subset_of(allowed).then(|| requested.clone()),
+            _ => Some(allowed.clone()),
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {

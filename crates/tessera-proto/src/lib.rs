@@ -20,6 +20,7 @@ pub enum ErrorCode {
     InvalidScope,
     UnsupportedTokenType,
     InvalidToken,
+    InsufficientScope,
     AccessDenied,
     ServerError,
 }
@@ -36,6 +37,7 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::ServerError => "server_error",
         }

@@ -78,6 +78,7 @@ pub async fn create_client(
             return Err(AdminError::UnknownGrant(grant.clone()));
         }
     }
+    grant_types.sort();
     grant_types.dedup();
     for uri in &new.redirect_uris {
         if !valid_redirect_uri(uri) {

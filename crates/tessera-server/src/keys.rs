@@ -247,7 +247,12 @@ impl KeyManager {
     /// clock (jsonwebtoken would read the system clock).
     pub fn verify(&self, token: &str) -> Result<AccessTokenClaims, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
-        if !header.typ.as_deref().is_some_and(|typ| typ.eq_ignore_ascii_case("at+jwt")) {
+        // RFC 9068 §4: `at+jwt`, or its full media type `application/at+jwt`.
+        let typ_ok = header.typ.as_deref().is_some_and(|typ| {
+            let typ = typ.strip_prefix("application/").unwrap_or(typ);
+            typ.eq_ignore_ascii_case("at+jwt")
+        });
+        if !typ_ok {
             return Err(VerifyError::WrongType);
         }
         let kid = header.kid.ok_or(VerifyError::UnknownKey)?;

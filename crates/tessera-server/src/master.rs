@@ -53,7 +53,13 @@ fn read_or_create(path: &Path) -> Result<MasterKey, MasterKeySourceError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(MasterKey::parse(&text)?),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            // Written whole to a private temporary file, then hard-linked into place: the link
+            // either creates the key file complete or fails because another process won, so a
+            // concurrent reader never sees a half-written key.
             let text = base64_key(&crate::random::random_bytes::<32>()?);
+            let mut temporary = path.as_os_str().to_owned();
+            temporary.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+            let temporary = std::path::PathBuf::from(temporary);
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
@@ -61,13 +67,15 @@ fn read_or_create(path: &Path) -> Result<MasterKey, MasterKeySourceError> {
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(0o600);
             }
-            match options.open(path) {
-                Ok(mut file) => {
-                    file.write_all(text.as_bytes()).map_err(file_error)?;
-                    file.sync_all().map_err(file_error)?;
-                    Ok(MasterKey::parse(&text)?)
-                }
-                // Another process created it between our read and our create: use theirs.
+            let written = options.open(&temporary).and_then(|mut file| {
+                file.write_all(text.as_bytes())?;
+                file.sync_all()
+            });
+            let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+            let _ = std::fs::remove_file(&temporary);
+            match linked {
+                Ok(()) => Ok(MasterKey::parse(&text)?),
+                // Another process created it first: use theirs, which is complete.
                 Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                     Ok(MasterKey::parse(&std::fs::read_to_string(path).map_err(file_error)?)?)
                 }
@@ -75,5 +83,36 @@ fn read_or_create(path: &Path) -> Result<MasterKey, MasterKeySourceError> {
             }
         }
         Err(error) => Err(file_error(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a process that lost the race to create the key file could read it before
+    /// the winner had written it, and refuse to start with "too short".
+    #[test]
+    fn processes_racing_to_create_the_key_file_all_get_the_same_key() {
+        let directory = std::env::temp_dir().join(format!("tessera-master-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let url = format!("sqlite://{}", directory.join("t.db").display());
+        let racers: Vec<_> = (0..16)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || resolve(None, &url).map(|key| key.derive("probe")))
+            })
+            .collect();
+        let keys: Vec<_> = racers.into_iter().map(|racer| racer.join().unwrap().unwrap()).collect();
+        assert!(keys.windows(2).all(|pair| pair[0] == pair[1]));
+        let file = key_file_for(&directory.join("t.db"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let leftovers = std::fs::read_dir(&directory).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary files left behind");
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 }

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::keys::{KeyError, KeyManager, VerifyError};
 use crate::passwords;
 use crate::random::{RandomError, random_bytes};
-use crate::store::{ClientRow, PersonalAccessTokenRow, RotateOutcome, Store, StoreError};
+use crate::store::{ClientRow, PersonalAccessTokenRow, RotateOutcome, Store, StoreError, UserRow};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -143,6 +143,10 @@ pub struct AuthService {
     revocations: RevocationCache,
     last_key_reload: Mutex<Option<Instant>>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Argon2 costs ~19 MiB and tens of milliseconds of CPU per check, and the password grant
+    /// and the login page are open to anyone who knows a public client id: at most one check
+    /// per CPU runs at a time; the others wait their turn instead of exhausting memory.
+    password_checks: tokio::sync::Semaphore,
 }
 
 /// How often an unknown `kid` may make an instance re-read the key ring: bounds the database
@@ -170,6 +174,9 @@ impl AuthService {
             revocations,
             last_key_reload: Mutex::new(None),
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            password_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
+            ),
         }
     }
 
@@ -205,15 +212,9 @@ impl AuthService {
     /// The scope a first grant receives: what was asked for, which must be within what the
     /// client may ask for; everything the client may ask for if nothing was asked.
     fn grant_scope(client: &ClientRow, requested: Option<&Scope>) -> Result<Scope, ServiceError> {
-        match requested {
-            None => Ok(client.scope.clone()),
-            Some(requested) if requested.is_empty() => Ok(client.scope.clone()),
-            Some(requested) if requested.is_subset_of(&client.scope) => Ok(requested.clone()),
-            Some(_) => Err(ServiceError::oauth(
-                ErrorCode::InvalidScope,
-                "the requested scope exceeds what this client may ask for",
-            )),
-        }
+        Scope::grant(requested, &client.scope).ok_or_else(|| {
+            ServiceError::oauth(ErrorCode::InvalidScope, "the requested scope exceeds what this client may ask for")
+        })
     }
 
     // ---- grants -----------------------------------------------------------------------
@@ -228,19 +229,27 @@ impl AuthService {
     ) -> Result<Issued, ServiceError> {
         Self::require_grant(client, "password")?;
         let scope = Self::grant_scope(client, requested_scope)?;
+        let Some(user) = self.check_password(username, password).await? else {
+            return Err(ServiceError::oauth(ErrorCode::InvalidGrant, "the username or password is incorrect"));
+        };
+        self.start_grant(client, &user.user_id, scope).await
+    }
+
+    /// The user, if `password` is theirs. Unknown usernames are checked against a dummy hash,
+    /// so they cost the same time as wrong passwords. Argon2 runs off the async threads.
+    pub(crate) async fn check_password(
+        &self,
+        username: &str,
+        password: Password,
+    ) -> Result<Option<UserRow>, ServiceError> {
         let user = self.store.get_user_by_username(username).await?;
         let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+        let _permit = self.password_checks.acquire().await.map_err(|_| InternalError::PasswordTask)?;
         let verified =
             tokio::task::spawn_blocking(move || passwords::verify_password(&password, stored_hash.as_deref()))
                 .await
                 .map_err(|_| InternalError::PasswordTask)?;
-        let user = match (verified, user) {
-            (true, Some(user)) => user,
-            _ => {
-                return Err(ServiceError::oauth(ErrorCode::InvalidGrant, "the username or password is incorrect"));
-            }
-        };
-        self.start_grant(client, &user.user_id, scope).await
+        Ok(user.filter(|_| verified))
     }
 
     /// RFC 6749 §4.4: the client acts for itself. Confidential clients only (§4.4: "MUST only
@@ -265,36 +274,52 @@ impl AuthService {
     /// Issues the first tokens of a grant: an access token and, if the client may refresh,
     /// the first refresh token of a new family.
     pub async fn start_grant(&self, client: &ClientRow, user_id: &str, scope: Scope) -> Result<Issued, ServiceError> {
-        self.start_grant_in_family(client, user_id, scope, uuid::Uuid::new_v4().to_string()).await
-    }
-
-    /// [`Self::start_grant`] with a family id chosen by the caller (the authorization-code
-    /// grant records it on the code first, so that a replayed code can revoke the family).
-    async fn start_grant_in_family(
-        &self,
-        client: &ClientRow,
-        user_id: &str,
-        scope: Scope,
-        family_id: String,
-    ) -> Result<Issued, ServiceError> {
         let now = self.now();
         if !client.allows_grant("refresh_token") {
             let access_token = self.mint_access_token(client.client_id.as_str(), user_id, &scope, None, now)?;
             return Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: None, scope });
         }
+        let (family, refresh_token) = self.new_family(client, user_id, scope, now)?;
+        let first = refresh_token.as_ref().map(|token| (token.hash(), self.config.refresh.idle_expiry(now, &family)));
+        self.store.create_family(&family, first.as_ref().map(|(hash, expiry)| (hash, *expiry))).await?;
+        self.first_tokens(family, refresh_token, now)
+    }
+
+    /// A new family for a grant, with its first refresh token if the client may refresh.
+    pub(crate) fn new_family(
+        &self,
+        client: &ClientRow,
+        user_id: &str,
+        scope: Scope,
+        now: Timestamp,
+    ) -> Result<(Family, Option<RefreshToken>), ServiceError> {
         let family = Family {
-            id: family_id,
+            id: uuid::Uuid::new_v4().to_string(),
             client_id: client.client_id.clone(),
             user_id: user_id.to_owned(),
-            scope: scope.clone(),
+            scope,
             created_at: now,
             expires_at: self.config.refresh.family_expiry(now),
             revoked_at: None,
         };
-        let refresh_token = RefreshToken::from_random(&random_bytes::<32>()?);
-        self.store.create_family(&family, &refresh_token.hash(), self.config.refresh.idle_expiry(now, &family)).await?;
-        let access_token = self.mint_access_token(&client.client_id, user_id, &scope, Some(&family.id), now)?;
-        Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: Some(refresh_token), scope })
+        let refresh_token = if client.allows_grant("refresh_token") {
+            Some(RefreshToken::from_random(&random_bytes::<32>()?))
+        } else {
+            None
+        };
+        Ok((family, refresh_token))
+    }
+
+    /// The token response of a family's first grant (stored by the caller).
+    pub(crate) fn first_tokens(
+        &self,
+        family: Family,
+        refresh_token: Option<RefreshToken>,
+        now: Timestamp,
+    ) -> Result<Issued, ServiceError> {
+        let access_token =
+            self.mint_access_token(&family.client_id, &family.user_id, &family.scope, Some(&family.id), now)?;
+        Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token, scope: family.scope })
     }
 
     /// RFC 6749 §6 with rotation, grace window and reuse detection (DESIGN.md §4).
@@ -484,6 +509,11 @@ impl AuthService {
             tracing::debug!(%error, "bearer token refused");
             BearerError::Invalid("signature")
         })?;
+        self.check_claims(claims).await
+    }
+
+    /// Expiry against our clock, then revocation (the family's and the token's own).
+    async fn check_claims(&self, claims: AccessTokenClaims) -> Result<AccessTokenClaims, BearerError> {
         if self.now().secs() >= claims.exp {
             return Err(BearerError::Invalid("expired"));
         }
@@ -625,10 +655,8 @@ impl AuthService {
     }
 
     async fn introspect_access_token(&self, token: &str) -> Result<Option<IntrospectionResponse>, ServiceError> {
-        if self.verify_jwt(token).await.is_err() {
-            return Ok(None);
-        }
-        let claims = match self.authenticate_bearer(token).await {
+        let Ok(claims) = self.verify_jwt(token).await else { return Ok(None) };
+        let claims = match self.check_claims(claims).await {
             Ok(claims) => claims,
             Err(BearerError::Invalid(_)) => return Ok(Some(IntrospectionResponse::default())),
             Err(BearerError::Internal(error)) => return Err(error.into()),

@@ -22,6 +22,11 @@ use tessera_core::authorize::{AuthorizationRequest, AuthorizeError, ClientView};
 use tessera_core::request::collect_parameters;
 
 const SESSION_COOKIE: &str = "tessera_session";
+/// A random value bound to the browser before sign-in; the login form must carry its HMAC.
+/// Without it, a page elsewhere could post the login form with the attacker's credentials and
+/// plant the attacker's session in the victim's browser (login CSRF). `SameSite=Lax` keeps the
+/// cookie off cross-site POSTs, and the form field cannot be forged without reading the cookie.
+const LOGIN_COOKIE: &str = "tessera_login";
 /// The parameters of an authorization request that the forms carry along.
 const REQUEST_FIELDS: &[&str] =
     &["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
@@ -79,16 +84,60 @@ fn hidden_fields(params: &HashMap<String, String>) -> String {
         .collect()
 }
 
-fn login_page(client: &ClientRow, params: &HashMap<String, String>, error: Option<&str>) -> Response {
+/// The login page. Its form carries a CSRF token bound to the browser's login cookie, which is
+/// set here if the browser has none yet.
+fn login_page(
+    service: &AppState,
+    headers: &HeaderMap,
+    client: &ClientRow,
+    params: &HashMap<String, String>,
+    error: Option<&str>,
+) -> Response {
+    let (login_nonce, new_cookie) = match cookie(headers, LOGIN_COOKIE) {
+        Some(existing) => (existing, false),
+        None => match crate::random::random_bytes::<32>() {
+            Ok(bytes) => {
+                use base64::Engine;
+                (base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes), true)
+            }
+            Err(error) => return internal(ServiceError::from(error)),
+        },
+    };
+    let csrf = service.csrf_token(&format!("login:{login_nonce}"));
+    let mut response = login_form(client, params, error, &csrf);
+    if new_cookie {
+        let cookie =
+            format!("{LOGIN_COOKIE}={login_nonce}; Path=/oauth/authorize; HttpOnly; SameSite=Lax{}", secure(service));
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+fn secure(service: &AppState) -> &'static str {
+    if service.issuer.starts_with("https://") { "; Secure" } else { "" }
+}
+
+/// Whether a login POST carries the CSRF token of this browser's login cookie.
+fn login_csrf_ok(service: &AppState, headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
+    match (cookie(headers, LOGIN_COOKIE), form.get("csrf")) {
+        (Some(nonce), Some(presented)) => service.csrf_token_matches(&format!("login:{nonce}"), presented),
+        _ => false,
+    }
+}
+
+fn login_form(client: &ClientRow, params: &HashMap<String, String>, error: Option<&str>, csrf: &str) -> Response {
     let error = error.map(|message| format!("<p id=\"error\">{}</p>", escape(message))).unwrap_or_default();
     let body = format!(
         "<p><strong>{client}</strong> wants to use your account. Sign in to continue.</p>{error}\
-         <form method=\"post\" action=\"authorize\">{hidden}\
+         <form method=\"post\" action=\"authorize\">{hidden}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
          <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
          <button id=\"login\" type=\"submit\" name=\"action\" value=\"login\">Sign in</button></form>",
         client = escape(&client.name),
         hidden = hidden_fields(params),
+        csrf = escape(csrf),
     );
     page(if error.is_empty() { StatusCode::OK } else { StatusCode::UNAUTHORIZED }, "Sign in", &body)
 }
@@ -175,17 +224,17 @@ async fn check_request(
     }
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(|value| {
         value.split(';').find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE && !value.is_empty()).then(|| value.to_owned())
+            (name == wanted && !value.is_empty()).then(|| value.to_owned())
         })
     })
 }
 
 async fn signed_in(service: &AppState, headers: &HeaderMap) -> Result<Option<(String, UserRow)>, Response> {
-    let Some(session) = session_cookie(headers) else { return Ok(None) };
+    let Some(session) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
     let user = service.session_user(&session).await.map_err(internal)?;
     Ok(user.map(|user| (session, user)))
 }
@@ -209,7 +258,7 @@ pub async fn authorize_get(State(service): State<AppState>, headers: HeaderMap, 
     };
     match signed_in(&service, &headers).await {
         Ok(Some((session, user))) => consent_page(&client, &request, &params, &user, &service.csrf_token(&session)),
-        Ok(None) => login_page(&client, &params, None),
+        Ok(None) => login_page(&service, &headers, &client, &params, None),
         Err(response) => response,
     }
 }
@@ -231,29 +280,42 @@ pub async fn authorize_post(State(service): State<AppState>, headers: HeaderMap,
     };
     match form.get("action").map(String::as_str) {
         Some("login") => {
+            if !login_csrf_ok(&service, &headers, &form) {
+                return error_page("This sign-in form has expired or was not sent from this page; start again.");
+            }
             let username = form.get("username").map(String::as_str).unwrap_or_default();
             let password = Password::new(form.get("password").cloned().unwrap_or_default());
             match service.sign_in(username, password).await {
                 Ok(Some((session, user))) => {
                     let mut response = consent_page(&client, &request, &params, &user, &service.csrf_token(&session));
-                    let secure = if service.issuer.starts_with("https://") { "; Secure" } else { "" };
                     let cookie = format!(
-                        "{SESSION_COOKIE}={session}; Path=/oauth/authorize; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                        SESSION_TTL.as_secs()
+                        "{SESSION_COOKIE}={session}; Path=/oauth/authorize; HttpOnly; SameSite=Lax; Max-Age={}{}",
+                        SESSION_TTL.as_secs(),
+                        secure(&service)
                     );
                     if let Ok(value) = HeaderValue::from_str(&cookie) {
                         response.headers_mut().insert(header::SET_COOKIE, value);
                     }
                     response
                 }
-                Ok(None) => login_page(&client, &params, Some("The username or password is incorrect.")),
+                Ok(None) => {
+                    login_page(&service, &headers, &client, &params, Some("The username or password is incorrect."))
+                }
                 Err(error) => internal(error),
             }
         }
         Some(action @ ("approve" | "deny")) => {
             let (session, user) = match signed_in(&service, &headers).await {
                 Ok(Some(signed_in)) => signed_in,
-                Ok(None) => return login_page(&client, &params, Some("Your session has ended; sign in again.")),
+                Ok(None) => {
+                    return login_page(
+                        &service,
+                        &headers,
+                        &client,
+                        &params,
+                        Some("Your session has ended; sign in again."),
+                    );
+                }
                 Err(response) => return response,
             };
             let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();

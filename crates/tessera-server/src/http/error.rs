@@ -13,7 +13,7 @@ pub enum ApiError {
     OAuth { code: ErrorCode, description: String, basic_tried: bool },
     /// RFC 6750 §3.1. `invalid` is `None` when no token was sent at all.
     Bearer { invalid: Option<&'static str> },
-    /// RFC 7009 §2.1 / RFC 7662 §2.1: the endpoint needs client authentication.
+    /// Not the client's fault: logged once, answered with an opaque 500.
     Internal(InternalError),
 }
 

@@ -8,7 +8,6 @@ mod params;
 pub use error::ApiError;
 
 use crate::service::{AuthService, InternalError};
-use crate::store::StoreError;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -167,7 +166,10 @@ async fn introspect(State(service): State<AppState>, headers: HeaderMap, body: B
 }
 
 async fn jwks(State(service): State<AppState>) -> Response {
-    let mut response = Json(service.keys.jwks(service.now(), service.config.access_token_ttl)).into_response();
+    // A retired key may still sign for up to one key-refresh interval on instances that have
+    // not re-read the keys yet, and its tokens live one access-token lifetime after that.
+    let published_for = service.config.access_token_ttl + service.config.key_refresh_interval;
+    let mut response = Json(service.keys.jwks(service.now(), published_for)).into_response();
     // Resource servers cache the key set; a short max-age keeps rotations visible.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     response
@@ -210,15 +212,24 @@ async fn users_me(State(service): State<AppState>, headers: HeaderMap) -> Result
         Some(user) => {
             Ok(Json(UserInfo { id: user.user_id, username: user.username, email: user.email }).into_response())
         }
-        // A client_credentials token names a client, not a user.
-        None => Ok((
-            StatusCode::FORBIDDEN,
-            Json(tessera_proto::ErrorResponse {
-                error: ErrorCode::AccessDenied,
-                error_description: Some("this access token does not belong to a user".into()),
-            }),
-        )
-            .into_response()),
+        // A client_credentials token names a client, not a user (RFC 6750 §3.1).
+        None => {
+            let mut response = (
+                StatusCode::FORBIDDEN,
+                Json(tessera_proto::ErrorResponse {
+                    error: ErrorCode::InsufficientScope,
+                    error_description: Some("this access token does not act for a user".into()),
+                }),
+            )
+                .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    r#"Bearer realm="tessera", error="insufficient_scope", error_description="this access token does not act for a user""#,
+                ),
+            );
+            Ok(response)
+        }
     }
 }
 
@@ -233,7 +244,7 @@ async fn metrics(State(service): State<AppState>) -> Response {
 async fn healthz(State(service): State<AppState>) -> Response {
     match service.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(error @ StoreError::Database(_)) | Err(error) => {
+        Err(error) => {
             tracing::warn!(%error, "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
         }

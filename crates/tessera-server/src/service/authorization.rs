@@ -1,8 +1,7 @@
 //! The authorization-code grant (RFC 6749 §4.1, RFC 7636): browser sign-in sessions,
 //! consent, codes, and their redemption at the token endpoint.
 
-use super::{AuthService, InternalError, Issued, ServiceError};
-use crate::passwords;
+use super::{AuthService, Issued, ServiceError};
 use crate::random::random_bytes;
 use crate::store::{AuthorizationCodeRow, ClientRow, UserRow};
 use base64::Engine;
@@ -24,15 +23,9 @@ fn random_token() -> Result<String, ServiceError> {
 
 impl AuthService {
     /// Checks a username and password typed into the login page; on success opens a browser
-    /// session and returns its cookie value. Unknown users cost the same time as wrong passwords.
+    /// session and returns its cookie value.
     pub async fn sign_in(&self, username: &str, password: Password) -> Result<Option<(String, UserRow)>, ServiceError> {
-        let user = self.store.get_user_by_username(username).await?;
-        let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
-        let verified =
-            tokio::task::spawn_blocking(move || passwords::verify_password(&password, stored_hash.as_deref()))
-                .await
-                .map_err(|_| InternalError::PasswordTask)?;
-        let Some(user) = user.filter(|_| verified) else { return Ok(None) };
+        let Some(user) = self.check_password(username, password).await? else { return Ok(None) };
         let session = random_token()?;
         let now = self.now();
         self.store.insert_browser_session(&TokenHash::of(&session), &user.user_id, now, now.plus(SESSION_TTL)).await?;
@@ -114,15 +107,23 @@ impl AuthService {
             (None, Some(_)) => return Err(invalid("code_verifier sent but the authorization request had no PKCE")),
             (None, None) => {}
         }
-        let family_id = uuid::Uuid::new_v4().to_string();
-        if !self.store.redeem_authorization_code(&hash, now, &family_id).await? {
-            // Lost a race with a concurrent redemption of the same code: that is a replay too.
+        // Every code grant gets a family, refresh token or not, so that its access tokens
+        // carry `fid` and a replayed code can revoke them (RFC 6749 §4.1.2).
+        let (family, refresh_token) = self.new_family(client, &stored.user_id, stored.scope.clone(), now)?;
+        let first = refresh_token.as_ref().map(|token| (token.hash(), self.config.refresh.idle_expiry(now, &family)));
+        let redeemed = self
+            .store
+            .redeem_authorization_code(&hash, now, &family, first.as_ref().map(|(hash, expiry)| (hash, *expiry)))
+            .await?;
+        if !redeemed {
+            // Lost a race with a concurrent redemption of the same code: that is a replay too,
+            // and the winner's family is already in the database.
             if let Some(stored) = self.store.find_authorization_code(&hash).await? {
                 self.revoke_code_family(&stored).await?;
             }
             return Err(invalid("the code was already used; the tokens it granted are revoked"));
         }
-        self.start_grant_in_family(client, &stored.user_id, stored.scope.clone(), family_id).await
+        self.first_tokens(family, refresh_token, now)
     }
 
     async fn revoke_code_family(&self, code: &AuthorizationCodeRow) -> Result<(), ServiceError> {

@@ -108,6 +108,38 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     Some(std::path::PathBuf::from(path))
 }
 
+/// Inserts a family and, if given, its first refresh token (hash, idle expiry).
+async fn insert_family(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    family: &Family,
+    first_token: Option<(&TokenHash, Timestamp)>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&family.id)
+    .bind(&family.client_id)
+    .bind(&family.user_id)
+    .bind(family.scope.to_string())
+    .bind(family.created_at.millis())
+    .bind(family.expires_at.millis())
+    .execute(&mut **tx)
+    .await?;
+    if let Some((token, idle_expires_at)) = first_token {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token.as_str())
+        .bind(&family.id)
+        .bind(family.created_at.millis())
+        .bind(idle_expires_at.millis())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn sqlite_pool(url: &str, max_connections: u32, timeout_ms: u128) -> StoreResult<AnyPool> {
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
@@ -396,35 +428,14 @@ impl Store {
 
     // ---- refresh-token families -------------------------------------------------------
 
-    /// Starts a family with its first refresh token, atomically.
+    /// Starts a family, with its first refresh token if the client may refresh, atomically.
     pub async fn create_family(
         &self,
         family: &Family,
-        first_token: &TokenHash,
-        idle_expires_at: Timestamp,
+        first_token: Option<(&TokenHash, Timestamp)>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&family.id)
-        .bind(&family.client_id)
-        .bind(&family.user_id)
-        .bind(family.scope.to_string())
-        .bind(family.created_at.millis())
-        .bind(family.expires_at.millis())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(first_token.as_str())
-        .bind(&family.id)
-        .bind(family.created_at.millis())
-        .bind(idle_expires_at.millis())
-        .execute(&mut *tx)
-        .await?;
+        insert_family(&mut tx, family, first_token).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -629,23 +640,33 @@ impl Store {
         row.as_ref().map(AuthorizationCodeRow::from_row).transpose()
     }
 
-    /// Marks a code used, recording the family it starts; false if it was already used
-    /// (compare-and-set, like refresh-token rotation).
+    /// Redeems a code and starts the family it grants, in one transaction: marks the code
+    /// used (compare-and-set, like refresh-token rotation) recording the family, and inserts
+    /// the family. Returns false, changing nothing, if the code was already used. Because both
+    /// happen together, a concurrent replay always finds the family to revoke.
     pub async fn redeem_authorization_code(
         &self,
         hash: &TokenHash,
         now: Timestamp,
-        family_id: &str,
+        family: &Family,
+        first_token: Option<(&TokenHash, Timestamp)>,
     ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE authorization_codes SET used_at = $1, family_id = $2 WHERE code_hash = $3 AND used_at IS NULL",
         )
         .bind(now.millis())
-        .bind(family_id)
+        .bind(&family.id)
         .bind(hash.as_str())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_family(&mut tx, family, first_token).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn insert_browser_session(
@@ -759,8 +780,11 @@ impl Store {
 
     /// Deletes at most `batch` rows of each kind that no rule needs any more; returns how many.
     ///
-    /// - refresh tokens past their idle expiry: unusable whether spent or not, so presenting
-    ///   one is refused either way (as unknown instead of as reuse);
+    /// - unspent refresh tokens past their idle expiry: dead, and presenting one is refused
+    ///   either way. Spent tokens stay as long as their family: presenting one, however late,
+    ///   is reuse and must still revoke the family (a thief may be refreshing its successors);
+    ///   they go with the family. So the rows of one family are bounded by the refreshes it
+    ///   can make before `TESSERA_REFRESH_MAX_TTL` ends it;
     /// - families that ended (expired or revoked) longer ago than `access_ttl`: their last
     ///   access token has expired too, so nothing can refer to them;
     /// - revoked access-token ids whose token has expired.
@@ -768,7 +792,7 @@ impl Store {
         let family_cutoff = now.minus(access_ttl).millis();
         let tokens = sqlx::query(
             "DELETE FROM refresh_tokens WHERE token_hash IN \
-             (SELECT token_hash FROM refresh_tokens WHERE idle_expires_at < $1 LIMIT $2)",
+             (SELECT token_hash FROM refresh_tokens WHERE idle_expires_at < $1 AND used_at IS NULL LIMIT $2)",
         )
         .bind(now.millis())
         .bind(batch)

@@ -14,7 +14,7 @@ const REDIRECT: &str = "http://127.0.0.1:49152/callback";
 struct Browser<'a> {
     fixture: &'a Fixture,
     http: reqwest::Client,
-    cookie: Option<String>,
+    cookies: std::collections::BTreeMap<String, String>,
 }
 
 struct Page {
@@ -27,12 +27,19 @@ struct Page {
 impl<'a> Browser<'a> {
     fn new(fixture: &'a Fixture) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { fixture, http, cookie: None }
+        Browser { fixture, http, cookies: Default::default() }
+    }
+
+    fn cookie_header(&self) -> Option<String> {
+        (!self.cookies.is_empty())
+            .then(|| self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; "))
     }
 
     async fn finish(&mut self, response: reqwest::Response) -> Page {
-        if let Some(cookie) = response.headers().get("set-cookie") {
-            self.cookie = Some(cookie.to_str().unwrap().split(';').next().unwrap().to_owned());
+        for cookie in response.headers().get_all("set-cookie") {
+            let pair = cookie.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.insert(name.to_owned(), value.to_owned());
         }
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -42,7 +49,7 @@ impl<'a> Browser<'a> {
 
     async fn get(&mut self, query: &[(&str, &str)]) -> Page {
         let mut request = self.http.get(self.fixture.url("/oauth/authorize")).query(query);
-        if let Some(cookie) = &self.cookie {
+        if let Some(cookie) = self.cookie_header() {
             request = request.header("cookie", cookie);
         }
         let response = request.send().await.unwrap();
@@ -51,7 +58,7 @@ impl<'a> Browser<'a> {
 
     async fn post(&mut self, form: &[(&str, &str)]) -> Page {
         let mut request = self.http.post(self.fixture.url("/oauth/authorize")).form(form);
-        if let Some(cookie) = &self.cookie {
+        if let Some(cookie) = self.cookie_header() {
             request = request.header("cookie", cookie);
         }
         let response = request.send().await.unwrap();
@@ -93,12 +100,18 @@ fn request<'a>(client_id: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str
 async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
     let page = browser.get(query).await;
     assert_eq!(page.status, 200, "{}", page.body);
+    let login_csrf = if page.body.contains("id=\"login\"") { csrf(&page) } else { String::new() };
     let mut form = query.to_vec();
     let consent = if page.body.contains("id=\"approve\"") {
         page
     } else {
         assert!(page.body.contains("id=\"username\"") && page.body.contains("id=\"login\""), "{}", page.body);
-        form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD)]);
+        form.extend([
+            ("action", "login"),
+            ("username", USERNAME),
+            ("password", PASSWORD),
+            ("csrf", login_csrf.as_str()),
+        ]);
         let consent = browser.post(&form).await;
         form.truncate(query.len());
         consent
@@ -198,7 +211,59 @@ async fn authorization_code_refusals(backend: Backend) {
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "expired: {body}");
 }
 
-on_both_backends!(authorization_code_flow, authorization_code_refusals);
+async fn a_replayed_code_revokes_its_access_token_even_without_refresh_tokens(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    let web = fixture.server.client("web", &["authorization_code"], "read", false).await;
+    let secret = web.client_secret.clone().unwrap();
+    let mut browser = Browser::new(&fixture);
+    let code = approve(&mut browser, &request(&web.client_id, &[])).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+        ("client_id", web.client_id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let (status, body) = fixture.post_form("/oauth/token", &form).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["refresh_token"].is_null(), "{body}");
+    let access_token = str_field(&body, "access_token");
+    assert_eq!(fixture.me(&access_token).await.status(), 200);
+    let (status, _) = fixture.post_form("/oauth/token", &form).await;
+    assert_eq!(status, 400);
+    assert_eq!(fixture.me(&access_token).await.status(), 401, "the replay revoked the first redemption's token");
+}
+
+async fn concurrent_redemptions_of_one_code_leave_nothing_alive(backend: Backend) {
+    let fixture = std::sync::Arc::new(Fixture::on(backend, RawConfig::default()).await);
+    let mut browser = Browser::new(&fixture);
+    let code = approve(&mut browser, &request(&fixture.app.client_id, &[])).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (fixture, code) = (std::sync::Arc::clone(&fixture), code.clone());
+        tasks.spawn(async move { exchange(&fixture, &code, VERIFIER).await });
+    }
+    let mut winners = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        let (status, body) = result.unwrap();
+        assert!(status == 200 || status == 400, "{status} {body}");
+        if status == 200 {
+            winners.push(body);
+        }
+    }
+    assert_eq!(winners.len(), 1, "one redemption wins");
+    // The other nine were replays: what the winner got is revoked.
+    assert_eq!(fixture.me(&str_field(&winners[0], "access_token")).await.status(), 401);
+    assert_eq!(fixture.refresh(&str_field(&winners[0], "refresh_token")).await.0, 400);
+}
+
+on_both_backends!(
+    authorization_code_flow,
+    authorization_code_refusals,
+    a_replayed_code_revokes_its_access_token_even_without_refresh_tokens,
+    concurrent_redemptions_of_one_code_leave_nothing_alive,
+);
 
 #[tokio::test]
 async fn authorize_request_errors() {
@@ -240,13 +305,32 @@ async fn login_and_consent_refusals() {
     let fixture = Fixture::start().await;
     let mut browser = Browser::new(&fixture);
     let query = request(&fixture.app.client_id, &[]);
+    // The login form only works from the login page: without the login cookie and its token
+    // (a form posted from elsewhere: login CSRF), nothing happens and no session is opened.
+    let mut form = query.clone();
+    form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD), ("csrf", "forged")]);
+    let page = browser.post(&form).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(!browser.cookies.contains_key("tessera_session"));
+    let login = browser.get(&query).await;
+    assert!(browser.cookies.contains_key("tessera_login"));
+    let login_csrf = csrf(&login);
+    let mut form = query.clone();
+    form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD)]);
+    assert_eq!(browser.post(&form).await.status, 400, "token missing");
+    assert!(!browser.cookies.contains_key("tessera_session"));
+    let mut stranger = Browser::new(&fixture);
+    let mut form = query.clone();
+    form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD), ("csrf", login_csrf.as_str())]);
+    assert_eq!(stranger.post(&form).await.status, 400, "a token without its cookie");
+    assert!(!stranger.cookies.contains_key("tessera_session"));
     // Wrong password: the login page again, with an error, and no session.
     let mut form = query.clone();
-    form.extend([("action", "login"), ("username", USERNAME), ("password", "wrong")]);
+    form.extend([("action", "login"), ("username", USERNAME), ("password", "wrong"), ("csrf", login_csrf.as_str())]);
     let page = browser.post(&form).await;
     assert_eq!(page.status, 401);
     assert!(page.body.contains("id=\"error\"") && page.body.contains("id=\"login\""));
-    assert!(browser.cookie.is_none());
+    assert!(!browser.cookies.contains_key("tessera_session"));
     assert!(!page.body.contains("wrong\""), "the typed password is not echoed");
     // Approve without a session: back to the login page, no code.
     let mut form = query.clone();
@@ -255,10 +339,9 @@ async fn login_and_consent_refusals() {
     assert!(page.location.is_none() && page.body.contains("id=\"login\""));
     // Signed in, but a forged or missing CSRF token: refused.
     let mut form = query.clone();
-    form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD)]);
+    form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD), ("csrf", login_csrf.as_str())]);
     let consent = browser.post(&form).await;
-    let cookie = browser.cookie.clone().unwrap();
-    assert!(cookie.starts_with("tessera_session="));
+    assert!(browser.cookies.contains_key("tessera_session"));
     for forged in ["", "AAAA", "not base64 !"] {
         let mut form = query.clone();
         form.extend([("action", "approve"), ("csrf", forged)]);

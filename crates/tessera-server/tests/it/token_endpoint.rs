@@ -238,6 +238,13 @@ async fn client_credentials_grant_issues_an_access_token_only(backend: Backend) 
     assert_eq!(status, 200, "{body}");
     assert!(body["refresh_token"].is_null(), "RFC 6749 §4.4.3: no refresh token: {body}");
     assert_eq!(body["scope"], "read");
+    // The token acts for a client, not a user: /users/me answers 403 insufficient_scope.
+    let response = fixture.me(&str_field(&body, "access_token")).await;
+    assert_eq!(response.status(), 403);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
 }
 
 on_both_backends!(
