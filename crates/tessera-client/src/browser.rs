@@ -4,7 +4,9 @@
 //!
 //! The listener is a few lines of HTTP/1.1 on a tokio `TcpListener`: it waits for the one
 //! redirect, answers the browser with a small page, and ignores anything else that reaches it
-//! (a favicon request, a speculative connection that never sends a request).
+//! (a favicon request, a speculative connection that never sends a request). A request to the
+//! callback that does not carry this login's `state` gets a 400 and the wait goes on: any local
+//! process, or a web page probing loopback ports, can send one, and must not end the login.
 
 use std::fmt;
 use std::time::Duration;
@@ -95,8 +97,9 @@ impl TokenSource {
     /// five minutes for the redirect, and trades the code for tokens.
     ///
     /// Fails with [`ClientError::AccessDenied`] when the user declines, and with
-    /// [`ClientError::StateMismatch`] when a redirect that is not this login's arrives; nothing is
-    /// stored then.
+    /// [`ClientError::LoginTimedOut`] when this login's redirect does not arrive in time; nothing
+    /// is stored then. A redirect that is not this login's (another `state`) is answered 400 and
+    /// otherwise ignored.
     ///
     /// ```no_run
     /// use tessera_client::{ClientSettings, TokenSource};
@@ -144,13 +147,13 @@ impl AuthorizationCodeLogin {
         self
     }
 
-    /// Waits for the browser's redirect, checks its `state`, trades the code (with the PKCE
-    /// verifier) for tokens and stores them; answers the browser with a page that says how it
-    /// went.
+    /// Waits for the browser's redirect with this login's `state` (answering any other request to
+    /// the callback 400 and going on waiting), trades the code (with the PKCE verifier) for
+    /// tokens and stores them; answers the browser with a page that says how it went.
     pub async fn finish(self) -> Result<TokenResponse, ClientError> {
         let AuthorizationCodeLogin { source, settings, listener, redirect_uri, state, pkce_verifier, timeout, .. } =
             self;
-        let (mut browser, query) = wait_for_redirect(&listener, timeout).await?;
+        let (mut browser, query) = wait_for_redirect(&listener, &state, timeout).await?;
         drop(listener);
         let outcome = match redirect_outcome(&query, &state, settings.issuer.as_deref()) {
             Ok(code) => source.login_with_authorization_code(settings, code, pkce_verifier, &redirect_uri).await,
@@ -222,9 +225,21 @@ fn printable(text: &str) -> String {
     text.chars().take(500).map(|c| if (' '..='~').contains(&c) { c } else { '?' }).collect()
 }
 
-/// Accepts connections until one brings `GET /callback?…`; returns that connection (to answer
-/// it) and the query. Other requests get a 404 and the wait goes on.
-async fn wait_for_redirect(listener: &TcpListener, timeout: Duration) -> Result<(TcpStream, String), ClientError> {
+/// Whether `query` carries `expected_state` as a `state` parameter: only then may the redirect
+/// decide the login's outcome (a repeated parameter is still refused by [`redirect_outcome`]).
+fn carries_state(query: &str, expected_state: &CsrfToken) -> bool {
+    form_urlencoded::parse(query.as_bytes())
+        .any(|(name, value)| name == "state" && value.as_ref() == expected_state.secret().as_str())
+}
+
+/// Accepts connections until one brings `GET /callback?…` with this login's `state`; returns that
+/// connection (to answer it) and the query. A callback with another state (or none) gets a 400,
+/// other requests a 404, and the wait goes on.
+async fn wait_for_redirect(
+    listener: &TcpListener,
+    expected_state: &CsrfToken,
+    timeout: Duration,
+) -> Result<(TcpStream, String), ClientError> {
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     // One task per connection, so a connection that never sends a request (browsers open
@@ -242,7 +257,11 @@ async fn wait_for_redirect(listener: &TcpListener, timeout: Duration) -> Result<
             }
             Some(Ok((mut stream, target))) = connections.join_next(), if !connections.is_empty() => {
                 match target.as_deref().and_then(callback_query) {
-                    Some(query) => return Ok((stream, query.to_owned())),
+                    Some(query) if carries_state(query, expected_state) => return Ok((stream, query.to_owned())),
+                    Some(_) => {
+                        tracing::warn!("a request to the login's callback did not carry its state; ignored");
+                        let _ = Page::not_recognised().write_to(&mut stream).await;
+                    }
                     None if target.is_some() => {
                         let _ = Page::not_found().write_to(&mut stream).await;
                     }
@@ -311,6 +330,16 @@ impl Page {
             status,
             title: "Login failed",
             message: format!("The login failed: {error}. You can close this window."),
+        }
+    }
+
+    fn not_recognised() -> Page {
+        Page {
+            status: "400 Bad Request",
+            title: "Request not recognised",
+            message: "This request was not recognised: it does not belong to the login in progress (wrong state), \
+                      so it was ignored."
+                .to_owned(),
         }
     }
 
@@ -417,6 +446,17 @@ mod tests {
         let page = Page::failure(&error).html();
         assert!(page.contains("?[2J&lt;script&gt;"), "{page}");
         assert!(!page.contains("<script>"), "{page}");
+    }
+
+    #[test]
+    fn only_a_callback_with_this_logins_state_ends_the_wait() {
+        assert!(carries_state("code=a&state=the-state", &state()));
+        assert!(carries_state("state=the-state&error=access_denied", &state()));
+        assert!(carries_state("state=the-state&state=the-state", &state()));
+        for query in ["code=a", "code=a&state=other", "code=a&state=", "", "code=a&xstate=the-state", "state=the-stat"]
+        {
+            assert!(!carries_state(query, &state()), "{query}");
+        }
     }
 
     #[test]

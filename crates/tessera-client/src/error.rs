@@ -80,9 +80,9 @@ pub enum ClientError {
     #[error("the authorization server refused the authorization request: {0}")]
     Authorization(OAuthError),
 
-    /// A redirect reached the loopback listener with a `state` that is not this login's
-    /// (RFC 6749 §10.12): it did not come from this login's authorization request, so its code is
-    /// not used.
+    /// A redirect with a `state` that is not this login's (RFC 6749 §10.12): it did not come from
+    /// this login's authorization request, so its code is not used. The loopback listener answers
+    /// such a request 400 and keeps waiting, so a browser login does not end with this error.
     #[error("the browser's redirect does not belong to this login (wrong state); start the login again")]
     StateMismatch,
 

@@ -79,7 +79,9 @@ pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
 pub use discovery::{Discovery, ServerMetadata, discover, metadata_urls};
 pub use error::{ClientError, OAuthError, StoreError};
 pub use profile::{ClientAuthMethod, ClientSettings, Profile, TokenResponse, TokenSet, refresh_margin};
-pub use source::{LogoutMode, LogoutOutcome, NotRevokedReason, TokenSource, http_client};
+pub use source::{
+    LogoutMode, LogoutOutcome, NotRevokedReason, REFRESH_ATTEMPT_TIMEOUT, REFRESH_BUDGET, TokenSource, http_client,
+};
 pub use store::{CredentialStore, FileStore, MemoryStore, StoreLock, default_dir, dir_from_env, validate_profile_name};
 
 /// The URL type of [`AuthorizationCodeLogin::authorize_url`].

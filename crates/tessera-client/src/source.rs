@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oauth2::basic::BasicTokenResponse;
 use oauth2::{AccessToken, AuthorizationCode, PkceCodeVerifier, RedirectUrl, RefreshToken, ResourceOwnerPassword};
 use tokio::sync::Mutex;
 
@@ -15,9 +16,23 @@ use crate::oauth;
 use crate::profile::{ClientSettings, Profile, TokenResponse};
 use crate::store::{CredentialStore, FileStore, StoreLock};
 
+/// How long one refresh request may take before it counts as lost: well inside the server's
+/// grace window (Tessera's default is 30 s), within which the same refresh token presented again
+/// returns the same successor.
+pub const REFRESH_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every attempt of one refresh ends within this time from the first attempt's start, so a retry
+/// reaches the server while a rotation the first attempt may have caused is still inside the
+/// grace window (30 s by default).
+pub const REFRESH_BUDGET: Duration = Duration::from_secs(20);
+/// The pauses before the second and the third (last) attempt of a refresh whose answer was lost.
+const REFRESH_BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
+/// A retry is not started when less than this remains of [`REFRESH_BUDGET`].
+const MIN_ATTEMPT_TIME: Duration = Duration::from_secs(1);
+
 /// The HTTP client this crate uses when none is given: no redirects (oauth2 requires it, and a
 /// bearer token must not follow a redirect to another host), bounded timeouts so a hung server
-/// cannot hold the store's lock forever.
+/// cannot hold the store's lock forever. (A refresh attempt is further limited to
+/// [`REFRESH_ATTEMPT_TIMEOUT`], whatever the client.)
 pub fn http_client() -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -79,6 +94,11 @@ enum Wanted<'a> {
 /// - **Persistence before use**: the rotated refresh token is saved before the new access token
 ///   is returned. If saving fails, the call fails and the old refresh token stays stored; the
 ///   server's grace window hands out the same successor when it is presented again.
+/// - **A lost answer is asked again**: when a refresh gets no usable answer (transport error,
+///   timeout, 5xx, garbled body), the same refresh token is presented again, at most three times
+///   within [`REFRESH_BUDGET`], since the server may already have rotated it and its grace window
+///   returns the same successor; keeping the old token would later count as reuse and revoke the
+///   family.
 /// - **`invalid_grant`**: the store is re-read once (another process may have rotated the token
 ///   without this one's lock, e.g. a copy of the profile); only if it holds the same dead token
 ///   does the call fail with [`ClientError::LoginRequired`].
@@ -320,9 +340,57 @@ impl TokenSource {
         let refresh_token = stored.tokens.refresh_token.clone().ok_or(ClientError::LoginRequired { cause: None })?;
         tracing::debug!(token_endpoint = %stored.client.token_endpoint, "refreshing the access token");
         let requested_at = unix_seconds(self.clock.now());
-        let response = oauth::refresh_grant(&self.http, &stored.client, &refresh_token).await?;
+        let response = self.refresh_grant_with_retries(&stored.client, &refresh_token).await?;
         let tokens = oauth::token_set(&response, requested_at, Some(&stored.tokens));
         Ok((Profile { client: stored.client, tokens }, oauth::token_response(&response)))
+    }
+
+    /// The refresh grant, presented again (the same refresh token) when its answer was lost: a
+    /// transport error or a timeout, a server error (5xx, `server_error`,
+    /// `temporarily_unavailable`) or a garbled response. The first request may have reached the
+    /// server and rotated the token; within the grace window the server hands out the same
+    /// successor again, whereas keeping the old token would later present a spent token outside
+    /// the window, which revokes the whole family. A well-formed OAuth refusal (`invalid_grant`,
+    /// `invalid_client`, …) is final and returned at once.
+    ///
+    /// At most three attempts, each at most [`REFRESH_ATTEMPT_TIMEOUT`], all within
+    /// [`REFRESH_BUDGET`].
+    async fn refresh_grant_with_retries(
+        &self,
+        settings: &ClientSettings,
+        refresh_token: &RefreshToken,
+    ) -> Result<BasicTokenResponse, ClientError> {
+        let deadline = tokio::time::Instant::now() + REFRESH_BUDGET;
+        let mut pauses = REFRESH_BACKOFF.iter();
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let limit = remaining.min(REFRESH_ATTEMPT_TIMEOUT);
+            let attempt = tokio::time::timeout(limit, oauth::refresh_grant(&self.http, settings, refresh_token))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ClientError::Transport {
+                        url: settings.token_endpoint.clone(),
+                        source: Box::new(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("no answer within {} ms", limit.as_millis()),
+                        )),
+                    })
+                });
+            let error = match attempt {
+                Err(error) if answer_was_lost(&error) => error,
+                other => return other,
+            };
+            let Some(&pause) = pauses.next() else { return Err(error) };
+            if deadline.saturating_duration_since(tokio::time::Instant::now()) < pause + MIN_ATTEMPT_TIME {
+                return Err(error);
+            }
+            tracing::warn!(
+                token_endpoint = %settings.token_endpoint,
+                error = %error,
+                "the refresh got no usable answer; presenting the same refresh token again"
+            );
+            tokio::time::sleep(pause).await;
+        }
     }
 
     async fn save(&self, profile: &Profile) -> Result<(), ClientError> {
@@ -342,6 +410,16 @@ impl TokenSource {
             .await
             .map_err(|error| StoreError::Other(format!("the credential store task failed: {error}")))?
             .map_err(ClientError::from)
+    }
+}
+
+/// Whether a failed refresh may have rotated the token at the server without this client
+/// learning the successor, so presenting the same token again is the way to get it.
+fn answer_was_lost(error: &ClientError) -> bool {
+    match error {
+        ClientError::Transport { .. } | ClientError::Protocol { .. } => true,
+        ClientError::OAuth(error) => matches!(error.error.as_str(), "server_error" | "temporarily_unavailable"),
+        _ => false,
     }
 }
 

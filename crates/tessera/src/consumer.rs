@@ -1,7 +1,8 @@
 //! The consumer commands, `tessera login | token | api | logout`: the guide's recipes (get tokens,
 //! refresh them, call the API) as a CLI that keeps the access token valid by itself.
 //!
-//! Exit status: 0 on success; 3 when the user must run `tessera login` (again); 22 when
+//! Exit status: 0 on success; 2 when `tessera api` refuses to send the access token to another
+//! origin than the profile's API; 3 when the user must run `tessera login` (again); 22 when
 //! `tessera api` got HTTP ≥ 400 (as `curl --fail`); any other failure is returned as an error.
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
@@ -17,6 +18,9 @@ use tessera_client::{
     NotRevokedReason, ResourceOwnerPassword, TokenSource,
 };
 
+/// Exit status of `tessera api` when the URL's origin is not the profile's API origin and
+/// `--allow-other-host` is not given (2, like a usage error: nothing was sent).
+const EXIT_OTHER_HOST: u8 = 2;
 /// Exit status when no usable login is stored: the user must run `tessera login`.
 const EXIT_LOGIN_REQUIRED: u8 = 3;
 /// Exit status of `tessera api` when the server answered HTTP ≥ 400 (the one of `curl --fail`).
@@ -126,9 +130,14 @@ pub struct ApiArgs {
     /// HTTP method [default: GET, or POST with --data]
     #[arg(short = 'X', long = "request", value_name = "METHOD")]
     method: Option<String>,
-    /// A path, resolved against the issuer (e.g. /api/1.0/users/me), or an absolute URL
+    /// A path, resolved against the issuer (e.g. /api/1.0/users/me), or an absolute URL on the
+    /// issuer's origin (scheme, host and port)
     #[arg(value_name = "PATH_OR_URL")]
     target: String,
+    /// Send the access token to an absolute URL on another origin than the issuer's too (by
+    /// default `tessera api` refuses, so that a mistyped or pasted URL cannot leak the token)
+    #[arg(long)]
+    allow_other_host: bool,
     /// Request body; @FILE reads it from a file, @- from standard input. Sent as JSON when it
     /// starts with '{' or '[', else as a form, unless a Content-Type header is given
     #[arg(short = 'd', long = "data", value_name = "BODY")]
@@ -307,7 +316,20 @@ async fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
 async fn api(args: ApiArgs) -> anyhow::Result<ExitCode> {
     let (source, _) = token_source(&args.profile.profile)?;
     let profile = source.profile().await?;
-    let url = resolve_target(&args.target, profile.client.api_base().as_deref())?;
+    let api_base = profile.client.api_base();
+    let url = resolve_target(&args.target, api_base.as_deref())?;
+    if !args.allow_other_host {
+        let base = api_base.as_deref().unwrap_or_default();
+        if !same_origin(&url, base) {
+            eprintln!(
+                "error: refusing to send the access token to {}, which is not the origin of the profile's API ({}); \
+                 pass --allow-other-host to send it anyway",
+                origin_of(&url),
+                origin_of(base),
+            );
+            return Ok(ExitCode::from(EXIT_OTHER_HOST));
+        }
+    }
     let body = args.data.as_deref().map(read_body).transpose()?;
     let method = match (&args.method, &body) {
         (Some(method), _) => Method::from_bytes(method.to_ascii_uppercase().as_bytes())
@@ -355,6 +377,27 @@ fn resolve_target(target: &str, base: Option<&str>) -> anyhow::Result<String> {
     }
     let base = base.context("the profile has no issuer URL; give an absolute URL")?;
     Ok(format!("{}/{}", base.trim_end_matches('/'), target.trim_start_matches('/')))
+}
+
+/// Whether `url` and `base` are both URLs with the same origin (scheme, host and port, the
+/// scheme's default port spelled or not).
+fn same_origin(url: &str, base: &str) -> bool {
+    match (tessera_client::Url::parse(url), tessera_client::Url::parse(base)) {
+        (Ok(url), Ok(base)) => {
+            let origin = url.origin();
+            origin.is_tuple() && origin == base.origin()
+        }
+        _ => false,
+    }
+}
+
+/// `scheme://host[:port]` of `url`, or `url` itself (shortened) when it is not one.
+fn origin_of(url: &str) -> String {
+    match tessera_client::Url::parse(url) {
+        Ok(parsed) if parsed.origin().is_tuple() => parsed.origin().ascii_serialization(),
+        _ if url.is_empty() => "none".to_owned(),
+        _ => url.chars().take(200).collect(),
+    }
 }
 
 fn read_body(data: &str) -> anyhow::Result<Vec<u8>> {
@@ -440,6 +483,7 @@ mod tests {
             "tessera token refresh --profile work",
             "tessera api /api/1.0/users/me",
             "tessera api -X POST /x -d a=1 -H X-A:1 -H X-B:2 --profile work",
+            "tessera api https://other.example/x --allow-other-host",
             "tessera logout",
             "tessera logout --profile work --no-revoke",
         ] {
@@ -478,6 +522,34 @@ mod tests {
             assert_eq!(resolve_target(target, base).ok().as_deref(), Some(expected));
         }
         assert!(resolve_target("/x", None).is_err());
+    }
+
+    #[test]
+    fn the_token_goes_only_to_the_apis_origin() {
+        let base = "http://127.0.0.1:8080";
+        for url in [
+            "http://127.0.0.1:8080/api/1.0/users/me",
+            "HTTP://127.0.0.1:8080/x",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/x?next=https://evil.example",
+        ] {
+            assert!(same_origin(url, base), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:8081/api/1.0/users/me",
+            "https://127.0.0.1:8080/x",
+            "http://localhost:8080/x",
+            "http://127.0.0.1:8080.evil.example/x",
+            "http://127.0.0.1:8080@evil.example/x",
+            "https://other.example/x",
+            "not a url",
+        ] {
+            assert!(!same_origin(url, base), "{url}");
+        }
+        // The scheme's default port is the same origin, spelled or not.
+        assert!(same_origin("https://api.example.com:443/x", "https://api.example.com"));
+        assert!(!same_origin("https://api.example.com/x", ""));
+        assert_eq!(origin_of("https://other.example:8443/secret?x=1"), "https://other.example:8443");
     }
 
     #[test]

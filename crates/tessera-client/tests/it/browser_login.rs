@@ -127,14 +127,17 @@ async fn the_authorization_url_carries_pkce_s256_a_state_and_the_loopback_redire
     }
 }
 
-/// RFC 6749 §10.12: a redirect that does not carry this login's state is refused, and its code
-/// is never sent to the token endpoint. Stray requests before it (a favicon, a connection that
+/// RFC 6749 §10.12: a redirect that does not carry this login's state is answered 400 and its
+/// code is never sent to the token endpoint, but it does not end the login (anyone on the machine,
+/// or a web page probing loopback ports, can send one): the login goes on waiting, and the
+/// genuine redirect afterwards decides it. Stray requests before it (a favicon, a connection that
 /// sends nothing) are ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redirect_with_another_state_is_refused_and_nothing_is_stored() {
+async fn a_redirect_with_another_state_is_refused_and_the_login_goes_on() {
     let fixture = Fixture::start("wrong-state").await;
     let login = fixture.browser_login().await;
     let redirect_uri = login.redirect_uri().to_owned();
+    let state = query(login.authorize_url().as_str())["state"].clone();
     let finishing = tokio::spawn(login.finish());
     let http = reqwest::Client::new();
 
@@ -148,13 +151,41 @@ async fn a_redirect_with_another_state_is_refused_and_nothing_is_stored() {
     assert_eq!(favicon.status(), 404);
     assert!(!finishing.is_finished());
 
-    let forged = http.get(format!("{redirect_uri}?code=stolen-code&state=not-this-logins")).send().await.unwrap();
+    for forged in [
+        format!("{redirect_uri}?code=stolen-code&state=not-this-logins"),
+        format!("{redirect_uri}?code=stolen-code"),
+        format!("{redirect_uri}?error=access_denied&state=not-this-logins"),
+        format!("{redirect_uri}?code=a&code=b&state=x&state=y"),
+    ] {
+        let response = http.get(&forged).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{forged}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("not recognised"), "{page}");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!finishing.is_finished(), "a forged redirect ended the login");
+    assert!(fixture.nothing_stored());
+
+    // The genuine redirect (here the user declining) still reaches the login and decides it.
+    let genuine = http.get(format!("{redirect_uri}?error=access_denied&state={state}")).send().await.unwrap();
+    assert!(genuine.text().await.unwrap().contains("The login failed"));
+    let error = tokio::time::timeout(LOGIN_TIMEOUT, finishing).await.unwrap().unwrap().unwrap_err();
+    assert!(matches!(error, ClientError::AccessDenied(_)), "{error:?}");
+    assert!(fixture.nothing_stored());
+}
+
+/// A forged redirect does not stop the login from timing out as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_redirect_then_nothing_times_out() {
+    let fixture = Fixture::start("wrong-state-timeout").await;
+    let login = fixture.browser_login().await.with_timeout(Duration::from_millis(1500));
+    let redirect_uri = login.redirect_uri().to_owned();
+    let finishing = tokio::spawn(login.finish());
+    let forged = reqwest::get(format!("{redirect_uri}?code=stolen-code&state=not-this-logins")).await.unwrap();
     assert_eq!(forged.status(), 400);
-    assert_eq!(forged.headers()["cache-control"], "no-store");
-    let page = forged.text().await.unwrap();
-    assert!(page.contains("wrong state"), "{page}");
-    let error = finishing.await.unwrap().unwrap_err();
-    assert!(matches!(error, ClientError::StateMismatch), "{error:?}");
+    let error = tokio::time::timeout(LOGIN_TIMEOUT, finishing).await.unwrap().unwrap().unwrap_err();
+    assert!(matches!(error, ClientError::LoginTimedOut(_)), "{error:?}");
     assert!(fixture.nothing_stored());
 }
 
@@ -259,11 +290,14 @@ async fn a_browser_login_with_consent_stores_a_working_profile() {
         response.refresh_token.as_ref().map(|token| token.secret())
     );
 
-    // Logged in already: straight to the consent page.
+    // Logged in already: straight to the consent page. A forged redirect first (another state)
+    // is refused without ending the login, which the genuine redirect then completes.
     let again = fixture.browser_login().await;
     let url = again.authorize_url().to_string();
     let redirect_uri = again.redirect_uri().to_owned();
+    let forged = format!("{redirect_uri}?code=stolen-code&state=not-this-logins");
     finish_while(again, async {
+        assert_eq!(reqwest::get(&forged).await.unwrap().status(), 400);
         browser.goto(&url).await?;
         browser.wait_for("#approve", PAGE_WAIT).await?.click().await?;
         browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await?;

@@ -30,11 +30,33 @@ pub struct FakeConfig {
     /// Serve RFC 8414 metadata.
     pub metadata: bool,
     pub expires_in: u64,
+    /// The first this many refresh-grant requests are processed (the token rotates) but their
+    /// answer is replaced by `lost_answer`, as when the answer is lost on the way back.
+    pub lose_refresh_answers: usize,
+    pub lost_answer: LostAnswer,
+}
+
+/// What the client gets instead of a refresh answer that was lost.
+#[derive(Debug, Clone, Copy)]
+pub enum LostAnswer {
+    /// `502 Bad Gateway` with an HTML page, from a proxy in front of the server.
+    BadGateway,
+    /// `500` with `{"error":"server_error"}`.
+    ServerError,
+    /// `200` with a body that is not a token response.
+    Garbled,
 }
 
 impl Default for FakeConfig {
     fn default() -> Self {
-        Self { grace: false, reuse_revokes_family: true, metadata: true, expires_in: 3600 }
+        Self {
+            grace: false,
+            reuse_revokes_family: true,
+            metadata: true,
+            expires_in: 3600,
+            lose_refresh_answers: 0,
+            lost_answer: LostAnswer::BadGateway,
+        }
     }
 }
 
@@ -51,6 +73,8 @@ struct Inner {
     revoked_families: Vec<u64>,
     refreshes: usize,
     reuse_detected: usize,
+    refresh_requests: usize,
+    lost_answers: usize,
 }
 
 impl Inner {
@@ -109,10 +133,40 @@ impl FakeServer {
     pub fn reuse_detected(&self) -> usize {
         self.lock().reuse_detected
     }
+
+    /// Refresh-grant requests received, whatever their outcome.
+    pub fn refresh_requests(&self) -> usize {
+        self.lock().refresh_requests
+    }
+
+    /// Refresh answers replaced by [`FakeConfig::lost_answer`].
+    pub fn lost_answers(&self) -> usize {
+        self.lock().lost_answers
+    }
+
+    /// The refresh token this one was rotated into, if it was.
+    pub fn successor_of(&self, refresh_token: &str) -> Option<String> {
+        self.lock().refresh_tokens.get(refresh_token).and_then(|row| row.successor.clone())
+    }
 }
 
 fn oauth_error(status: StatusCode, error: &str) -> Response {
     (status, Json(json!({ "error": error, "error_description": error }))).into_response()
+}
+
+fn lost(answer: LostAnswer) -> Response {
+    match answer {
+        LostAnswer::BadGateway => (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        )
+            .into_response(),
+        LostAnswer::ServerError => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+        LostAnswer::Garbled => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"access_tok").into_response()
+        }
+    }
 }
 
 fn client_authenticated(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
@@ -135,11 +189,24 @@ async fn token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    let expires_in = server.config.expires_in;
+    let mut inner = server.lock();
+    let is_refresh = form.get("grant_type").map(String::as_str) == Some("refresh_token");
+    if is_refresh {
+        inner.refresh_requests += 1;
+    }
     if !client_authenticated(&headers, &form) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
-    let expires_in = server.config.expires_in;
-    let mut inner = server.lock();
+    let response = grant(&server, &mut inner, &form, expires_in);
+    if is_refresh && response.status() == StatusCode::OK && inner.lost_answers < server.config.lose_refresh_answers {
+        inner.lost_answers += 1;
+        return lost(server.config.lost_answer);
+    }
+    response
+}
+
+fn grant(server: &FakeServer, inner: &mut Inner, form: &HashMap<String, String>, expires_in: u64) -> Response {
     match form.get("grant_type").map(String::as_str) {
         Some("password") => {
             if form.get("username").map(String::as_str) != Some(USERNAME)

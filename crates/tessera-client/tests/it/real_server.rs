@@ -269,3 +269,33 @@ async fn logout_revokes_the_family_at_the_server() {
         .unwrap();
     assert_eq!(refresh.status(), 400);
 }
+
+/// The real server rotates the refresh token but the connection drops before its answer arrives:
+/// the token source presents the same refresh token again at once, the grace window returns the
+/// same successor, and the successor is stored, so a refresh long after the window (which would
+/// revoke the family if the spent token were presented) still works.
+#[tokio::test]
+async fn a_refresh_whose_answer_is_lost_is_retried_within_the_grace_window() {
+    let server = Server::start().await;
+    let proxy = crate::support::LossyProxy::start(server.issuer(), 1).await;
+    let temp = TempDir::new("real-lost-answer");
+    let clock = Arc::new(ManualClock::starting_now());
+    let client = source(Arc::new(temp.store()), &clock).with_http_client(crate::support::unpooled_http_client());
+    let mut settings = server.settings(client.http_client()).await;
+    settings.token_endpoint = format!("{}/oauth/token", proxy.base_url);
+    client.login_with_password(settings, USERNAME, &ResourceOwnerPassword::new(PASSWORD.into())).await.unwrap();
+    let before = stored_refresh_token(&temp.store());
+    clock.advance(ONE_HOUR);
+
+    assert_eq!(server.me_status(&client).await, 200);
+    assert_eq!(proxy.dropped(), 1, "the first answer was lost");
+    assert_eq!(server.refresh_tokens_issued().await, 2, "one rotation; the retry got the same successor");
+    let successor = stored_refresh_token(&temp.store());
+    assert_ne!(successor, before);
+
+    // Long after the grace window: the stored token is the live successor, not the spent one.
+    server.server.clock.advance(Duration::from_secs(600));
+    client.force_refresh().await.expect("the family is alive");
+    assert_eq!(server.me_status(&client).await, 200);
+    assert_eq!(server.refresh_tokens_issued().await, 3);
+}

@@ -129,3 +129,102 @@ impl<S: CredentialStore> CredentialStore for StaleReads<S> {
         self.inner.delete()
     }
 }
+
+/// An HTTP client like [`tessera_client::http_client`] but without connection reuse, so that
+/// every request goes through a new connection of a [`LossyProxy`].
+pub fn unpooled_http_client() -> tessera_client::reqwest::Client {
+    tessera_client::reqwest::Client::builder()
+        .redirect(tessera_client::reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+/// A TCP proxy in front of a server that relays every request, except that for the first
+/// `drops` refresh-grant requests it closes the client's connection once the server has started
+/// to answer: the server processed the refresh (and rotated the token), the client never learns
+/// the answer. One request per connection (see [`unpooled_http_client`]).
+pub struct LossyProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    remaining: Arc<AtomicUsize>,
+    /// Refresh requests whose answer was dropped.
+    pub dropped: Arc<AtomicUsize>,
+}
+
+impl LossyProxy {
+    pub async fn start(upstream: &str, drops: usize) -> LossyProxy {
+        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = LossyProxy {
+            base_url: format!("http://{}", listener.local_addr().unwrap()),
+            remaining: Arc::new(AtomicUsize::new(drops)),
+            dropped: Arc::new(AtomicUsize::new(0)),
+        };
+        let (remaining, dropped) = (Arc::clone(&proxy.remaining), Arc::clone(&proxy.dropped));
+        tokio::spawn(async move {
+            loop {
+                let (client, _) = listener.accept().await.unwrap();
+                let upstream = upstream.clone();
+                let (remaining, dropped) = (Arc::clone(&remaining), Arc::clone(&dropped));
+                tokio::spawn(relay(client, upstream, remaining, dropped));
+            }
+        });
+        proxy
+    }
+
+    pub fn dropped(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
+    }
+}
+
+async fn relay(
+    mut client: tokio::net::TcpStream,
+    upstream: String,
+    remaining: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(request) = read_request(&mut client).await else { return };
+    let mut server = tokio::net::TcpStream::connect(upstream.as_str()).await.unwrap();
+    server.write_all(&request).await.unwrap();
+    let is_refresh = request.windows(24).any(|window| window == b"grant_type=refresh_token");
+    if is_refresh && remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        // Wait until the server answers (it has processed the refresh), then lose the answer.
+        let mut first = [0u8; 1];
+        let _ = server.read(&mut first).await;
+        dropped.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+}
+
+/// One request: its head and a `Content-Length` body.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = request.windows(4).position(|window| window == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let read = stream.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        request.extend_from_slice(&chunk[..read]);
+    };
+    let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map_or(0, |value| value.trim().parse().unwrap());
+    while request.len() < head_end + length {
+        let read = stream.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        request.extend_from_slice(&chunk[..read]);
+    }
+    Some(request)
+}

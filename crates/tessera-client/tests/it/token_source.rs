@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use tessera_client::{ClientSettings, CredentialStore, FileStore, ManualClock, MemoryStore};
 
-use crate::fake_server::{self, FakeConfig, FakeServer};
-use crate::support::{StaleReads, TempDir, login, settings, source, stored_refresh_token};
+use crate::fake_server::{self, FakeConfig, FakeServer, LostAnswer};
+use crate::support::{
+    LossyProxy, StaleReads, TempDir, login, settings, source, stored_refresh_token, unpooled_http_client,
+};
 
 const ONE_HOUR: Duration = Duration::from_secs(3600);
 
@@ -131,4 +133,107 @@ async fn two_token_sources_on_one_file_share_a_refresh_like_two_processes() {
     assert_eq!(a.unwrap().secret(), b.unwrap().secret());
     assert_eq!(server.refreshes(), 1);
     assert_eq!(server.reuse_detected(), 0);
+}
+
+/// The server rotated the refresh token but its answer was lost (502 from a proxy, a 500
+/// `server_error`, a garbled body): the token source presents the same refresh token again at
+/// once, the grace window returns the same successor, and the successor is what gets stored, so
+/// no later call presents the spent token (which, outside the window, would revoke the family).
+#[tokio::test]
+async fn a_lost_refresh_answer_is_asked_again_and_the_successor_is_stored() {
+    for lost_answer in [LostAnswer::BadGateway, LostAnswer::ServerError, LostAnswer::Garbled] {
+        let server = FakeServer::start(FakeConfig {
+            grace: true,
+            lose_refresh_answers: 1,
+            lost_answer,
+            ..FakeConfig::default()
+        })
+        .await;
+        let temp = TempDir::new("lost-answer");
+        let clock = Arc::new(ManualClock::starting_now());
+        let source = source(Arc::new(temp.store()), &clock);
+        login(&source, &server).await;
+        let before = stored_refresh_token(&temp.store());
+        clock.advance(ONE_HOUR);
+
+        let access_token = source.access_token().await.unwrap();
+        assert_eq!(server.lost_answers(), 1, "{lost_answer:?}");
+        assert_eq!(server.refresh_requests(), 2, "{lost_answer:?}: one retry");
+        let successor = server.successor_of(&before).expect("the first attempt rotated the token");
+        assert_eq!(stored_refresh_token(&temp.store()), successor, "{lost_answer:?}");
+        assert_eq!(temp.store().load().unwrap().unwrap().tokens.access_token.secret(), access_token.secret());
+
+        // The next refresh presents the successor, not the spent token: no reuse.
+        clock.advance(ONE_HOUR);
+        source.access_token().await.unwrap();
+        assert_eq!(server.reuse_detected(), 0, "{lost_answer:?}");
+        assert_ne!(stored_refresh_token(&temp.store()), successor);
+    }
+}
+
+/// The connection is closed after the server processed the refresh, twice in a row: the third
+/// attempt gets the successor.
+#[tokio::test]
+async fn a_dropped_connection_during_a_refresh_is_retried_with_the_same_token() {
+    let server = FakeServer::start(FakeConfig { grace: true, ..FakeConfig::default() }).await;
+    let proxy = LossyProxy::start(&server.issuer, 2).await;
+    let temp = TempDir::new("dropped");
+    let clock = Arc::new(ManualClock::starting_now());
+    let source = source(Arc::new(temp.store()), &clock).with_http_client(unpooled_http_client());
+    let mut settings = settings(&server);
+    settings.token_endpoint = format!("{}/oauth/token", proxy.base_url);
+    source
+        .login_with_password(
+            settings,
+            fake_server::USERNAME,
+            &tessera_client::ResourceOwnerPassword::new(fake_server::PASSWORD.into()),
+        )
+        .await
+        .unwrap();
+    let before = stored_refresh_token(&temp.store());
+    clock.advance(ONE_HOUR);
+
+    let started = std::time::Instant::now();
+    source.access_token().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(proxy.dropped(), 2);
+    assert_eq!(server.refresh_requests(), 3);
+    assert_eq!(Some(stored_refresh_token(&temp.store())), server.successor_of(&before));
+    assert_eq!(server.reuse_detected(), 0);
+}
+
+/// After three lost answers the call fails (nothing is stored), without waiting long; a
+/// well-formed OAuth refusal is never retried.
+#[tokio::test]
+async fn retries_are_bounded_and_an_oauth_refusal_is_not_retried() {
+    let server = FakeServer::start(FakeConfig { grace: true, lose_refresh_answers: 3, ..FakeConfig::default() }).await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = Arc::new(MemoryStore::default());
+    let source = source(store.clone(), &clock);
+    login(&source, &server).await;
+    let before = stored_refresh_token(store.as_ref());
+    clock.advance(ONE_HOUR);
+    let started = std::time::Instant::now();
+    let error = source.access_token().await.unwrap_err();
+    assert!(matches!(error, tessera_client::ClientError::Protocol { .. }), "{error:?}");
+    assert!(started.elapsed() < tessera_client::REFRESH_BUDGET, "{:?}", started.elapsed());
+    assert_eq!(server.refresh_requests(), 3);
+    assert_eq!(stored_refresh_token(store.as_ref()), before, "nothing new was learned");
+    // Still inside the grace window: the next call gets the successor after all.
+    source.access_token().await.unwrap();
+    assert_eq!(Some(stored_refresh_token(store.as_ref())), server.successor_of(&before));
+
+    // invalid_client (a wrong secret) is answered at once and not asked again.
+    let server = FakeServer::start(FakeConfig { grace: true, ..FakeConfig::default() }).await;
+    let store = Arc::new(MemoryStore::default());
+    let source = crate::support::source(store.clone(), &clock);
+    login(&source, &server).await;
+    let mut profile = store.load().unwrap().unwrap();
+    profile.client.client_secret = Some(tessera_client::ClientSecret::new("wrong-secret".into()));
+    store.save(&profile).unwrap();
+    let source = crate::support::source(store.clone(), &clock);
+    clock.advance(ONE_HOUR);
+    let error = source.access_token().await.unwrap_err();
+    assert_eq!(error.oauth_error().map(|error| error.code()), Some("invalid_client"), "{error:?}");
+    assert_eq!(server.refresh_requests(), 1, "a refusal is final");
 }

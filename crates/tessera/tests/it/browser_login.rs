@@ -169,17 +169,32 @@ async fn declining_consent_fails_tessera_login_browser_and_stores_nothing() {
     browser.quit().await.unwrap();
 }
 
-/// No browser needed: a forged redirect (another state) ends the command with an error, and its
-/// code is never used.
+/// No browser needed: a forged redirect (another state) is answered 400 and its code is never
+/// used, but it does not end the command, which goes on waiting for this login's redirect (here
+/// the user declining, sent with the state of the printed URL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forged_redirect_fails_tessera_login_browser() {
+async fn a_forged_redirect_does_not_end_tessera_login_browser() {
     let fixture = Fixture::start("login-browser-forged").await;
-    let login = fixture.start_login("default").await;
-    let forged = reqwest::get(format!("{}?code=stolen&state=forged", login.redirect_uri())).await.unwrap();
+    let mut login = fixture.start_login("default").await;
+    let redirect_uri = login.redirect_uri();
+    let forged = reqwest::get(format!("{redirect_uri}?code=stolen&state=forged")).await.unwrap();
     assert_eq!(forged.status(), 400);
+    assert!(forged.text().await.unwrap().contains("not recognised"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(login.running.still_running(), "a forged redirect ended tessera login --browser");
+
+    let state = tessera_client::Url::parse(&login.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+    let genuine = reqwest::get(format!("{redirect_uri}?error=access_denied&state={state}")).await.unwrap();
+    assert!(genuine.text().await.unwrap().contains("The login failed"));
 
     let output = login.wait().await;
     assert_eq!(output.code(), Some(1), "{}", output.stderr);
-    assert!(output.stderr.contains("wrong state"), "{}", output.stderr);
+    assert!(output.stderr.contains("access_denied"), "{}", output.stderr);
+    assert!(!output.stderr.contains("wrong state"), "{}", output.stderr);
     assert!(fixture.store("default").load().unwrap().is_none());
 }

@@ -239,3 +239,69 @@ async fn credentials_are_private_to_the_user() {
     files.sort();
     assert!(files.contains(&"default.json".to_owned()) && files.contains(&"work.json".to_owned()), "{files:?}");
 }
+
+/// A listener on another port of 127.0.0.1 (another origin than the issuer's) that answers every
+/// request `200 ok` and keeps the request heads it received.
+async fn other_origin() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&heads);
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => head.extend_from_slice(&chunk[..read]),
+                }
+            }
+            seen.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+        }
+    });
+    (url, heads)
+}
+
+/// `tessera api` sends the access token only to the issuer's origin: an absolute URL elsewhere
+/// (here only the port differs) is refused with exit status 2 before any connection, unless
+/// `--allow-other-host` says to send it anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tessera_api_refuses_to_send_the_token_to_another_origin() {
+    let fixture = Fixture::start("other-origin", RawConfig::default()).await;
+    fixture.login("default", PASSWORD).await.success();
+    let (other, heads) = other_origin().await;
+    let access_token = fixture.store("default").load().unwrap().unwrap().tokens.access_token.secret().clone();
+
+    let refused = fixture.tessera().args(["api", &format!("{other}/steal")]).run().await;
+    assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("refusing to send the access token to")
+            && refused.stderr.contains(&other)
+            && refused.stderr.contains("--allow-other-host"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains(&access_token));
+    assert!(heads.lock().unwrap().is_empty(), "nothing may reach the other origin");
+
+    // The issuer's origin spelled as an absolute URL is fine.
+    let me = fixture.tessera().args(["api", &fixture.server.url(ME)]).run().await.success();
+    assert_eq!(me.json()["username"], USERNAME);
+
+    let allowed = fixture.tessera().args(["api", &format!("{other}/mine"), "--allow-other-host"]).run().await.success();
+    assert_eq!(allowed.stdout, "ok");
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(heads[0].starts_with("GET /mine "), "{}", heads[0]);
+    assert!(
+        heads[0].to_ascii_lowercase().contains(&format!("authorization: bearer {}", access_token.to_ascii_lowercase())),
+        "{}",
+        heads[0]
+    );
+}

@@ -136,6 +136,11 @@ impl Running {
         BufReader::new(self.0.stderr.take().unwrap())
     }
 
+    /// Whether the process has not exited yet.
+    pub fn still_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+
     pub async fn wait(self) -> Output {
         let output = tokio::time::timeout(PROCESS_TIMEOUT, self.0.wait_with_output())
             .await
