@@ -149,6 +149,23 @@ pub struct AuthService {
     password_checks: tokio::sync::Semaphore,
 }
 
+/// Failed password checks per username that are tolerated within [`LOGIN_FAILURE_WINDOW`].
+pub const LOGIN_FAILURE_LIMIT: i64 = 10;
+/// The throttling window: after the limit, the username is refused until its window ends.
+pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The outcome of a username and password check.
+pub enum PasswordCheck {
+    Correct(UserRow),
+    Wrong,
+    /// Too many recent failures for this username: not checked at all.
+    Throttled,
+}
+
+impl PasswordCheck {
+    pub const THROTTLED_MESSAGE: &'static str = "too many failed sign-ins for this user; try again in 15 minutes";
+}
+
 /// How often an unknown `kid` may make an instance re-read the key ring: bounds the database
 /// load that a stream of forged tokens with random `kid`s can cause.
 pub const KEY_RELOAD_BACKOFF: Duration = Duration::from_secs(5);
@@ -229,19 +246,34 @@ impl AuthService {
     ) -> Result<Issued, ServiceError> {
         Self::require_grant(client, "password")?;
         let scope = Self::grant_scope(client, requested_scope)?;
-        let Some(user) = self.check_password(username, password).await? else {
-            return Err(ServiceError::oauth(ErrorCode::InvalidGrant, "the username or password is incorrect"));
+        let user = match self.check_password(username, password).await? {
+            PasswordCheck::Correct(user) => user,
+            PasswordCheck::Wrong => {
+                return Err(ServiceError::oauth(ErrorCode::InvalidGrant, "the username or password is incorrect"));
+            }
+            PasswordCheck::Throttled => {
+                return Err(ServiceError::oauth(ErrorCode::InvalidGrant, PasswordCheck::THROTTLED_MESSAGE));
+            }
         };
         self.start_grant(client, &user.user_id, scope).await
     }
 
-    /// The user, if `password` is theirs. Unknown usernames are checked against a dummy hash,
-    /// so they cost the same time as wrong passwords. Argon2 runs off the async threads.
+    /// Checks a username and password. Unknown usernames are checked against a dummy hash, so
+    /// they cost the same time as wrong passwords; Argon2 runs off the async threads. After
+    /// [`LOGIN_FAILURE_LIMIT`] failures in [`LOGIN_FAILURE_WINDOW`], the username is refused
+    /// without a check until the window ends (counted in the database: all instances agree).
     pub(crate) async fn check_password(
         &self,
         username: &str,
         password: Password,
-    ) -> Result<Option<UserRow>, ServiceError> {
+    ) -> Result<PasswordCheck, ServiceError> {
+        let now = self.now();
+        let window_opened_after = now.minus(LOGIN_FAILURE_WINDOW);
+        // Counters are keyed by at most 200 characters: usernames are no longer than that.
+        let key: String = username.chars().take(200).collect();
+        if self.store.login_failures(&key, window_opened_after).await? >= LOGIN_FAILURE_LIMIT {
+            return Ok(PasswordCheck::Throttled);
+        }
         let user = self.store.get_user_by_username(username).await?;
         let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
         let _permit = self.password_checks.acquire().await.map_err(|_| InternalError::PasswordTask)?;
@@ -249,7 +281,16 @@ impl AuthService {
             tokio::task::spawn_blocking(move || passwords::verify_password(&password, stored_hash.as_deref()))
                 .await
                 .map_err(|_| InternalError::PasswordTask)?;
-        Ok(user.filter(|_| verified))
+        match user.filter(|_| verified) {
+            Some(user) => {
+                self.store.clear_login_failures(&key).await?;
+                Ok(PasswordCheck::Correct(user))
+            }
+            None => {
+                self.store.record_login_failure(&key, now, window_opened_after).await?;
+                Ok(PasswordCheck::Wrong)
+            }
+        }
     }
 
     /// RFC 6749 §4.4: the client acts for itself. Confidential clients only (§4.4: "MUST only

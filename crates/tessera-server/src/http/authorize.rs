@@ -10,7 +10,7 @@
 
 use super::AppState;
 use crate::service::ServiceError;
-use crate::service::authorization::SESSION_TTL;
+use crate::service::authorization::{SESSION_TTL, SignIn};
 use crate::store::{ClientRow, UserRow};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -286,7 +286,7 @@ pub async fn authorize_post(State(service): State<AppState>, headers: HeaderMap,
             let username = form.get("username").map(String::as_str).unwrap_or_default();
             let password = Password::new(form.get("password").cloned().unwrap_or_default());
             match service.sign_in(username, password).await {
-                Ok(Some((session, user))) => {
+                Ok(SignIn::SignedIn { session, user }) => {
                     let mut response = consent_page(&client, &request, &params, &user, &service.csrf_token(&session));
                     let cookie = format!(
                         "{SESSION_COOKIE}={session}; Path=/oauth/authorize; HttpOnly; SameSite=Lax; Max-Age={}{}",
@@ -298,9 +298,7 @@ pub async fn authorize_post(State(service): State<AppState>, headers: HeaderMap,
                     }
                     response
                 }
-                Ok(None) => {
-                    login_page(&service, &headers, &client, &params, Some("The username or password is incorrect."))
-                }
+                Ok(SignIn::Refused(message)) => login_page(&service, &headers, &client, &params, Some(message)),
                 Err(error) => internal(error),
             }
         }

@@ -1,7 +1,7 @@
 //! The authorization-code grant (RFC 6749 §4.1, RFC 7636): browser sign-in sessions,
 //! consent, codes, and their redemption at the token endpoint.
 
-use super::{AuthService, Issued, ServiceError};
+use super::{AuthService, Issued, PasswordCheck, ServiceError};
 use crate::random::random_bytes;
 use crate::store::{AuthorizationCodeRow, ClientRow, UserRow};
 use base64::Engine;
@@ -17,6 +17,14 @@ pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// How long a browser stays signed in at the authorization endpoint.
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 
+/// The outcome of the login form.
+pub enum SignIn {
+    /// The session cookie's value and the user.
+    SignedIn { session: String, user: UserRow },
+    /// Not signed in; the message is safe to show.
+    Refused(&'static str),
+}
+
 fn random_token() -> Result<String, ServiceError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
 }
@@ -24,12 +32,18 @@ fn random_token() -> Result<String, ServiceError> {
 impl AuthService {
     /// Checks a username and password typed into the login page; on success opens a browser
     /// session and returns its cookie value.
-    pub async fn sign_in(&self, username: &str, password: Password) -> Result<Option<(String, UserRow)>, ServiceError> {
-        let Some(user) = self.check_password(username, password).await? else { return Ok(None) };
+    pub async fn sign_in(&self, username: &str, password: Password) -> Result<SignIn, ServiceError> {
+        let user = match self.check_password(username, password).await? {
+            PasswordCheck::Correct(user) => user,
+            PasswordCheck::Wrong => return Ok(SignIn::Refused("The username or password is incorrect.")),
+            PasswordCheck::Throttled => {
+                return Ok(SignIn::Refused("Too many failed sign-ins for this user; try again in 15 minutes."));
+            }
+        };
         let session = random_token()?;
         let now = self.now();
         self.store.insert_browser_session(&TokenHash::of(&session), &user.user_id, now, now.plus(SESSION_TTL)).await?;
-        Ok(Some((session, user)))
+        Ok(SignIn::SignedIn { session, user })
     }
 
     /// The signed-in user of a browser session cookie, if it is still valid.

@@ -252,4 +252,31 @@ on_both_backends!(
     narrower_scope_on_refresh_narrows_only_the_access_token,
     refresh_token_of_another_client_is_refused_and_not_consumed,
     client_credentials_grant_issues_an_access_token_only,
+    password_guessing_is_throttled_per_username,
 );
+
+async fn password_guessing_is_throttled_per_username(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    fixture.server.user("bob", "bob's password").await;
+    let attempt = |username: &'static str, password: &'static str| {
+        let fixture = &fixture;
+        async move { fixture.token(&[("grant_type", "password"), ("username", username), ("password", password)]).await }
+    };
+    // Nine failures, then the right password: it works, and the count starts again.
+    for _ in 0..9 {
+        assert_eq!(attempt(USERNAME, "guess").await.0, 400);
+    }
+    assert_eq!(attempt(USERNAME, PASSWORD).await.0, 200);
+    // Ten failures in the window: the username is refused, even with the right password.
+    for _ in 0..10 {
+        let (_, body) = attempt(USERNAME, "guess").await;
+        assert!(body["error_description"].as_str().unwrap().contains("incorrect"), "{body}");
+    }
+    let (status, body) = attempt(USERNAME, PASSWORD).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("too many"), "{body}");
+    // Other users are not affected; after the window the user can sign in again.
+    assert_eq!(attempt("bob", "bob's password").await.0, 200);
+    fixture.server.clock.advance(std::time::Duration::from_secs(15 * 60 + 1));
+    assert_eq!(attempt(USERNAME, PASSWORD).await.0, 200);
+}
