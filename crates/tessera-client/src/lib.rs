@@ -21,40 +21,48 @@
 //!
 //! # Example
 //!
-//! The guide's two steps, refresh then call the API, after a one-time login:
+//! The guide's two steps, refresh then call the API, after a one-time login. This example runs
+//! as a test against a real Tessera server started in-process (the hidden lines start it and
+//! register the application and the user); with your own server, put your issuer URL, client
+//! id and secret, username and password in their place.
 //!
-//! ```no_run
+//! ```
 //! use std::sync::Arc;
 //! use tessera_client::{
 //!     ApiClient, ClientSecret, ClientSettings, FileStore, ResourceOwnerPassword, TokenSource,
 //! };
 //!
-//! # async fn guide() -> Result<(), Box<dyn std::error::Error>> {
-//! let source = TokenSource::new(Arc::new(FileStore::open("default")?))?;
+//! # #[tokio::main(flavor = "multi_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = tessera_server::testing::TestServer::start(Default::default()).await;
+//! # let app = server.client("My App", &[], "read write", false).await;
+//! # server.user("alice", "correct horse battery staple").await;
+//! # let issuer = server.base_url.clone();
+//! # let (client_id, client_secret) = (app.client_id.clone(), app.client_secret.clone().unwrap_or_default());
+//! # let (username, password) = ("alice", "correct horse battery staple");
+//! # let config_dir = server.directory.join("config");
+//! // Tokens live in a profile file, ~/.config/tessera/default.json with `FileStore::open("default")`.
+//! let source = TokenSource::new(Arc::new(FileStore::in_dir(&config_dir, "default")?))?;
 //!
 //! // Once: discover the endpoints and log in with the password grant. Only the tokens are
-//! // stored (in ~/.config/tessera/default.json), never the password.
-//! let settings = ClientSettings::discover(
-//!     source.http_client(),
-//!     "https://your-domain.com",
-//!     "YOUR_CLIENT_ID",
-//!     Some(ClientSecret::new("YOUR_CLIENT_SECRET".into())),
-//! )
-//! .await?;
-//! let password = ResourceOwnerPassword::new("YOUR_PASSWORD".into());
-//! source.login_with_password(settings, "YOUR_USERNAME", &password).await?;
+//! // stored, never the password.
+//! let settings =
+//!     ClientSettings::discover(source.http_client(), &issuer, &client_id, Some(ClientSecret::new(client_secret)))
+//!         .await?;
+//! let password = ResourceOwnerPassword::new(password.into());
+//! source.login_with_password(settings, username, &password).await?;
 //!
-//! // Step 1 of the guide: trade the refresh token for new tokens. Usually unnecessary:
-//! // `access_token()` refreshes by itself when the token is about to expire.
+//! // Step 1 of the guide: trade the refresh token for new tokens (a new access token and a
+//! // new refresh token, stored before this returns). Usually unnecessary: `access_token()`
+//! // refreshes by itself when the token is about to expire.
 //! let response = source.force_refresh().await?;
-//! println!("new access token expires in {:?} s", response.expires_in);
+//! assert!(response.refresh_token.is_some());
 //!
 //! // Step 2: call the API with the (fresh) access token.
 //! let api = ApiClient::new(source.clone());
-//! let me = api
-//!     .send(api.get("https://your-domain.com/api/1.0/users/me"))
-//!     .await?;
-//! println!("{}: {}", me.status(), me.text().await?);
+//! let me = api.send(api.get(&format!("{issuer}/api/1.0/users/me"))).await?;
+//! assert_eq!(me.status(), 200);
+//! println!("{}", me.text().await?);
 //!
 //! // Or take the token and use any HTTP client.
 //! let access_token = source.access_token().await?;
