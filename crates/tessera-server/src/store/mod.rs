@@ -831,67 +831,34 @@ impl Store {
     ///   can make before `TESSERA_REFRESH_MAX_TTL` ends it;
     /// - families that ended (expired or revoked) longer ago than `access_ttl`: their last
     ///   access token has expired too, so nothing can refer to them;
-    /// - revoked access-token ids whose token has expired.
+    /// - revoked access-token ids whose token has expired;
+    /// - authorization codes, browser sessions and sign-in failure counters past their use.
     pub async fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64> {
-        let family_cutoff = now.minus(access_ttl).millis();
-        let tokens = sqlx::query(
-            "DELETE FROM refresh_tokens WHERE token_hash IN \
-             (SELECT token_hash FROM refresh_tokens WHERE idle_expires_at < $1 AND used_at IS NULL LIMIT $2)",
-        )
-        .bind(now.millis())
-        .bind(batch)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        let families = sqlx::query(
-            "DELETE FROM refresh_families WHERE family_id IN \
-             (SELECT family_id FROM refresh_families WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)",
-        )
-        .bind(family_cutoff)
-        .bind(batch)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        let access = sqlx::query(
-            "DELETE FROM revoked_access_tokens WHERE jti IN \
-             (SELECT jti FROM revoked_access_tokens WHERE expires_at < $1 LIMIT $2)",
-        )
-        .bind(now.millis())
-        .bind(batch)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        // Codes live a minute; keep them a day past expiry so a late replay is still
-        // recognised (and revokes what the code started) rather than reported as unknown.
-        let codes = sqlx::query(
-            "DELETE FROM authorization_codes WHERE code_hash IN \
-             (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2)",
-        )
-        .bind(now.minus(Duration::from_secs(86_400)).millis())
-        .bind(batch)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        let sessions = sqlx::query(
-            "DELETE FROM browser_sessions WHERE session_hash IN \
-             (SELECT session_hash FROM browser_sessions WHERE expires_at < $1 LIMIT $2)",
-        )
-        .bind(now.millis())
-        .bind(batch)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        // Failure counters whose window closed long ago (a day is far past any window).
-        let failures = sqlx::query(
-            "DELETE FROM login_failures WHERE username IN \
-             (SELECT username FROM login_failures WHERE window_started_at < $1 LIMIT $2)",
-        )
-        .bind(now.minus(Duration::from_secs(86_400)).millis())
-        .bind(batch)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        Ok(tokens + families + access + codes + sessions + failures)
+        let day_ago = now.minus(Duration::from_secs(86_400));
+        // (table, key column, condition on $1 = cutoff, cutoff): written out here, never from input.
+        let purges: [(&str, &str, &str, Timestamp); 6] = [
+            ("refresh_tokens", "token_hash", "idle_expires_at < $1 AND used_at IS NULL", now),
+            ("refresh_families", "family_id", "expires_at < $1 OR revoked_at < $1", now.minus(access_ttl)),
+            ("revoked_access_tokens", "jti", "expires_at < $1", now),
+            // Codes live a minute; kept a day past expiry so a late replay is still recognised
+            // (and revokes what the code started) rather than reported as unknown.
+            ("authorization_codes", "code_hash", "expires_at < $1", day_ago),
+            ("browser_sessions", "session_hash", "expires_at < $1", now),
+            // Failure counters whose window closed long ago (a day is far past any window).
+            ("login_failures", "username", "window_started_at < $1", day_ago),
+        ];
+        let mut deleted = 0;
+        for (table, key, condition, cutoff) in purges {
+            deleted += sqlx::query(&format!(
+                "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT $2)"
+            ))
+            .bind(cutoff.millis())
+            .bind(batch)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        }
+        Ok(deleted)
     }
 
     /// Row counts, for tests and `/metrics`.
