@@ -2,6 +2,7 @@
 //! core's decisions to the store and the keys; it knows nothing of HTTP.
 
 pub mod authorization;
+pub mod pages;
 
 use crate::clock::Clock;
 use crate::config::Config;

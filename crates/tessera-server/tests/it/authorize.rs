@@ -363,3 +363,104 @@ async fn login_and_consent_refusals() {
     let page = browser.get(&query).await;
     assert!(page.body.contains("id=\"login\""), "session over: login again");
 }
+
+/// The attributes of the cookie `name` that a page set, lowercased, without its value.
+fn cookie_attributes(page: &Page, name: &str) -> std::collections::BTreeSet<String> {
+    let cookie = page
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .find(|cookie| cookie.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie set"));
+    cookie.split(';').skip(1).map(|attribute| attribute.trim().to_ascii_lowercase()).collect()
+}
+
+#[tokio::test]
+async fn the_browser_cookies_keep_their_attributes() {
+    // Scoped to the endpoint, out of reach of scripts, left off cross-site POSTs, `Secure`
+    // behind an https issuer, and the session cookie expiring with the session (8 hours).
+    for (issuer, secure) in [(None, false), (Some("https://auth.example.test"), true)] {
+        let fixture = Fixture::with(RawConfig { issuer: issuer.map(str::to_owned), ..RawConfig::default() }).await;
+        let mut browser = Browser::new(&fixture);
+        let query = request(&fixture.app.client_id, &[]);
+        let login = browser.get(&query).await;
+        let mut expected: std::collections::BTreeSet<String> =
+            ["httponly", "samesite=lax", "path=/oauth/authorize"].map(str::to_owned).into();
+        if secure {
+            expected.insert("secure".into());
+        }
+        assert_eq!(cookie_attributes(&login, "tessera_login"), expected, "issuer {issuer:?}");
+        let mut form = query.clone();
+        let login_csrf = csrf(&login);
+        form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD), ("csrf", &login_csrf)]);
+        let consent = browser.post(&form).await;
+        assert_eq!(consent.status, 200, "{}", consent.body);
+        expected.insert("max-age=28800".into());
+        assert_eq!(cookie_attributes(&consent, "tessera_session"), expected, "issuer {issuer:?}");
+        // The browser has its login cookie already: it is not set again.
+        assert!(browser.get(&query).await.headers.get("set-cookie").is_none());
+    }
+}
+
+/// The text of HTML with the entities an escaper writes turned back into characters.
+fn decode_entities(html: &str) -> String {
+    let mut text = html.to_owned();
+    for (entities, character) in [
+        (&["&lt;", "&#60;", "&#x3c;"][..], "<"),
+        (&["&gt;", "&#62;", "&#x3e;"], ">"),
+        (&["&quot;", "&#34;", "&#x22;"], "\""),
+        (&["&#39;", "&#x27;", "&apos;"], "'"),
+        (&["&amp;", "&#38;", "&#x26;"], "&"),
+    ] {
+        for entity in entities {
+            text = text.replace(entity, character);
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn pages_escape_every_value_they_show_or_carry() {
+    // Markup in the client's name, the username, a scope, the state (carried in a hidden
+    // field) and a parameter name (shown on the error page) comes out as text.
+    const MARKUP: &str = r#""><script>alert('x')</script>&amp;"#;
+    let fixture = Fixture::start().await;
+    let client = fixture.server.client(&format!("Evil {MARKUP}"), &["authorization_code"], "read <b>&'x'", false).await;
+    let username = "<i>\"eve\"&'x'</i>";
+    fixture.server.user(username, PASSWORD).await;
+    // No raw markup, and the text is all there once its entities are decoded.
+    let escaped = |page: &Page, texts: &[&str]| {
+        for raw in ["<script", "<b>", "<i>", MARKUP] {
+            assert!(!page.body.contains(raw), "{raw} in {}", page.body);
+        }
+        let decoded = decode_entities(&page.body);
+        for text in texts {
+            assert!(decoded.contains(text), "{text} not in {}", page.body);
+        }
+    };
+    let mut browser = Browser::new(&fixture);
+    let query = request(&client.client_id, &[("scope", "read <b>&'x'"), ("state", MARKUP)]);
+    let login = browser.get(&query).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    escaped(&login, &[&format!("Evil {MARKUP}"), &format!("name=\"state\" value=\"{MARKUP}\"")]);
+    let mut form = query.clone();
+    let login_csrf = csrf(&login);
+    form.extend([("action", "login"), ("username", username), ("password", PASSWORD), ("csrf", &login_csrf)]);
+    let consent = browser.post(&form).await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    escaped(&consent, &[&format!("Evil {MARKUP}"), username, "<li><b>&'x'</li>"]);
+    // The hidden fields give the browser back exactly what the client sent.
+    let token = csrf(&consent);
+    let mut form = query.clone();
+    form.extend([("action", "approve"), ("csrf", token.as_str())]);
+    let redirect = browser.post(&form).await;
+    assert_eq!(redirect.status, 303, "{}", redirect.body);
+    let params = query_of(redirect.location.as_deref().unwrap());
+    assert_eq!(params["state"], MARKUP);
+    // The error page names the repeated parameter, as text.
+    let page = browser.get(&[("<script>alert('x')</script>", "1"), ("<script>alert('x')</script>", "2")]).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("id=\"error\""));
+    escaped(&page, &["parameter `<script>alert('x')</script>` was sent more than once"]);
+}

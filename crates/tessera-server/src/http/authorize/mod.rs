@@ -1,0 +1,248 @@
+//! `GET, POST /oauth/authorize` (RFC 6749 §4.1): the login page, the consent page ("the user
+//! accepts the application"), and the redirect back to the client with a code.
+//!
+//! The pages are plain server-rendered HTML forms. The authorization request travels in
+//! hidden fields, so the endpoint keeps no per-request state; the signed-in user is a
+//! database-backed session cookie, so any instance can serve any step.
+
+mod cookies;
+mod pages;
+
+use super::{ApiError, AppState};
+use crate::service::ServiceError;
+use crate::service::authorization::SignIn;
+use crate::service::pages::CheckedRequest;
+use crate::store::{ClientRow, UserRow};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use tessera_core::Password;
+use tessera_core::authorize::{AuthorizationRequest, AuthorizeError};
+use tessera_core::request::collect_parameters;
+use tessera_proto::ErrorCode;
+
+/// A request that ends without the page it asked for.
+#[derive(Debug)]
+pub enum PageError {
+    /// Told to the user on an error page (400); nothing is sent to the client, because the
+    /// request could not be trusted or the form was not genuine.
+    Refused(String),
+    /// Sent back to the client's verified redirect URI as `error=…&state=…`
+    /// (RFC 6749 §4.1.2.1), which includes the user's "Deny".
+    Redirect { redirect_uri: String, state: Option<String>, code: ErrorCode, description: String },
+    /// Not the user's fault: logged once and answered with an opaque 500, as on the API.
+    Service(ServiceError),
+}
+
+impl From<ServiceError> for PageError {
+    fn from(error: ServiceError) -> Self {
+        PageError::Service(error)
+    }
+}
+
+impl From<AuthorizeError> for PageError {
+    fn from(error: AuthorizeError) -> Self {
+        match error {
+            AuthorizeError::Fatal(message) => PageError::Refused(message),
+            AuthorizeError::Redirect { redirect_uri, state, code, description } => {
+                PageError::Redirect { redirect_uri, state, code, description }
+            }
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Refused(message) => pages::error(&message),
+            PageError::Redirect { redirect_uri, state, code, description } => redirect_to_client(
+                &redirect_uri,
+                &with_state(vec![("error", code.as_str()), ("error_description", &description)], state.as_deref()),
+            ),
+            PageError::Service(error) => ApiError::from_service(error, false).into_response(),
+        }
+    }
+}
+
+/// An authorization request that passed its checks, with the parameters the forms carry along.
+struct Checked {
+    client: ClientRow,
+    request: AuthorizationRequest,
+    params: HashMap<String, String>,
+}
+
+/// What the user decided on the consent page.
+enum Decision {
+    Approve,
+    Deny,
+}
+
+/// `GET /oauth/authorize`: the login page, or the consent page for a signed-in browser.
+pub async fn authorize_get(
+    State(service): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let params = parse_pairs(serde_urlencoded::from_str(query.as_deref().unwrap_or_default()))?;
+    let checked = check_request(&service, params).await?;
+    match signed_in(&service, &headers).await? {
+        Some((session, user)) => Ok(consent_page(&service, &checked, &user, &session)),
+        None => login_page(&service, &headers, &checked, None),
+    }
+}
+
+/// `POST /oauth/authorize`: sign in, or approve / deny.
+pub async fn authorize_post(
+    State(service): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = parse_pairs(serde_urlencoded::from_bytes(&body))?;
+    let params: HashMap<String, String> = form
+        .iter()
+        .filter(|(name, _)| pages::REQUEST_FIELDS.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let checked = check_request(&service, params).await?;
+    match form.get("action").map(String::as_str) {
+        Some("login") => sign_in(&service, &headers, &form, &checked).await,
+        Some("approve") => decide(&service, &headers, &form, &checked, Decision::Approve).await,
+        Some("deny") => decide(&service, &headers, &form, &checked, Decision::Deny).await,
+        _ => Err(PageError::Refused("Unknown action.".into())),
+    }
+}
+
+/// The login form: on success the consent page, with the new session cookie.
+async fn sign_in(
+    service: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    checked: &Checked,
+) -> Result<Response, PageError> {
+    if !login_csrf_ok(service, headers, form) {
+        return Err(PageError::Refused(
+            "This sign-in form has expired or was not sent from this page; start again.".into(),
+        ));
+    }
+    let username = form.get("username").map(String::as_str).unwrap_or_default();
+    let password = Password::new(form.get("password").cloned().unwrap_or_default());
+    match service.sign_in(username, password).await? {
+        SignIn::SignedIn { session, user } => {
+            let mut response = consent_page(service, checked, &user, &session);
+            cookies::set(&mut response, &cookies::session(&session, service.cookies_are_secure()));
+            Ok(response)
+        }
+        SignIn::Refused(message) => login_page(service, headers, checked, Some(message)),
+    }
+}
+
+/// The consent form: a code for the client, or `access_denied`.
+async fn decide(
+    service: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    checked: &Checked,
+    decision: Decision,
+) -> Result<Response, PageError> {
+    let Some((session, user)) = signed_in(service, headers).await? else {
+        return login_page(service, headers, checked, Some("Your session has ended; sign in again."));
+    };
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
+    if !service.csrf_token_matches(&session, csrf) {
+        return Err(PageError::Refused("This form has expired or was not sent from this page; start again.".into()));
+    }
+    let request = &checked.request;
+    match decision {
+        Decision::Deny => Err(PageError::Redirect {
+            redirect_uri: request.redirect_uri.clone(),
+            state: request.state.clone(),
+            code: ErrorCode::AccessDenied,
+            description: "the user denied the request".into(),
+        }),
+        Decision::Approve => {
+            let code = service.issue_authorization_code(request, &user).await?;
+            Ok(redirect_to_client(&request.redirect_uri, &with_state(vec![("code", &code)], request.state.as_deref())))
+        }
+    }
+}
+
+/// The login page. Its form carries a CSRF token bound to the browser's login cookie, which is
+/// set here if the browser has none yet.
+fn login_page(
+    service: &AppState,
+    headers: &HeaderMap,
+    checked: &Checked,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let existing = cookies::read(headers, cookies::LOGIN_COOKIE);
+    let nonce = match &existing {
+        Some(nonce) => nonce.clone(),
+        None => service.new_login_nonce()?,
+    };
+    let csrf = service.login_csrf_token(&nonce);
+    let mut response = pages::login(&checked.client.name, &checked.params, &csrf, error);
+    if existing.is_none() {
+        cookies::set(&mut response, &cookies::login(&nonce, service.cookies_are_secure()));
+    }
+    Ok(response)
+}
+
+/// Whether a login POST carries the CSRF token of this browser's login cookie.
+fn login_csrf_ok(service: &AppState, headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
+    match (cookies::read(headers, cookies::LOGIN_COOKIE), form.get("csrf")) {
+        (Some(nonce), Some(presented)) => service.login_csrf_token_matches(&nonce, presented),
+        _ => false,
+    }
+}
+
+fn consent_page(service: &AppState, checked: &Checked, user: &UserRow, session: &str) -> Response {
+    let csrf = service.csrf_token(session);
+    pages::consent(&checked.client.name, &user.username, &checked.request.scope, &checked.params, &csrf)
+}
+
+/// `303 See Other` to the client's redirect URI with `extra` appended to its query.
+fn redirect_to_client(redirect_uri: &str, extra: &[(&str, &str)]) -> Response {
+    let query = serde_urlencoded::to_string(extra).unwrap_or_default();
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    let location = format!("{redirect_uri}{separator}{query}");
+    match HeaderValue::from_str(&location) {
+        Ok(value) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(header::LOCATION, value);
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => pages::error("The redirect URI cannot be used."),
+    }
+}
+
+fn with_state<'a>(mut extra: Vec<(&'a str, &'a str)>, state: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    if let Some(state) = state {
+        extra.push(("state", state));
+    }
+    extra
+}
+
+/// Checks the request against its client.
+async fn check_request(service: &AppState, params: HashMap<String, String>) -> Result<Checked, PageError> {
+    match service.check_authorization_request(&params).await? {
+        CheckedRequest::Valid { client, request } => Ok(Checked { client, request, params }),
+        CheckedRequest::Refused(refusal) => Err(refusal.into()),
+    }
+}
+
+/// The session token and user of a signed-in browser.
+async fn signed_in(service: &AppState, headers: &HeaderMap) -> Result<Option<(String, UserRow)>, PageError> {
+    let Some(session) = cookies::read(headers, cookies::SESSION_COOKIE) else { return Ok(None) };
+    let user = service.session_user(&session).await?;
+    Ok(user.map(|user| (session, user)))
+}
+
+fn parse_pairs(
+    pairs: Result<Vec<(String, String)>, serde_urlencoded::de::Error>,
+) -> Result<HashMap<String, String>, PageError> {
+    let pairs = pairs.map_err(|_| PageError::Refused("The request is malformed.".into()))?;
+    collect_parameters(pairs).map_err(|error| PageError::Refused(error.description))
+}
