@@ -2,7 +2,7 @@
 //! fsync of the directory) with mode 0600 in a 0700 directory, and locked through a sibling
 //! `.lock` file (see the [store layout](super)).
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,6 +153,7 @@ mod tests {
     use super::*;
     use crate::profile::{ClientSettings, TokenSet};
     use oauth2::{AccessToken, ClientSecret, RefreshToken};
+    use std::fs::File;
     use tempfile::TempDir;
 
     fn profile(refresh_token: &str) -> Profile {
