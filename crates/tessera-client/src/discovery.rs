@@ -72,6 +72,8 @@ fn parse_issuer(issuer: &str) -> Result<Url, ClientError> {
     Ok(url)
 }
 
+/// Issuer identifiers are compared as strings (RFC 8414 §3.3), a trailing slash aside: parsing them
+/// as URLs would also equate spellings (case, default port) that the RFC tells apart.
 fn same_issuer(left: &str, right: &str) -> bool {
     left.trim_end_matches('/') == right.trim_end_matches('/')
 }
