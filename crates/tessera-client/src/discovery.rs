@@ -72,6 +72,8 @@ fn parse_issuer(issuer: &str) -> Result<Url, ClientError> {
     Ok(url)
 }
 
+/// Issuer identifiers are compared as strings (RFC 8414 §3.3), a trailing slash aside: parsing them
+/// as URLs would also equate spellings (case, default port) that the RFC tells apart.
 fn same_issuer(left: &str, right: &str) -> bool {
     left.trim_end_matches('/') == right.trim_end_matches('/')
 }
@@ -146,17 +148,27 @@ impl ClientSettings {
                 Ok(settings)
             }
             Discovery::NotPublished => {
-                tracing::debug!(
-                    issuer,
-                    "no metadata published; using {issuer}/oauth/token and {issuer}/oauth/authorize"
-                );
-                let mut settings = ClientSettings::new(format!("{issuer}/oauth/token"), client_id, client_secret);
+                let issuer_url = parse_issuer(issuer)?;
+                let token_endpoint = conventional_endpoint(&issuer_url, "oauth/token");
+                let authorization_endpoint = conventional_endpoint(&issuer_url, "oauth/authorize");
+                tracing::debug!(issuer, "no metadata published; using {token_endpoint} and {authorization_endpoint}");
+                let mut settings = ClientSettings::new(token_endpoint, client_id, client_secret);
                 settings.issuer = Some(issuer.to_owned());
-                settings.authorization_endpoint = Some(format!("{issuer}/oauth/authorize"));
+                settings.authorization_endpoint = Some(authorization_endpoint);
                 Ok(settings)
             }
         }
     }
+}
+
+/// `{issuer}/{path}` for a server without metadata: `path` goes under the issuer's own path.
+fn conventional_endpoint(issuer: &Url, path: &str) -> String {
+    let mut endpoint = issuer.clone();
+    endpoint.set_query(None);
+    endpoint.set_fragment(None);
+    let under_issuer = format!("{}/{path}", endpoint.path().trim_end_matches('/'));
+    endpoint.set_path(&under_issuer);
+    endpoint.into()
 }
 
 fn preferred_auth(metadata: &ServerMetadata) -> ClientAuthMethod {
@@ -194,6 +206,19 @@ mod tests {
                 "https://example.com/tenant/1/.well-known/oauth-authorization-server",
             ]
         );
+    }
+
+    #[test]
+    fn without_metadata_the_endpoints_go_under_the_issuer() {
+        let cases = [
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080/oauth/token"),
+            ("https://auth.example.com/", "https://auth.example.com/oauth/token"),
+            ("https://example.com/tenant/1", "https://example.com/tenant/1/oauth/token"),
+            ("https://example.com/tenant/1/", "https://example.com/tenant/1/oauth/token"),
+        ];
+        for (issuer, expected) in cases {
+            assert_eq!(conventional_endpoint(&Url::parse(issuer).unwrap(), "oauth/token"), expected, "{issuer}");
+        }
     }
 
     #[test]

@@ -90,7 +90,8 @@ impl ClientSettings {
             return Some(issuer.trim_end_matches('/').to_owned());
         }
         let token_endpoint = oauth2::url::Url::parse(&self.token_endpoint).ok()?;
-        Some(token_endpoint.origin().ascii_serialization().trim_end_matches('/').to_owned())
+        // An origin serializes as scheme://host[:port], without a trailing slash.
+        Some(token_endpoint.origin().ascii_serialization())
     }
 }
 

@@ -1,22 +1,20 @@
 //! Logging in through a browser: the authorization-code grant with PKCE (RFC 6749 §4.1, RFC 7636)
 //! for a native application, whose redirect URI is a loopback listener on an ephemeral port
-//! (RFC 8252 §7.3).
+//! (RFC 8252 §7.3, in [`loopback`]). This file prepares the authorization request, decides what
+//! the redirect says, and trades the code for tokens.
 //!
-//! The listener is a few lines of HTTP/1.1 on a tokio `TcpListener`: it waits for the one
-//! redirect, answers the browser with a small page, and ignores anything else that reaches it
-//! (a favicon request, a speculative connection that never sends a request). A request to the
-//! callback that does not carry this login's `state` gets a 400 and the wait goes on: any local
-//! process, or a web page probing loopback ports, can send one, and must not end the login.
+//! A request to the callback that does not carry this login's `state` does not end the login: any
+//! local process, or a web page probing loopback ports, can send one.
+
+mod loopback;
 
 use std::fmt;
 use std::time::Duration;
 
 use oauth2::url::{Url, form_urlencoded};
 use oauth2::{AuthorizationCode, CsrfToken, PkceCodeVerifier, RedirectUrl};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 
+use self::loopback::{Loopback, Page};
 use crate::error::{ClientError, OAuthError};
 use crate::oauth;
 use crate::profile::{ClientSettings, TokenResponse};
@@ -29,14 +27,6 @@ pub const CALLBACK_PATH: &str = "/callback";
 /// How long [`AuthorizationCodeLogin::finish`] waits for the browser by default.
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// How long one connection to the listener may take to send its request line and headers.
-const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest request head the listener reads; a redirect with a code and a state is far
-/// smaller.
-const MAX_REQUEST_HEAD: usize = 16 * 1024;
-/// How long writing the answer page may take.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// A browser login in progress: the authorization URL to open, and the loopback listener that
 /// waits for the browser to come back with the authorization code.
 ///
@@ -46,7 +36,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct AuthorizationCodeLogin {
     source: TokenSource,
     settings: ClientSettings,
-    listener: TcpListener,
+    loopback: Loopback,
     authorize_url: Url,
     redirect_uri: RedirectUrl,
     state: CsrfToken,
@@ -75,15 +65,13 @@ impl TokenSource {
     /// [`authorize_url`](AuthorizationCodeLogin::authorize_url) in a browser, then await
     /// [`finish`](AuthorizationCodeLogin::finish).
     pub async fn browser_login(&self, settings: ClientSettings) -> Result<AuthorizationCodeLogin, ClientError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(ClientError::Loopback)?;
-        let port = listener.local_addr().map_err(ClientError::Loopback)?.port();
-        let redirect_uri = RedirectUrl::new(format!("http://127.0.0.1:{port}{CALLBACK_PATH}"))
-            .map_err(|error| ClientError::Config(format!("invalid loopback redirect URI: {error}")))?;
+        let loopback = Loopback::bind().await?;
+        let redirect_uri = RedirectUrl::from_url(loopback.redirect_uri().clone());
         let (authorize_url, state, pkce_verifier) = oauth::authorization_request(&settings, &redirect_uri)?;
         Ok(AuthorizationCodeLogin {
             source: self.clone(),
             settings,
-            listener,
+            loopback,
             authorize_url,
             redirect_uri,
             state,
@@ -151,11 +139,10 @@ impl AuthorizationCodeLogin {
     /// the callback 400 and going on waiting), trades the code (with the PKCE verifier) for
     /// tokens and stores them; answers the browser with a page that says how it went.
     pub async fn finish(self) -> Result<TokenResponse, ClientError> {
-        let AuthorizationCodeLogin { source, settings, listener, redirect_uri, state, pkce_verifier, timeout, .. } =
+        let AuthorizationCodeLogin { source, settings, loopback, redirect_uri, state, pkce_verifier, timeout, .. } =
             self;
-        let (mut browser, query) = wait_for_redirect(&listener, &state, timeout).await?;
-        drop(listener);
-        let outcome = match redirect_outcome(&query, &state, settings.issuer.as_deref()) {
+        let redirect = loopback.wait_for_redirect(|query| carries_state(query, &state), timeout).await?;
+        let outcome = match redirect_outcome(&redirect.query, &state, settings.issuer.as_deref()) {
             Ok(code) => source.login_with_authorization_code(settings, code, pkce_verifier, &redirect_uri).await,
             Err(error) => Err(error),
         };
@@ -163,8 +150,7 @@ impl AuthorizationCodeLogin {
             Ok(_) => Page::success(),
             Err(error) => Page::failure(error),
         };
-        // The login's outcome does not depend on the browser still listening.
-        let _ = page.write_to(&mut browser).await;
+        redirect.answer(&page).await;
         outcome
     }
 }
@@ -230,164 +216,6 @@ fn printable(text: &str) -> String {
 fn carries_state(query: &str, expected_state: &CsrfToken) -> bool {
     form_urlencoded::parse(query.as_bytes())
         .any(|(name, value)| name == "state" && value.as_ref() == expected_state.secret().as_str())
-}
-
-/// Accepts connections until one brings `GET /callback?…` with this login's `state`; returns that
-/// connection (to answer it) and the query. A callback with another state (or none) gets a 400,
-/// other requests a 404, and the wait goes on.
-async fn wait_for_redirect(
-    listener: &TcpListener,
-    expected_state: &CsrfToken,
-    timeout: Duration,
-) -> Result<(TcpStream, String), ClientError> {
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    // One task per connection, so a connection that never sends a request (browsers open
-    // speculative ones) does not hold up the redirect. Dropping the set aborts the rest.
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = &mut deadline => return Err(ClientError::LoginTimedOut(timeout)),
-            accepted = listener.accept() => {
-                let (mut stream, _) = accepted.map_err(ClientError::Loopback)?;
-                connections.spawn(async move {
-                    let head = tokio::time::timeout(REQUEST_HEAD_TIMEOUT, read_request_head(&mut stream)).await;
-                    (stream, head.ok().flatten())
-                });
-            }
-            Some(Ok((mut stream, target))) = connections.join_next(), if !connections.is_empty() => {
-                match target.as_deref().and_then(callback_query) {
-                    Some(query) if carries_state(query, expected_state) => return Ok((stream, query.to_owned())),
-                    Some(_) => {
-                        tracing::warn!("a request to the login's callback did not carry its state; ignored");
-                        let _ = Page::not_recognised().write_to(&mut stream).await;
-                    }
-                    None if target.is_some() => {
-                        let _ = Page::not_found().write_to(&mut stream).await;
-                    }
-                    None => {}
-                }
-            }
-        }
-    }
-}
-
-/// The query of a `GET` request target on [`CALLBACK_PATH`] (empty when it has none).
-fn callback_query(target: &str) -> Option<&str> {
-    let target = target.strip_prefix("GET ")?;
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    (path == CALLBACK_PATH).then_some(query)
-}
-
-/// Reads a request head and returns `METHOD TARGET` from its request line; `None` when the peer
-/// closes early, sends too much, or sends something that is not HTTP/1.x.
-async fn read_request_head(stream: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 2048];
-    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
-        let read = stream.read(&mut chunk).await.ok()?;
-        if read == 0 || head.len() + read > MAX_REQUEST_HEAD {
-            return None;
-        }
-        head.extend_from_slice(&chunk[..read]);
-    }
-    request_line(&head)
-}
-
-fn request_line(head: &[u8]) -> Option<String> {
-    let line = head.split(|byte| *byte == b'\n').next()?;
-    let line = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
-    let mut parts = line.split(' ');
-    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || !version.starts_with("HTTP/1.") || method.is_empty() || target.is_empty() {
-        return None;
-    }
-    Some(format!("{method} {target}"))
-}
-
-/// The small page the browser shows when it comes back to the listener.
-struct Page {
-    status: &'static str,
-    title: &'static str,
-    message: String,
-}
-
-impl Page {
-    fn success() -> Page {
-        Page {
-            status: "200 OK",
-            title: "Logged in",
-            message: "You are logged in. You can close this window and return to the terminal.".to_owned(),
-        }
-    }
-
-    fn failure(error: &ClientError) -> Page {
-        let status = match error {
-            ClientError::StateMismatch | ClientError::Protocol { .. } => "400 Bad Request",
-            _ => "200 OK",
-        };
-        Page {
-            status,
-            title: "Login failed",
-            message: format!("The login failed: {error}. You can close this window."),
-        }
-    }
-
-    fn not_recognised() -> Page {
-        Page {
-            status: "400 Bad Request",
-            title: "Request not recognised",
-            message: "This request was not recognised: it does not belong to the login in progress (wrong state), \
-                      so it was ignored."
-                .to_owned(),
-        }
-    }
-
-    fn not_found() -> Page {
-        Page { status: "404 Not Found", title: "Not found", message: "Nothing here.".to_owned() }
-    }
-
-    fn html(&self) -> String {
-        format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Tessera</title></head>\
-             <body><h1>{title}</h1><p id=\"message\">{message}</p></body></html>\n",
-            title = self.title,
-            message = escape_html(&self.message),
-        )
-    }
-
-    async fn write_to(&self, stream: &mut TcpStream) -> std::io::Result<()> {
-        let body = self.html();
-        // No caching, no referrer (the URL holds the code), and no scripts or loads of any kind.
-        let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {length}\r\n\
-             Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
-             Content-Security-Policy: default-src 'none'\r\nConnection: close\r\n\r\n{body}",
-            status = self.status,
-            length = body.len(),
-        );
-        tokio::time::timeout(RESPONSE_TIMEOUT, async {
-            stream.write_all(response.as_bytes()).await?;
-            stream.shutdown().await
-        })
-        .await
-        .unwrap_or_else(|elapsed| Err(elapsed.into()))
-    }
-}
-
-fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 #[cfg(test)]
@@ -456,34 +284,6 @@ mod tests {
         for query in ["code=a", "code=a&state=other", "code=a&state=", "", "code=a&xstate=the-state", "state=the-stat"]
         {
             assert!(!carries_state(query, &state()), "{query}");
-        }
-    }
-
-    #[test]
-    fn only_a_get_of_the_callback_path_is_the_redirect() {
-        let cases = [
-            ("GET /callback?code=a&state=b", Some("code=a&state=b")),
-            ("GET /callback", Some("")),
-            ("GET /favicon.ico", None),
-            ("GET /callback/x?code=a", None),
-            ("POST /callback?code=a", None),
-        ];
-        for (target, query) in cases {
-            assert_eq!(callback_query(target), query, "{target}");
-        }
-    }
-
-    #[test]
-    fn request_lines_are_parsed_strictly() {
-        let cases: &[(&[u8], Option<&str>)] = &[
-            (b"GET /callback?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", Some("GET /callback?x=1")),
-            (b"GET / HTTP/1.0\r\n\r\n", Some("GET /")),
-            (b"GET / HTTP/2\r\n\r\n", None),
-            (b"GET /a b HTTP/1.1\r\n\r\n", None),
-            (b"\x16\x03\x01\x02\r\n\r\n", None),
-        ];
-        for (head, expected) in cases {
-            assert_eq!(request_line(head).as_deref(), *expected, "{}", String::from_utf8_lossy(head));
         }
     }
 }

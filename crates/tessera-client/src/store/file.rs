@@ -1,66 +1,16 @@
-//! The credential store: one JSON file per profile, written atomically with mode 0600 in a 0700
-//! directory, plus the exclusive lock that serializes refreshes across processes.
-//!
-//! Layout of the default store (`$XDG_CONFIG_HOME/tessera/`, or `~/.config/tessera/`):
-//!
-//! ```text
-//! tessera/            0700
-//!   default.json      0600  the profile: client settings and tokens (never the password)
-//!   default.lock      0600  empty; held with an exclusive lock during read → refresh → write
-//! ```
-//!
-//! Lock files are never deleted, not even by `logout`: deleting one while another process waits on
-//! it would let a third process lock a fresh file of the same name, and two processes would each
-//! believe they hold "the" lock.
+//! [`FileStore`]: a profile as a JSON file, written atomically (temporary file, fsync, rename,
+//! fsync of the directory) with mode 0600 in a 0700 directory, and locked through a sibling
+//! `.lock` file (see the [store layout](super)).
 
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::private_fs::{create_private_dir, lock_exclusive, private_file_options, restrict_dir_permissions, sync_dir};
+use super::{CredentialStore, StoreLock, default_dir, validate_profile_name};
 use crate::error::StoreError;
 use crate::profile::Profile;
-
-/// Where profiles are kept. Implement it to keep credentials elsewhere, or to inject failures in
-/// tests (e.g. a store whose `save` fails, to simulate a crash between the refresh response and
-/// the write).
-///
-/// The methods block; the token source calls them on tokio's blocking pool.
-pub trait CredentialStore: Send + Sync {
-    /// Takes the exclusive lock that serializes read → refresh → write across processes, waiting
-    /// as long as another holder keeps it. The lock is released when the returned guard drops.
-    fn lock(&self) -> Result<StoreLock, StoreError>;
-
-    /// Reads the profile; `None` when there is none.
-    fn load(&self) -> Result<Option<Profile>, StoreError>;
-
-    /// Durably replaces the profile. When this returns `Ok`, the profile survives a crash.
-    fn save(&self, profile: &Profile) -> Result<(), StoreError>;
-
-    /// Removes the profile (not an error when there is none).
-    fn delete(&self) -> Result<(), StoreError>;
-}
-
-/// Holds a store's exclusive lock until dropped.
-#[derive(Debug)]
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct StoreLock {
-    _file: Option<File>,
-}
-
-impl StoreLock {
-    /// A guard for a store that needs no cross-process lock (e.g. [`MemoryStore`]).
-    pub fn not_needed() -> Self {
-        Self { _file: None }
-    }
-
-    /// A guard that holds `file`'s lock; closing the file releases it.
-    pub fn from_locked_file(file: File) -> Self {
-        Self { _file: Some(file) }
-    }
-}
 
 /// A profile stored as a file in a directory (see the module documentation for the layout).
 #[derive(Debug, Clone)]
@@ -197,158 +147,14 @@ impl CredentialStore for FileStore {
     }
 }
 
-/// A store in memory, for programs that do not persist tokens and for tests. It needs no
-/// cross-process lock: a [`TokenSource`](crate::TokenSource) already serializes its own
-/// refreshes.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    profile: Mutex<Option<Profile>>,
-}
-
-impl MemoryStore {
-    /// A store holding `profile`.
-    pub fn new(profile: Option<Profile>) -> Self {
-        Self { profile: Mutex::new(profile) }
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Profile>> {
-        // A panic while holding this lock cannot leave a half-written profile (assignments are
-        // whole values), so a poisoned lock is still consistent.
-        self.profile.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl CredentialStore for MemoryStore {
-    fn lock(&self) -> Result<StoreLock, StoreError> {
-        Ok(StoreLock::not_needed())
-    }
-
-    fn load(&self) -> Result<Option<Profile>, StoreError> {
-        Ok(self.slot().clone())
-    }
-
-    fn save(&self, profile: &Profile) -> Result<(), StoreError> {
-        *self.slot() = Some(profile.clone());
-        Ok(())
-    }
-
-    fn delete(&self) -> Result<(), StoreError> {
-        *self.slot() = None;
-        Ok(())
-    }
-}
-
-/// The default store directory: `$XDG_CONFIG_HOME/tessera`, or `$HOME/.config/tessera`.
-pub fn default_dir() -> Result<PathBuf, StoreError> {
-    dir_from_env(std::env::var_os("XDG_CONFIG_HOME"), std::env::var_os("HOME"))
-}
-
-/// [`default_dir`] with the environment passed in. A relative `XDG_CONFIG_HOME` is ignored, as the
-/// XDG Base Directory specification requires.
-pub fn dir_from_env(xdg_config_home: Option<OsString>, home: Option<OsString>) -> Result<PathBuf, StoreError> {
-    let absolute = |value: Option<OsString>| value.map(PathBuf::from).filter(|path| path.is_absolute());
-    if let Some(config) = absolute(xdg_config_home) {
-        return Ok(config.join("tessera"));
-    }
-    absolute(home).map(|home| home.join(".config").join("tessera")).ok_or(StoreError::NoConfigDir)
-}
-
-/// Profile names become file names, so they are restricted to a safe alphabet.
-pub fn validate_profile_name(name: &str) -> Result<(), StoreError> {
-    let valid = (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if valid { Ok(()) } else { Err(StoreError::InvalidProfileName(name.to_owned())) }
-}
-
-// `File::lock` (flock(2) on Unix, LockFileEx on Windows) is stable since Rust 1.89.
-fn lock_exclusive(file: &File) -> io::Result<()> {
-    file.lock().map_err(|error| match error.kind() {
-        io::ErrorKind::Unsupported => {
-            io::Error::new(io::ErrorKind::Unsupported, "file locking is not supported on this file system")
-        }
-        _ => error,
-    })
-}
-
-#[cfg(unix)]
-fn private_file_options() -> OpenOptions {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = OpenOptions::new();
-    options.mode(0o600);
-    options
-}
-
-#[cfg(not(unix))]
-fn private_file_options() -> OpenOptions {
-    OpenOptions::new()
-}
-
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)
-}
-
-/// Tightens a pre-existing directory too: it holds credentials.
-#[cfg(unix)]
-fn restrict_dir_permissions(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
-    if mode != 0o700 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn restrict_dir_permissions(_dir: &Path) -> io::Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::profile::{ClientSettings, TokenSet};
     use oauth2::{AccessToken, ClientSecret, RefreshToken};
-
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            static UNIQUE: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "tessera-client-{name}-{}-{}",
-                std::process::id(),
-                UNIQUE.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&path);
-            Self(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use std::fs::File;
+    use tempfile::TempDir;
 
     fn profile(refresh_token: &str) -> Profile {
         Profile {
@@ -379,8 +185,8 @@ mod tests {
 
     #[test]
     fn save_then_load_round_trips_and_leaves_no_temporary_file() {
-        let temp = TempDir::new("roundtrip");
-        let store = FileStore::in_dir(temp.0.join("tessera"), "default").unwrap();
+        let temp = TempDir::new().unwrap();
+        let store = FileStore::in_dir(temp.path().join("tessera"), "default").unwrap();
         assert!(store.load().unwrap().is_none());
 
         store.save(&profile("tsr_one")).unwrap();
@@ -397,8 +203,8 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn files_are_0600_and_the_directory_is_0700() {
-        let temp = TempDir::new("modes");
-        let dir = temp.0.join("config").join("tessera");
+        let temp = TempDir::new().unwrap();
+        let dir = temp.path().join("config").join("tessera");
         let store = FileStore::in_dir(&dir, "work").unwrap();
         store.save(&profile("tsr_one")).unwrap();
         let _lock = store.lock().unwrap();
@@ -411,18 +217,17 @@ mod tests {
     #[test]
     fn a_loose_existing_directory_is_tightened() {
         use std::os::unix::fs::PermissionsExt;
-        let temp = TempDir::new("tighten");
-        fs::create_dir_all(&temp.0).unwrap();
-        fs::set_permissions(&temp.0, fs::Permissions::from_mode(0o755)).unwrap();
-        let store = FileStore::in_dir(&temp.0, "default").unwrap();
+        let temp = TempDir::new().unwrap();
+        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let store = FileStore::in_dir(temp.path(), "default").unwrap();
         store.save(&profile("tsr_one")).unwrap();
-        assert_eq!(mode(&temp.0), 0o700);
+        assert_eq!(mode(temp.path()), 0o700);
     }
 
     #[test]
     fn the_file_never_holds_a_password_and_holds_the_refresh_token() {
-        let temp = TempDir::new("content");
-        let store = FileStore::in_dir(&temp.0, "default").unwrap();
+        let temp = TempDir::new().unwrap();
+        let store = FileStore::in_dir(temp.path(), "default").unwrap();
         store.save(&profile("tsr_one")).unwrap();
         let text = fs::read_to_string(store.path()).unwrap();
         assert!(text.contains("tsr_one"));
@@ -431,8 +236,8 @@ mod tests {
 
     #[test]
     fn a_damaged_file_is_reported_without_its_content() {
-        let temp = TempDir::new("corrupt");
-        let store = FileStore::in_dir(&temp.0, "default").unwrap();
+        let temp = TempDir::new().unwrap();
+        let store = FileStore::in_dir(temp.path(), "default").unwrap();
         store.save(&profile("tsr_one")).unwrap();
         fs::write(store.path(), br#"{"client": "tsr_leaked"#).unwrap();
         let error = store.load().unwrap_err();
@@ -442,8 +247,8 @@ mod tests {
 
     #[test]
     fn delete_removes_the_profile_and_is_idempotent() {
-        let temp = TempDir::new("delete");
-        let store = FileStore::in_dir(&temp.0, "default").unwrap();
+        let temp = TempDir::new().unwrap();
+        let store = FileStore::in_dir(temp.path(), "default").unwrap();
         store.save(&profile("tsr_one")).unwrap();
         store.delete().unwrap();
         assert!(store.load().unwrap().is_none());
@@ -452,33 +257,13 @@ mod tests {
 
     #[test]
     fn the_lock_is_exclusive_between_two_open_files() {
-        let temp = TempDir::new("lock");
-        let store = FileStore::in_dir(&temp.0, "default").unwrap();
+        let temp = TempDir::new().unwrap();
+        let store = FileStore::in_dir(temp.path(), "default").unwrap();
         let held = store.lock().unwrap();
         // A second open file description of the lock file stands for another process.
-        let other = File::options().write(true).open(temp.0.join("default.lock")).unwrap();
+        let other = File::options().write(true).open(temp.path().join("default.lock")).unwrap();
         assert!(matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)));
         drop(held);
         other.try_lock().unwrap();
-    }
-
-    #[test]
-    fn profile_names_are_restricted_to_safe_file_names() {
-        for good in ["default", "work", "a", "prod-eu.1", "x_y"] {
-            assert!(validate_profile_name(good).is_ok(), "{good}");
-        }
-        let too_long = "a".repeat(65);
-        for bad in ["", "../x", "a/b", ".hidden", "-flag", "sp ace", too_long.as_str()] {
-            assert!(validate_profile_name(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn directory_follows_xdg_then_home() {
-        let some = |s: &str| Some(OsString::from(s));
-        assert_eq!(dir_from_env(some("/x/config"), some("/home/u")).unwrap(), PathBuf::from("/x/config/tessera"));
-        assert_eq!(dir_from_env(None, some("/home/u")).unwrap(), PathBuf::from("/home/u/.config/tessera"));
-        assert_eq!(dir_from_env(some("relative"), some("/home/u")).unwrap(), PathBuf::from("/home/u/.config/tessera"));
-        assert!(dir_from_env(None, None).is_err());
     }
 }

@@ -1,0 +1,159 @@
+//! `tessera login`: the password grant, or the authorization-code flow with PKCE in a browser,
+//! and the first tokens stored in a profile (never the password).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use tessera_client::{ApiClient, ClientAuthMethod, ClientSecret, ClientSettings, ResourceOwnerPassword, TokenSource};
+
+use super::{ProfileArg, token_source, url_under};
+
+/// Client authentication method at the token endpoint.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClientAuthArg {
+    /// HTTP Basic (the default with a secret)
+    #[value(name = "client_secret_basic", alias = "basic")]
+    ClientSecretBasic,
+    /// client_id and client_secret in the request body
+    #[value(name = "client_secret_post", alias = "post")]
+    ClientSecretPost,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    // At most one password source; one is required unless --browser (see `password_stdin`).
+    clap::ArgGroup::new("password_source")
+        .args(["password_stdin", "password"])
+))]
+pub struct LoginArgs {
+    /// Issuer URL of the server, e.g. https://auth.example.com; endpoints are discovered from its
+    /// metadata (RFC 8414)
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+    /// Token endpoint, for a server that publishes no metadata [default: discovered, or
+    /// ISSUER/oauth/token]
+    #[arg(long, value_name = "URL")]
+    token_endpoint: Option<String>,
+    /// Authorization endpoint for --browser, for a server that publishes no metadata [default:
+    /// discovered, or ISSUER/oauth/authorize]
+    // (`requires = "browser"` would always hold: clap counts a flag's default as present.)
+    #[arg(long, value_name = "URL", conflicts_with_all = ["username", "password_stdin", "password"])]
+    authorization_endpoint: Option<String>,
+    /// Client ID of the client application
+    #[arg(long, value_name = "ID")]
+    client_id: String,
+    /// Client secret of a confidential client
+    #[arg(long, value_name = "SECRET", env = "TESSERA_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// How to send the client secret [default: client_secret_basic, unless the server only
+    /// accepts client_secret_post]
+    #[arg(long, value_enum, value_name = "METHOD", requires = "client_secret")]
+    client_auth: Option<ClientAuthArg>,
+    /// Log in through a browser instead of with a password (authorization code with PKCE): print
+    /// the URL to open, then wait for the browser to come back to a listener on 127.0.0.1. The
+    /// client must have registered the redirect URI http://127.0.0.1/callback
+    #[arg(long, conflicts_with_all = ["username", "password_stdin", "password"])]
+    browser: bool,
+    /// The resource owner's username
+    #[arg(long, value_name = "USERNAME", required_unless_present = "browser")]
+    username: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long, required_unless_present_any = ["password", "browser"])]
+    password_stdin: bool,
+    /// The password (other users can see it in the process list; prefer --password-stdin)
+    #[arg(long, value_name = "PASSWORD")]
+    password: Option<String>,
+    /// Space-separated scope to request, e.g. "read write" [default: the client's]
+    #[arg(long, value_name = "SCOPE")]
+    scope: Option<String>,
+    #[command(flatten)]
+    pub(super) profile: ProfileArg,
+}
+
+pub(super) async fn run(args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let password = match (&args.username, args.password, args.password_stdin) {
+        (None, _, _) => None,
+        (Some(_), Some(password), _) => Some(password),
+        (Some(_), None, _) => Some(read_password_from_stdin()?),
+    };
+    let (source, store) = token_source(&args.profile.profile)?;
+    let issuer = args.issuer.trim_end_matches('/').to_owned();
+    let client_secret = args.client_secret.map(ClientSecret::new);
+    let mut settings = match args.token_endpoint {
+        Some(token_endpoint) => {
+            let mut settings = ClientSettings::new(token_endpoint, args.client_id, client_secret);
+            settings.issuer = Some(issuer.clone());
+            settings.authorization_endpoint = url_under(&issuer, "oauth/authorize").ok().map(String::from);
+            settings
+        }
+        None => ClientSettings::discover(source.http_client(), &issuer, args.client_id, client_secret)
+            .await
+            .with_context(|| format!("cannot discover the endpoints of {issuer}"))?,
+    };
+    if let Some(client_auth) = args.client_auth {
+        settings.client_auth = match client_auth {
+            ClientAuthArg::ClientSecretBasic => ClientAuthMethod::ClientSecretBasic,
+            ClientAuthArg::ClientSecretPost => ClientAuthMethod::ClientSecretPost,
+        };
+    }
+    if let Some(authorization_endpoint) = args.authorization_endpoint {
+        settings.authorization_endpoint = Some(authorization_endpoint);
+    }
+    settings.scope = args.scope;
+    let (response, username) = match (args.username, password) {
+        (Some(username), Some(password)) => {
+            let password = ResourceOwnerPassword::new(password);
+            let response = source.login_with_password(settings, &username, &password).await.context("login failed")?;
+            (response, Some(username))
+        }
+        _ => {
+            let login = source.browser_login(settings).await.context("cannot start the browser login")?;
+            // Printing is all: the user may be on another machine than the browser (ssh), and
+            // nothing here guesses how to launch one.
+            eprintln!("Open this URL in your browser to log in:");
+            eprintln!("{}", login.authorize_url());
+            eprintln!("Waiting for the browser to come back to {} …", login.redirect_uri());
+            let response = login.finish().await.context("login failed")?;
+            (response, logged_in_username(&source).await)
+        }
+    };
+    let scope = response.scope.map(|scope| format!(" with scope \"{scope}\"")).unwrap_or_default();
+    let username = username.map(|username| format!(" as {username}")).unwrap_or_default();
+    eprintln!(
+        "logged in to {issuer}{username}{scope}; tokens saved in {} (profile {})",
+        store.path().display(),
+        store.profile()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Who logged in through the browser, asked of the API (`GET /api/1.0/users/me`), since only the
+/// browser saw the username; `None` when the server does not say.
+async fn logged_in_username(source: &TokenSource) -> Option<String> {
+    let base = source.profile().await.ok()?.client.api_base()?;
+    let api = ApiClient::new(source.clone());
+    let response = api.send(api.get(url_under(&base, "api/1.0/users/me").ok()?)).await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let me: serde_json::Value = response.json().await.ok()?;
+    me.get("username").and_then(serde_json::Value::as_str).map(str::to_owned)
+}
+
+fn read_password_from_stdin() -> anyhow::Result<String> {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        // No echo suppression without a terminal crate; say so rather than pretend.
+        eprint!("password (visible as you type): ");
+        io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password.to_owned())
+}
