@@ -201,9 +201,7 @@ impl hkdf::KeyType for KeyLength {
 fn expand<const N: usize>(prk: &hkdf::Prk, purpose: &'static str) -> Result<[u8; N], MasterKeyError> {
     let mut out = [0u8; N];
     let info = [purpose.as_bytes()];
-    prk.expand(&info, KeyLength(N))
-        .and_then(|okm| okm.fill(&mut out))
-        .map_err(|_| MasterKeyError::Derive(purpose))?;
+    prk.expand(&info, KeyLength(N)).and_then(|okm| okm.fill(&mut out)).map_err(|_| MasterKeyError::Derive(purpose))?;
     Ok(out)
 }
 

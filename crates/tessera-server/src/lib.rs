@@ -67,8 +67,7 @@ impl App {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { address: config.listen, source })?;
-        let address =
-            listener.local_addr().map_err(|source| StartError::Bind { address: config.listen, source })?;
+        let address = listener.local_addr().map_err(|source| StartError::Bind { address: config.listen, source })?;
         let options = StoreOptions { max_connections: config.max_connections.get(), ..StoreOptions::default() };
         let store = Store::connect(config.database_url.expose_secret(), &options).await?;
         store.migrate().await?;

@@ -1,10 +1,10 @@
 //! Finding the master key: `TESSERA_MASTER_KEY`, or (SQLite only) a `0600` key file beside
 //! the database, created on first use.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use crate::config::DatabaseUrl;
 use crate::store::Backend;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use tessera_core::MasterKey;
 
 #[derive(Debug, thiserror::Error)]

@@ -92,6 +92,9 @@ mod tests {
         assert!(matches!(failed, Err(PasswordError::Hash(ref message)) if message == "forced"), "{failed:?}");
         // `App::build` stops with this, before it binds a port.
         let stopped = crate::StartError::DummyPasswordHash(PasswordError::Hash("forced".into())).to_string();
-        assert!(stopped.starts_with("cannot compute the dummy password hash") && stopped.ends_with("forced"), "{stopped}");
+        assert!(
+            stopped.starts_with("cannot compute the dummy password hash") && stopped.ends_with("forced"),
+            "{stopped}"
+        );
     }
 }

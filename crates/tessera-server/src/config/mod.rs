@@ -19,8 +19,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://tessera.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    // The I/O error is in the message and deliberately not a `source()`, which the binary's
+    // `{:#}` would print a second time.
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: String, reason: std::io::Error },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: String, message: String },
     #[error("{name}: {message}")]
@@ -170,6 +172,8 @@ mod tests {
         let bad = RawConfig { access_token_ttl: Some("30".into()), ..RawConfig::default() }.resolve();
         assert!(bad.err().unwrap().to_string().contains("TESSERA_ACCESS_TOKEN_TTL"));
         assert!(toml::from_str::<RawConfig>("no_such_key = 1").is_err());
+        let missing = RawConfig::from_toml_file(std::path::Path::new("no/such/tessera.toml")).unwrap_err();
+        assert!(std::error::Error::source(&missing).is_none(), "the cause is said once: {missing}");
         let debug = format!("{:?}", RawConfig { master_key: Some("x".repeat(40)), ..RawConfig::default() });
         assert!(!debug.contains("xxxx"));
     }
@@ -212,7 +216,10 @@ mod tests {
             (RawConfig { refresh_idle_ttl: Some("0s".into()), ..RawConfig::default() }, "TESSERA_REFRESH_IDLE_TTL"),
             (RawConfig { refresh_max_ttl: Some("0s".into()), ..RawConfig::default() }, "TESSERA_REFRESH_MAX_TTL"),
             (RawConfig { signing_alg: Some("RS256".into()), ..RawConfig::default() }, "TESSERA_SIGNING_ALG"),
-            (RawConfig { database_max_connections: Some(0), ..RawConfig::default() }, "TESSERA_DATABASE_MAX_CONNECTIONS"),
+            (
+                RawConfig { database_max_connections: Some(0), ..RawConfig::default() },
+                "TESSERA_DATABASE_MAX_CONNECTIONS",
+            ),
         ];
         for (raw, name) in rows {
             let error = raw.resolve().err().map(|error| error.to_string()).unwrap_or_default();

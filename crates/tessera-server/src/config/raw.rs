@@ -86,7 +86,7 @@ raw_config! {
 impl RawConfig {
     pub fn from_toml_file(path: &Path) -> Result<RawConfig, ConfigError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+            .map_err(|reason| ConfigError::Read { path: path.display().to_string(), reason })?;
         toml::from_str(&text).map_err(|error| ConfigError::Parse {
             path: path.display().to_string(),
             message: error.message().to_owned(),
@@ -99,5 +99,29 @@ impl RawConfig {
             Some(path) => Ok(self.or(RawConfig::from_toml_file(path)?)),
             None => Ok(self),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Args;
+
+    /// DESIGN.md §2: each setting is one name, spelt three ways. A new field cannot get a flag
+    /// or variable that does not match its TOML key.
+    #[test]
+    fn every_setting_has_the_flag_and_variable_of_its_toml_key() {
+        let command = RawConfig::augment_args(clap::Command::new("tessera"));
+        let mut names = Vec::new();
+        for argument in command.get_arguments() {
+            let key = argument.get_id().as_str();
+            assert_eq!(argument.get_long(), Some(key.replace('_', "-").as_str()), "{key}");
+            let variable = argument.get_env().and_then(|variable| variable.to_str());
+            assert_eq!(variable, Some(format!("TESSERA_{}", key.to_uppercase()).as_str()), "{key}");
+            let toml = format!("{key} = {}", if key == "database_max_connections" { "1" } else { "\"x\"" });
+            assert!(toml::from_str::<RawConfig>(&toml).is_ok(), "{key} is a TOML key");
+            names.push(key.to_owned());
+        }
+        assert!(names.iter().any(|name| name == "master_key"), "{names:?}");
     }
 }
