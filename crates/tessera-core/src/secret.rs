@@ -162,12 +162,23 @@ impl Password {
 pub enum MasterKeyError {
     #[error("the master key must be at least 32 characters (e.g. `openssl rand -base64 32`)")]
     TooShort,
+    /// HKDF refused to expand the key. It only refuses lengths past 255 × 32 bytes, so this
+    /// cannot happen for the 32-byte keys derived here; it is reported all the same, because
+    /// the alternative, a key of zeros, would work silently and protect nothing.
+    #[error("cannot derive the {0} key from the master key")]
+    Derive(&'static str),
 }
 
 /// The operator's master key (`TESSERA_MASTER_KEY` or the key file), stretched with HKDF
 /// into one independent key per purpose.
+///
+/// Every purpose key is derived once, by [`MasterKey::parse`], so that a failure stops the
+/// server at start-up instead of handing a key of zeros to whatever asks later.
+#[derive(Clone)]
 pub struct MasterKey {
-    prk: hkdf::Prk,
+    successor: [u8; 32],
+    browser_csrf: [u8; 32],
+    signing_key_encryption: [u8; 32],
 }
 
 impl fmt::Debug for MasterKey {
@@ -184,6 +195,16 @@ impl hkdf::KeyType for KeyLength {
     }
 }
 
+/// `N` bytes of HKDF-Expand output for one purpose (RFC 5869 §2.3); different `purpose`
+/// strings give independent keys. The purpose strings are part of the key format: changing
+/// one changes the key, and what it encrypted can no longer be read.
+fn expand<const N: usize>(prk: &hkdf::Prk, purpose: &'static str) -> Result<[u8; N], MasterKeyError> {
+    let mut out = [0u8; N];
+    let info = [purpose.as_bytes()];
+    prk.expand(&info, KeyLength(N)).and_then(|okm| okm.fill(&mut out)).map_err(|_| MasterKeyError::Derive(purpose))?;
+    Ok(out)
+}
+
 impl MasterKey {
     pub const MIN_LEN: usize = 32;
 
@@ -193,22 +214,26 @@ impl MasterKey {
             return Err(MasterKeyError::TooShort);
         }
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tessera master key v1");
-        Ok(MasterKey { prk: salt.extract(text.as_bytes()) })
-    }
-
-    /// 32 bytes of key material for one purpose; different `purpose` strings give independent keys.
-    pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        let info = [purpose.as_bytes()];
-        // HKDF-Expand only fails when more than 255 blocks are asked for; 32 bytes is one block.
-        if let Ok(okm) = self.prk.expand(&info, KeyLength(32)) {
-            let _ = okm.fill(&mut out);
-        }
-        out
+        let prk = salt.extract(text.as_bytes());
+        Ok(MasterKey {
+            successor: expand(&prk, "refresh-token successor")?,
+            browser_csrf: expand(&prk, "browser csrf")?,
+            signing_key_encryption: expand(&prk, "signing-key encryption")?,
+        })
     }
 
     pub fn successor_key(&self) -> SuccessorKey {
-        SuccessorKey(hmac::Key::new(hmac::HMAC_SHA256, &self.derive("refresh-token successor")))
+        SuccessorKey(hmac::Key::new(hmac::HMAC_SHA256, &self.successor))
+    }
+
+    /// The HMAC key of the login and consent pages' CSRF tokens.
+    pub fn browser_csrf_key(&self) -> &[u8; 32] {
+        &self.browser_csrf
+    }
+
+    /// The key that encrypts signing keys at rest in the database.
+    pub fn signing_key_encryption_key(&self) -> &[u8; 32] {
+        &self.signing_key_encryption
     }
 }
 
@@ -264,7 +289,30 @@ mod tests {
     #[test]
     fn master_key_length() {
         assert_eq!(MasterKey::parse("short").err(), Some(MasterKeyError::TooShort));
-        assert_ne!(master().derive("a"), master().derive("b"));
+        assert_ne!(master().browser_csrf_key(), master().signing_key_encryption_key());
+    }
+
+    /// The derived keys are part of the storage format (signing keys are encrypted with one of
+    /// them): pinned to the values the previous, derive-on-demand code gave.
+    #[test]
+    fn derived_keys_are_stable() {
+        let hex = |bytes: &[u8; 32]| bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>();
+        let key = master();
+        assert_eq!(hex(&key.successor), "436cf54e42cd7c1ca9079f6570be0a57d78f34ccf84f89ced7801e9354ae5f23");
+        assert_eq!(hex(key.browser_csrf_key()), "82c4dcee41727a338cf0b73d1234737f33c0a5a27b2a7254417e4d904f1d65b7");
+        assert_eq!(
+            hex(key.signing_key_encryption_key()),
+            "0f65d22609cd4cb782ed616e7c7f641d153e3d18d601513cad9293af46c564c4"
+        );
+    }
+
+    /// Regression: a failed expansion used to leave the key all zeros. HKDF-SHA256 cannot
+    /// expand past 255 blocks of 32 bytes, which forces the failure.
+    #[test]
+    fn a_failed_derivation_is_an_error_not_a_key_of_zeros() {
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"salt").extract(b"input");
+        assert_eq!(expand::<{ 255 * 32 + 1 }>(&prk, "probe").err(), Some(MasterKeyError::Derive("probe")));
+        assert!(expand::<32>(&prk, "probe").is_ok_and(|key| key != [0u8; 32]));
     }
 
     #[test]

@@ -78,8 +78,8 @@ impl std::fmt::Debug for KeyManager {
 }
 
 fn seal_key(master: &MasterKey) -> Result<LessSafeKey, KeyError> {
-    let unbound = UnboundKey::new(&CHACHA20_POLY1305, &master.derive("signing-key encryption"))
-        .map_err(|_| KeyError::Generate)?;
+    let unbound =
+        UnboundKey::new(&CHACHA20_POLY1305, master.signing_key_encryption_key()).map_err(|_| KeyError::Generate)?;
     Ok(LessSafeKey::new(unbound))
 }
 

@@ -31,13 +31,15 @@ use tokio::sync::watch;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
+    Bind { address: SocketAddr, source: std::io::Error },
     #[error("cannot open the database: {0}")]
     Store(StoreError),
     #[error(transparent)]
     MasterKey(#[from] master::MasterKeySourceError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error("cannot compute the dummy password hash that makes unknown usernames as slow to check as known ones: {0}")]
+    DummyPasswordHash(passwords::PasswordError),
 }
 
 impl From<StoreError> for StartError {
@@ -58,14 +60,16 @@ impl App {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
-        let master_key = master::resolve(config.master_key.as_deref(), &config.database_url)?;
-        let listener = tokio::net::TcpListener::bind(&config.listen)
+        // Both fail loudly here rather than yield a silently weaker server later: a master key
+        // whose purpose keys cannot be derived, and an unknown-username check that is faster.
+        let master_key = master::resolve(config.master_key.as_ref(), &config.database_url)?;
+        passwords::prepare_dummy_hash().map_err(StartError::DummyPasswordHash)?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| StartError::Bind { address: config.listen.clone(), source })?;
-        let address =
-            listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?;
-        let options = StoreOptions { max_connections: config.max_connections, ..StoreOptions::default() };
-        let store = Store::connect(&config.database_url, &options).await?;
+            .map_err(|source| StartError::Bind { address: config.listen, source })?;
+        let address = listener.local_addr().map_err(|source| StartError::Bind { address: config.listen, source })?;
+        let options = StoreOptions { max_connections: config.max_connections.get(), ..StoreOptions::default() };
+        let store = Store::connect(config.database_url.expose_secret(), &options).await?;
         store.migrate().await?;
         let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{address}"));
         let keys = Arc::new(

@@ -1,6 +1,8 @@
 //! Finding the master key: `TESSERA_MASTER_KEY`, or (SQLite only) a `0600` key file beside
 //! the database, created on first use.
 
+use crate::config::DatabaseUrl;
+use crate::store::Backend;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tessera_core::MasterKey;
@@ -26,20 +28,21 @@ pub fn key_file_for(database: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-pub fn resolve(configured: Option<&str>, database_url: &str) -> Result<MasterKey, MasterKeySourceError> {
-    if let Some(text) = configured {
-        return Ok(MasterKey::parse(text)?);
+/// The master key to use: the configured one, or (SQLite only) the key file's, created on
+/// first use; an in-memory database gets a random key that dies with it.
+pub fn resolve(configured: Option<&MasterKey>, database_url: &DatabaseUrl) -> Result<MasterKey, MasterKeySourceError> {
+    if let Some(key) = configured {
+        return Ok(key.clone());
     }
-    match crate::store::Backend::of_url(database_url) {
-        Ok(crate::store::Backend::Sqlite) => match crate::store::sqlite_path(database_url) {
+    match database_url.backend() {
+        Backend::Sqlite => match database_url.sqlite_path() {
             Some(database) => read_or_create(&key_file_for(&database)),
-            // An in-memory database lives and dies with the process; so may its key.
             None => {
                 let random = crate::random::random_bytes::<32>()?;
                 Ok(MasterKey::parse(&base64_key(&random))?)
             }
         },
-        _ => Err(MasterKeySourceError::Required),
+        Backend::Postgres => Err(MasterKeySourceError::Required),
     }
 }
 
@@ -96,11 +99,11 @@ mod tests {
     fn processes_racing_to_create_the_key_file_all_get_the_same_key() {
         let directory = std::env::temp_dir().join(format!("tessera-master-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&directory).unwrap();
-        let url = format!("sqlite://{}", directory.join("t.db").display());
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", directory.join("t.db").display())).unwrap();
         let racers: Vec<_> = (0..16)
             .map(|_| {
                 let url = url.clone();
-                std::thread::spawn(move || resolve(None, &url).map(|key| key.derive("probe")))
+                std::thread::spawn(move || resolve(None, &url).map(|key| *key.browser_csrf_key()))
             })
             .collect();
         let keys: Vec<_> = racers.into_iter().map(|racer| racer.join().unwrap().unwrap()).collect();

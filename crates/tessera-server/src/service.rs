@@ -188,7 +188,7 @@ impl AuthService {
             config,
             issuer,
             successor_key: master_key.successor_key(),
-            csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &master_key.derive("browser csrf")),
+            csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master_key.browser_csrf_key()),
             revocations,
             last_key_reload: Mutex::new(None),
             metrics: Arc::new(crate::metrics::Metrics::default()),

@@ -136,9 +136,10 @@ pub enum KeysCommand {
 }
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database_url, &StoreOptions { max_connections: 2, ..StoreOptions::default() })
+    let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
+    let store = Store::connect(config.database_url.expose_secret(), &options)
         .await
-        .with_context(|| format!("cannot open {}", tessera_server::store::redact_url(&config.database_url)))?;
+        .with_context(|| format!("cannot open {}", config.database_url))?;
     store.migrate().await.context("cannot migrate the database")?;
     Ok(store)
 }
@@ -379,7 +380,7 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Rotate(args) => {
-            let master = tessera_server::master::resolve(config.master_key.as_deref(), &config.database_url)?;
+            let master = tessera_server::master::resolve(config.master_key.as_ref(), &config.database_url)?;
             let row = tessera_server::keys::rotate_keys(&store, &master, config.signing_alg, SystemClock.now()).await?;
             if args.json {
                 print_json(&json!({"kid": row.kid, "algorithm": row.algorithm}))?;

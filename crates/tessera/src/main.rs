@@ -23,66 +23,15 @@ struct Settings {
     /// TOML configuration file (keys: listen, database_url, issuer, master_key, access_token_ttl, …)
     #[arg(long, env = "TESSERA_CONFIG", global = true, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port
-    #[arg(long, env = "TESSERA_LISTEN", global = true, value_name = "ADDR")]
-    listen: Option<String>,
-    /// sqlite://PATH or postgres://… [default: sqlite://tessera.db]
-    #[arg(long, env = "TESSERA_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
-    database_url: Option<String>,
-    /// Issuer URL in tokens and metadata [default: http://<listen address>]
-    #[arg(long, env = "TESSERA_ISSUER", global = true, value_name = "URL")]
-    issuer: Option<String>,
-    /// Master key (at least 32 characters); default: a key file beside the SQLite database
-    #[arg(long, env = "TESSERA_MASTER_KEY", global = true, value_name = "KEY", hide_env_values = true)]
-    master_key: Option<String>,
-    /// Access-token lifetime [default: 1h]
-    #[arg(long, env = "TESSERA_ACCESS_TOKEN_TTL", global = true, value_name = "DURATION")]
-    access_token_ttl: Option<String>,
-    /// A refresh token unused this long expires [default: 30d]
-    #[arg(long, env = "TESSERA_REFRESH_IDLE_TTL", global = true, value_name = "DURATION")]
-    refresh_idle_ttl: Option<String>,
-    /// A refresh-token family expires this long after it began [default: 90d]
-    #[arg(long, env = "TESSERA_REFRESH_MAX_TTL", global = true, value_name = "DURATION")]
-    refresh_max_ttl: Option<String>,
-    /// Idempotent retry window for refresh [default: 30s]; 0s turns it off
-    #[arg(long, env = "TESSERA_REFRESH_GRACE", global = true, value_name = "DURATION")]
-    refresh_grace: Option<String>,
-    /// Access-token signing algorithm: ES256 or EdDSA [default: ES256]
-    #[arg(long, env = "TESSERA_SIGNING_ALG", global = true, value_name = "ALG")]
-    signing_alg: Option<String>,
-    /// Log filter, RUST_LOG syntax [default: info]
-    #[arg(long, env = "TESSERA_LOG", global = true, value_name = "FILTER")]
-    log: Option<String>,
-    /// How stale a cached "family not revoked" answer may be [default: 5s]
-    #[arg(long, env = "TESSERA_REVOCATION_CACHE_TTL", global = true, value_name = "DURATION")]
-    revocation_cache_ttl: Option<String>,
-    /// Database connections per instance [default: 10]
-    #[arg(long, env = "TESSERA_DATABASE_MAX_CONNECTIONS", global = true, value_name = "N")]
-    database_max_connections: Option<u32>,
+    /// Every setting, from flags and environment (clap merges the two).
+    #[command(flatten)]
+    given: RawConfig,
 }
 
 impl Settings {
-    /// Flags and environment (merged by clap), then the config file, then defaults.
+    /// Flags and environment, then the config file, then defaults.
     fn resolve(&self) -> anyhow::Result<tessera_server::config::Config> {
-        let given = RawConfig {
-            listen: self.listen.clone(),
-            database_url: self.database_url.clone(),
-            issuer: self.issuer.clone(),
-            master_key: self.master_key.clone(),
-            access_token_ttl: self.access_token_ttl.clone(),
-            refresh_idle_ttl: self.refresh_idle_ttl.clone(),
-            refresh_max_ttl: self.refresh_max_ttl.clone(),
-            refresh_grace: self.refresh_grace.clone(),
-            signing_alg: self.signing_alg.clone(),
-            log: self.log.clone(),
-            revocation_cache_ttl: self.revocation_cache_ttl.clone(),
-            database_max_connections: self.database_max_connections,
-        };
-        let file = match &self.config {
-            Some(path) => RawConfig::from_toml_file(path)?,
-            None => RawConfig::default(),
-        };
-        Ok(given.or(file).resolve()?)
+        Ok(self.given.clone().or_file(self.config.as_deref())?.resolve()?)
     }
 }
 

@@ -68,13 +68,9 @@ pub enum Backend {
 
 impl Backend {
     pub fn of_url(url: &str) -> StoreResult<Backend> {
-        if url.starts_with("sqlite:") {
-            Ok(Backend::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Backend::Postgres)
-        } else {
-            Err(StoreError::UnsupportedUrl(redact_url(url)))
-        }
+        crate::config::DatabaseUrl::parse(url)
+            .map(|url| url.backend())
+            .map_err(|_| StoreError::UnsupportedUrl(redact_url(url)))
     }
 
     pub fn name(self) -> &'static str {
@@ -85,28 +81,8 @@ impl Backend {
     }
 }
 
-/// A database URL with any password removed, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            let shown = if userinfo.contains(':') { format!("{user}:[redacted]") } else { user.to_owned() };
-            format!("{}{}{}", &url[..scheme_end + 3], shown, &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// If the URL names an SQLite file, its path (used to place the master-key file beside it).
-pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return None;
-    }
-    Some(std::path::PathBuf::from(path))
-}
+// Parsed in `config`, with the `url` crate; re-exported where callers have always found them.
+pub use crate::config::{redact_url, sqlite_path};
 
 /// Inserts a family and, if given, its first refresh token (hash, idle expiry).
 async fn insert_family(

@@ -115,7 +115,7 @@ async fn key_rotation_keeps_old_tokens_and_signs_new_ones_with_the_new_key(backe
     let old_kid = a.server.service.keys.active_kid().unwrap();
     // `tessera keys rotate`, as the CLI does it: straight on the shared database.
     let master = tessera_server::master::resolve(
-        a.server.service.config.master_key.as_deref(),
+        a.server.service.config.master_key.as_ref(),
         &a.server.service.config.database_url,
     )
     .unwrap();

@@ -228,6 +228,8 @@ async fn invalid_settings_fail_with_one_line_naming_the_setting() {
         (Flags(&["--issuer", "ftp://auth.example"]), "TESSERA_ISSUER"),
         (Environment("TESSERA_MASTER_KEY", "too short"), "TESSERA_MASTER_KEY"),
         (Flags(&["--signing-alg", "RS256"]), "TESSERA_SIGNING_ALG"),
+        (File("database_max_connections = 0"), "TESSERA_DATABASE_MAX_CONNECTIONS"),
+        (Flags(&["--revocation-cache-ttl", "soon"]), "TESSERA_REVOCATION_CACHE_TTL"),
         (Flags(&["--config", "missing.toml"]), "cannot read config file missing.toml"),
     ];
 
@@ -262,11 +264,17 @@ async fn invalid_settings_fail_with_one_line_naming_the_setting() {
             running.push((format!("{command:?} database URL from {source}"), "TESSERA_DATABASE_URL", tessera.spawn()));
         }
     }
+    // Database URLs that are not URLs, or of an unknown kind, with a password the error must not show.
+    for url in ["postgres://tessera:s3cret@db:notaport/tessera", "mysql://root:s3cret@localhost/tessera"] {
+        let process = tessera().args(["serve", "--database-url", url]).spawn();
+        running.push((format!("database URL {}", url.replace("s3cret", "…")), "TESSERA_DATABASE_URL", process));
+    }
 
     for (row, fragment, process) in running {
         let output = process.wait().await;
         eprintln!("{row}: {}", output.stderr.trim_end());
         output.assert_one_line_error(fragment);
+        assert!(!output.stderr.contains("s3cret"), "{row}: a password in the error: {}", output.stderr);
     }
     assert!(!dir.path().join("t.db").exists(), "nothing was created from an invalid configuration");
 }
