@@ -116,7 +116,7 @@ fn login_page(
 }
 
 fn secure(service: &AppState) -> &'static str {
-    if service.issuer.starts_with("https://") { "; Secure" } else { "" }
+    if service.issuer().starts_with("https://") { "; Secure" } else { "" }
 }
 
 /// Whether a login POST carries the CSRF token of this browser's login cookie.
@@ -192,7 +192,7 @@ fn with_state<'a>(mut extra: Vec<(&'a str, &'a str)>, state: Option<&'a str>) ->
 }
 
 fn internal(error: ServiceError) -> Response {
-    super::ApiError::from_service(error, false).into_response()
+    super::ApiError::from(error).into_response()
 }
 
 /// Checks the request against its client; `Err` is the response to send instead.
@@ -201,13 +201,13 @@ async fn check_request(
     params: &HashMap<String, String>,
 ) -> Result<(ClientRow, AuthorizationRequest), Response> {
     let client = match params.get("client_id") {
-        Some(client_id) => service.store.get_client(client_id).await.map_err(|error| internal(error.into()))?,
+        Some(client_id) => service.find_client(&client_id.as_str().into()).await.map_err(internal)?,
         None => None,
     };
     let view = client.as_ref().map(|client| ClientView {
         client_id: &client.client_id,
         redirect_uris: &client.redirect_uris,
-        allows_authorization_code: client.allows_grant("authorization_code"),
+        allows_authorization_code: client.allows_grant(tessera_core::GrantType::AuthorizationCode),
         is_public: client.is_public(),
         scope: &client.scope,
     });
