@@ -88,7 +88,8 @@ impl App {
         Arc::clone(&self.service)
     }
 
-    /// The store, for tests (handlers reach it only through the service's use cases).
+    /// The store: the binary names its backend at start-up, tests inspect it. Handlers reach
+    /// it only through the service's use cases.
     pub fn store(&self) -> &Store {
         self.service.store()
     }

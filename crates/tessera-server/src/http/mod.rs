@@ -108,8 +108,8 @@ async fn metadata(State(service): State<AppState>) -> Json<ServerMetadata> {
     let strings = |items: &[&str]| items.iter().map(|item| (*item).to_owned()).collect::<Vec<_>>();
     let methods =
         |items: &[ClientAuthMethod]| items.iter().map(|method| method.as_str().to_owned()).collect::<Vec<_>>();
-    let secret_methods = [ClientAuthMethod::ClientSecretBasic, ClientAuthMethod::ClientSecretPost];
-    let auth_methods = methods(&[secret_methods[0], secret_methods[1], ClientAuthMethod::None]);
+    let (basic, post) = (ClientAuthMethod::ClientSecretBasic, ClientAuthMethod::ClientSecretPost);
+    let auth_methods = methods(&[basic, post, ClientAuthMethod::None]);
     Json(ServerMetadata {
         authorization_endpoint: format!("{issuer}/oauth/authorize"),
         token_endpoint: format!("{issuer}/oauth/token"),
@@ -127,7 +127,7 @@ async fn metadata(State(service): State<AppState>) -> Json<ServerMetadata> {
         response_types_supported: strings(&["code"]),
         token_endpoint_auth_methods_supported: auth_methods.clone(),
         revocation_endpoint_auth_methods_supported: auth_methods,
-        introspection_endpoint_auth_methods_supported: methods(&secret_methods),
+        introspection_endpoint_auth_methods_supported: methods(&[basic, post]),
         code_challenge_methods_supported: strings(&["S256"]),
         scopes_supported: Vec::new(),
         issuer,
