@@ -1,18 +1,17 @@
-//! The authorization endpoint's rules (RFC 6749 §4.1, RFC 7636 PKCE, RFC 8252 §7.3):
-//! which requests are refused outright, which are answered by redirecting an error to the
-//! client, and how a code is later checked against its token request.
+//! The authorization endpoint's rules (RFC 6749 §4.1, RFC 7636 §4.3, RFC 8252 §7.3): which
+//! requests are refused outright, which are answered by redirecting an error to the client,
+//! and how a presented redirect URI is matched against the registered ones. Redeeming the
+//! code later, at the token endpoint, is [`crate::code`]'s business.
 
+use crate::code::valid_pkce_text;
 use crate::scope::Scope;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
-use subtle::ConstantTimeEq;
-use tessera_proto::ErrorCode;
+use tessera_proto::{ClientId, ErrorCode};
 
 /// What the authorization endpoint needs to know about the client a request names.
 #[derive(Debug, Clone)]
 pub struct ClientView<'a> {
-    pub client_id: &'a str,
+    pub client_id: &'a ClientId,
     pub redirect_uris: &'a [String],
     pub allows_authorization_code: bool,
     pub is_public: bool,
@@ -22,7 +21,7 @@ pub struct ClientView<'a> {
 /// A checked authorization request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationRequest {
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Where the code goes: the URI the request named, or the client's only registered one.
     pub redirect_uri: String,
     /// Whether the request named `redirect_uri`; then the token request must repeat it
@@ -78,22 +77,6 @@ fn loopback_without_port(uri: &str) -> Option<String> {
         host.to_owned()
     };
     matches!(host.as_str(), "127.0.0.1" | "[::1]").then(|| format!("http://{host}{path}"))
-}
-
-/// RFC 7636 §4.1: 43 to 128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
-fn valid_pkce_text(text: &str) -> bool {
-    (43..=128).contains(&text.len())
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// RFC 7636 §4.6 with `S256`: `BASE64URL(SHA256(verifier)) == challenge`, compared in constant time.
-pub fn verify_pkce(verifier: &str, challenge: &str) -> bool {
-    if !valid_pkce_text(verifier) {
-        return false;
-    }
-    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
-    let computed = URL_SAFE_NO_PAD.encode(digest);
-    computed.as_bytes().ct_eq(challenge.as_bytes()).into()
 }
 
 impl AuthorizationRequest {
@@ -171,7 +154,7 @@ impl AuthorizationRequest {
             (None, Some(_)) => return Err(redirect(ErrorCode::InvalidRequest, "code_challenge is missing")),
         };
         Ok(AuthorizationRequest {
-            client_id: client.client_id.to_owned(),
+            client_id: client.client_id.clone(),
             redirect_uri,
             redirect_uri_given,
             scope,
@@ -206,15 +189,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn pkce_s256_rfc7636_appendix_b() {
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-        assert!(verify_pkce(verifier, challenge));
-        assert!(!verify_pkce("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl", challenge));
-        assert!(!verify_pkce("short", challenge));
-    }
-
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
@@ -223,8 +197,9 @@ mod tests {
     fn request_table() {
         let uris = vec!["http://127.0.0.1/callback".to_owned()];
         let scope = Scope::parse("read write").unwrap_or_default();
+        let app = ClientId::new("app");
         let confidential = ClientView {
-            client_id: "app",
+            client_id: &app,
             redirect_uris: &uris,
             allows_authorization_code: true,
             is_public: false,

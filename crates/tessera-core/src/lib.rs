@@ -5,16 +5,23 @@
 //! That is what lets the refresh-token lifecycle be tested with a fixed clock.
 
 pub mod authorize;
+pub mod code;
 pub mod lifecycle;
 pub mod request;
 pub mod scope;
 pub mod secret;
 pub mod time;
 
-pub use lifecycle::{Family, RefreshDecision, RefreshPolicy, RefreshRejection, StoredRefreshToken};
-pub use request::{ClientCredentials, GrantRequest, RequestError, TokenRequest};
+pub use code::{CodeDecision, CodeRedemption, CodeRejection, IssuedCode};
+pub use lifecycle::{
+    Family, RefreshDecision, RefreshPolicy, RefreshRejection, RevocationReason, StoredRefreshToken, TokenState,
+};
+pub use request::{
+    ClientAuthMethod, ClientCredentials, GrantRequest, GrantType, RequestError, TokenRequest, TokenTypeHint,
+};
 pub use scope::{Scope, ScopeError};
 pub use secret::{
     ClientSecret, MasterKey, MasterKeyError, Password, PersonalAccessToken, RefreshToken, SuccessorKey, TokenHash,
 };
+pub use tessera_proto::{ClientId, FamilyId, Jti, UserId};
 pub use time::{Timestamp, parse_duration};

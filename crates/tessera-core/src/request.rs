@@ -6,7 +6,87 @@ use crate::secret::{ClientSecret, Password, RefreshToken};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
-use tessera_proto::ErrorCode;
+use tessera_proto::{ClientId, ErrorCode};
+
+/// The grant types Tessera implements (RFC 6749 §4, §6). The strings are what clients send
+/// as `grant_type` and what is stored in a client's `grant_types`.
+///
+/// Declared in alphabetical order, so that sorting grants sorts their names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    ClientCredentials,
+    Password,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 4] =
+        [GrantType::AuthorizationCode, GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+            GrantType::RefreshToken => "refresh_token",
+        }
+    }
+
+    /// `None` for a grant type Tessera does not implement.
+    pub fn parse(text: &str) -> Option<GrantType> {
+        GrantType::ALL.into_iter().find(|grant| grant.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for GrantType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a client authenticates at the token, revocation and introspection endpoints
+/// (RFC 6749 §2.3; the names are RFC 7591 §2's `token_endpoint_auth_method` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// A public client: it names itself and proves nothing.
+    None,
+}
+
+impl ClientAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+            ClientAuthMethod::None => "none",
+        }
+    }
+}
+
+/// RFC 7009 §2.1 / RFC 7662 §2.1 `token_type_hint`. An unknown hint is ignored, as if absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenTypeHint {
+    AccessToken,
+    RefreshToken,
+}
+
+impl TokenTypeHint {
+    pub fn parse(text: &str) -> Option<TokenTypeHint> {
+        match text {
+            "access_token" => Some(TokenTypeHint::AccessToken),
+            "refresh_token" => Some(TokenTypeHint::RefreshToken),
+            _ => None,
+        }
+    }
+
+    /// The hint of a request's parameters, if any and known.
+    pub fn from_parameters(params: &HashMap<String, String>) -> Option<TokenTypeHint> {
+        params.get("token_type_hint").and_then(|hint| TokenTypeHint::parse(hint))
+    }
+}
 
 /// A request the endpoint refuses before looking anything up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,15 +110,23 @@ impl RequestError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientCredentials {
     /// `client_secret_basic`: HTTP Basic, the guide's Postman recipe.
-    Basic { client_id: String, secret: ClientSecret },
+    Basic { client_id: ClientId, secret: ClientSecret },
     /// `client_secret_post`: `client_id` and `client_secret` in the body, the Python and cURL recipes.
-    Post { client_id: String, secret: ClientSecret },
+    Post { client_id: ClientId, secret: ClientSecret },
     /// `none`: a public client names itself and proves nothing (RFC 6749 §2.1).
-    Public { client_id: String },
+    Public { client_id: ClientId },
 }
 
 impl ClientCredentials {
-    pub fn client_id(&self) -> &str {
+    pub fn method(&self) -> ClientAuthMethod {
+        match self {
+            ClientCredentials::Basic { .. } => ClientAuthMethod::ClientSecretBasic,
+            ClientCredentials::Post { .. } => ClientAuthMethod::ClientSecretPost,
+            ClientCredentials::Public { .. } => ClientAuthMethod::None,
+        }
+    }
+
+    pub fn client_id(&self) -> &ClientId {
         match self {
             ClientCredentials::Basic { client_id, .. }
             | ClientCredentials::Post { client_id, .. }
@@ -68,12 +156,12 @@ pub enum GrantRequest {
 }
 
 impl GrantRequest {
-    pub fn grant_type(&self) -> &'static str {
+    pub fn grant_type(&self) -> GrantType {
         match self {
-            GrantRequest::Password { .. } => "password",
-            GrantRequest::RefreshToken { .. } => "refresh_token",
-            GrantRequest::ClientCredentials { .. } => "client_credentials",
-            GrantRequest::AuthorizationCode { .. } => "authorization_code",
+            GrantRequest::Password { .. } => GrantType::Password,
+            GrantRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            GrantRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            GrantRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
         }
     }
 }
@@ -184,14 +272,17 @@ pub fn client_credentials(
             if body_id.is_some_and(|id| id != &client_id) {
                 return Err(RequestError::invalid_request("client_id in the body differs from HTTP Basic"));
             }
-            Ok(ClientCredentials::Basic { client_id, secret: ClientSecret::from_presented(secret) })
+            Ok(ClientCredentials::Basic {
+                client_id: ClientId::new(client_id),
+                secret: ClientSecret::from_presented(secret),
+            })
         }
         None => match (body_id, body_secret) {
             (Some(client_id), Some(secret)) => Ok(ClientCredentials::Post {
-                client_id: client_id.clone(),
+                client_id: ClientId::new(client_id.as_str()),
                 secret: ClientSecret::from_presented(secret.clone()),
             }),
-            (Some(client_id), None) => Ok(ClientCredentials::Public { client_id: client_id.clone() }),
+            (Some(client_id), None) => Ok(ClientCredentials::Public { client_id: ClientId::new(client_id.as_str()) }),
             (None, _) => Err(RequestError::new(
                 ErrorCode::InvalidClient,
                 "client authentication is required (HTTP Basic or client_id/client_secret)",
@@ -205,26 +296,26 @@ impl TokenRequest {
     /// [`collect_parameters`]) and the decoded Basic credentials, if any.
     pub fn parse(params: &HashMap<String, String>, basic: Option<(String, String)>) -> Result<Self, RequestError> {
         let grant_type = required(params, "grant_type")?;
-        let grant = match grant_type.as_str() {
-            "password" => GrantRequest::Password {
+        let grant = match GrantType::parse(&grant_type) {
+            Some(GrantType::Password) => GrantRequest::Password {
                 username: required(params, "username")?,
                 password: Password::new(required(params, "password")?),
                 scope: optional_scope(params)?,
             },
-            "refresh_token" => GrantRequest::RefreshToken {
+            Some(GrantType::RefreshToken) => GrantRequest::RefreshToken {
                 refresh_token: RefreshToken::from_presented(required(params, "refresh_token")?),
                 scope: optional_scope(params)?,
             },
-            "client_credentials" => GrantRequest::ClientCredentials { scope: optional_scope(params)? },
-            "authorization_code" => GrantRequest::AuthorizationCode {
+            Some(GrantType::ClientCredentials) => GrantRequest::ClientCredentials { scope: optional_scope(params)? },
+            Some(GrantType::AuthorizationCode) => GrantRequest::AuthorizationCode {
                 code: required(params, "code")?,
                 redirect_uri: params.get("redirect_uri").cloned(),
                 code_verifier: params.get("code_verifier").cloned(),
             },
-            other => {
+            None => {
                 return Err(RequestError::new(
                     ErrorCode::UnsupportedGrantType,
-                    format!("grant_type `{other}` is not supported"),
+                    format!("grant_type `{grant_type}` is not supported"),
                 ));
             }
         };
@@ -245,6 +336,24 @@ mod tests {
         assert!(parse_basic("Bearer abc").is_err());
         assert!(parse_basic("Basic !!!").is_err());
         assert!(parse_basic(&format!("Basic {}", STANDARD.encode("no-colon"))).is_err());
+    }
+
+    #[test]
+    fn grant_type_names_round_trip_and_sort_by_name() {
+        for grant in GrantType::ALL {
+            assert_eq!(GrantType::parse(grant.as_str()), Some(grant));
+        }
+        let mut names: Vec<&str> = GrantType::ALL.iter().map(|grant| grant.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, GrantType::ALL.map(GrantType::as_str));
+        assert_eq!(GrantType::parse("implicit"), None);
+    }
+
+    #[test]
+    fn unknown_token_type_hint_is_ignored() {
+        assert_eq!(TokenTypeHint::parse("refresh_token"), Some(TokenTypeHint::RefreshToken));
+        assert_eq!(TokenTypeHint::parse("access_token"), Some(TokenTypeHint::AccessToken));
+        assert_eq!(TokenTypeHint::parse("id_token"), None);
     }
 
     #[test]

@@ -29,12 +29,7 @@ pub struct TokenHash(String);
 
 impl TokenHash {
     pub fn of(secret: &str) -> Self {
-        let digest = digest::digest(&digest::SHA256, secret.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for byte in digest.as_ref() {
-            hex.push_str(&format!("{byte:02x}"));
-        }
-        TokenHash(hex)
+        TokenHash(hex::encode(digest::digest(&digest::SHA256, secret.as_bytes())))
     }
 
     /// Wraps a hash read back from the store.

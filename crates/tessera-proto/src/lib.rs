@@ -3,12 +3,15 @@
 //! Every type cites the RFC section that defines it. No validation lives here: the
 //! domain crate (`tessera-core`) parses these raw values into checked types.
 
+mod ids;
+
+pub use ids::{ClientId, FamilyId, Jti, UserId};
 use serde::{Deserialize, Serialize};
 
 /// RFC 6749 §5.2 error codes, plus RFC 7009 §2.2.1 and RFC 6750 §3.1 codes.
 ///
 /// `Display` is the code as it appears on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -153,14 +156,14 @@ pub struct AccessTokenClaims {
     pub iss: String,
     pub sub: String,
     pub aud: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
     pub iat: i64,
     pub exp: i64,
-    pub jti: String,
+    pub jti: Jti,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fid: Option<String>,
+    pub fid: Option<FamilyId>,
 }
 
 /// The protected resource `GET /api/1.0/users/me`.

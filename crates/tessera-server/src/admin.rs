@@ -5,10 +5,10 @@ use crate::passwords::{PasswordError, hash_password};
 use crate::random::{RandomError, random_bytes};
 use crate::store::{ClientRow, PersonalAccessTokenRow, Store, StoreError, UserRow};
 use std::time::Duration;
-use tessera_core::{ClientSecret, Password, PersonalAccessToken, Scope, Timestamp};
+use tessera_core::{ClientId, ClientSecret, GrantType, Password, PersonalAccessToken, Scope, Timestamp, UserId};
 
-pub const KNOWN_GRANTS: &[&str] = &["authorization_code", "password", "refresh_token", "client_credentials"];
-pub const DEFAULT_GRANTS: &[&str] = &["authorization_code", "password", "refresh_token"];
+/// The grants of a client created without `--grant`.
+pub const DEFAULT_GRANTS: &[GrantType] = &[GrantType::AuthorizationCode, GrantType::Password, GrantType::RefreshToken];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -45,7 +45,7 @@ pub enum AdminError {
 pub struct NewClient {
     pub name: String,
     pub redirect_uris: Vec<String>,
-    /// Empty means [`DEFAULT_GRANTS`].
+    /// Grant type names as typed; empty means [`DEFAULT_GRANTS`].
     pub grant_types: Vec<String>,
     pub scope: String,
     pub public: bool,
@@ -69,15 +69,13 @@ pub async fn create_client(
         return Err(AdminError::EmptyName);
     }
     let mut grant_types = if new.grant_types.is_empty() {
-        DEFAULT_GRANTS.iter().map(|g| (*g).to_owned()).collect()
+        DEFAULT_GRANTS.to_vec()
     } else {
         new.grant_types
+            .iter()
+            .map(|name| GrantType::parse(name).ok_or_else(|| AdminError::UnknownGrant(name.clone())))
+            .collect::<Result<Vec<_>, _>>()?
     };
-    for grant in &grant_types {
-        if !KNOWN_GRANTS.contains(&grant.as_str()) {
-            return Err(AdminError::UnknownGrant(grant.clone()));
-        }
-    }
     grant_types.sort();
     grant_types.dedup();
     for uri in &new.redirect_uris {
@@ -88,7 +86,7 @@ pub async fn create_client(
     let scope = Scope::parse(&new.scope)?;
     let secret = if new.public { None } else { Some(ClientSecret::from_random(&random_bytes::<32>()?)) };
     let client = ClientRow {
-        client_id: uuid::Uuid::new_v4().simple().to_string(),
+        client_id: ClientId::new(uuid::Uuid::new_v4().simple().to_string()),
         name: new.name.trim().to_owned(),
         secret_hash: secret.as_ref().map(ClientSecret::hash),
         redirect_uris: new.redirect_uris,
@@ -101,10 +99,10 @@ pub async fn create_client(
 }
 
 /// A new secret for a confidential client; the old one stops working at once.
-pub async fn rotate_client_secret(store: &Store, client_id: &str) -> Result<ClientSecret, AdminError> {
-    let client = store.get_client(client_id).await?.ok_or_else(|| AdminError::NoSuchClient(client_id.to_owned()))?;
+pub async fn rotate_client_secret(store: &Store, client_id: &ClientId) -> Result<ClientSecret, AdminError> {
+    let client = store.get_client(client_id).await?.ok_or_else(|| AdminError::NoSuchClient(client_id.to_string()))?;
     if client.is_public() {
-        return Err(AdminError::PublicClient(client_id.to_owned()));
+        return Err(AdminError::PublicClient(client_id.to_string()));
     }
     let secret = ClientSecret::from_random(&random_bytes::<32>()?);
     store.set_client_secret(client_id, &secret.hash()).await?;
@@ -130,7 +128,7 @@ pub async fn create_user(
         .await
         .map_err(|_| PasswordError::Hash("hashing task failed".into()))??;
     let user = UserRow {
-        user_id: uuid::Uuid::new_v4().to_string(),
+        user_id: UserId::new(uuid::Uuid::new_v4().to_string()),
         username: username.to_owned(),
         email: email.filter(|email| !email.trim().is_empty()),
         password_hash,

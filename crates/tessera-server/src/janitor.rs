@@ -41,7 +41,7 @@ impl Janitor {
             let deleted = self.store.purge_expired(self.clock.now(), self.access_token_ttl, self.batch).await?;
             total += deleted;
             if let Some(metrics) = &self.metrics {
-                metrics.add("tessera_janitor_deleted_rows_total", &[], deleted);
+                metrics.janitor_deleted(deleted);
             }
             if deleted < u64::try_from(self.batch).unwrap_or(u64::MAX) {
                 return Ok(total);

@@ -85,27 +85,29 @@ impl App {
     }
 
     pub fn issuer(&self) -> &str {
-        &self.service.issuer
+        self.service.issuer()
     }
 
     pub fn service(&self) -> Arc<AuthService> {
         Arc::clone(&self.service)
     }
 
+    /// The store: the binary names its backend at start-up, tests inspect it. Handlers reach
+    /// it only through the service's use cases.
     pub fn store(&self) -> &Store {
-        &self.service.store
+        self.service.store()
     }
 
     pub fn janitor(&self) -> Janitor {
-        let config = &self.service.config;
+        let config = self.service.config();
         Janitor::new(
-            self.service.store.clone(),
-            Arc::clone(&self.service.clock),
+            self.service.store().clone(),
+            self.service.clock(),
             config.access_token_ttl,
             config.janitor_batch,
             config.janitor_interval,
         )
-        .with_metrics(Arc::clone(&self.service.metrics))
+        .with_metrics(self.service.metrics())
     }
 
     /// Serves until `shutdown` completes, then stops background work and drains requests.
@@ -118,7 +120,7 @@ impl App {
         let _ = stop_sender.send(true);
         let _ = janitor.await;
         let _ = key_refresher.await;
-        self.service.store.close().await;
+        self.service.store().close().await;
         served
     }
 }
@@ -128,10 +130,10 @@ impl App {
 async fn refresh_keys_until_stopped(service: Arc<AuthService>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(service.config.key_refresh_interval) => {}
+            _ = tokio::time::sleep(service.config().key_refresh_interval) => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
-        if let Err(error) = service.keys.reload().await {
+        if let Err(error) = service.reload_keys().await {
             tracing::warn!(%error, "could not reload signing keys; keeping the current ones");
         }
     }

@@ -1,60 +1,228 @@
-//! Counters for `GET /metrics`, in the Prometheus text exposition format (version 0.0.4).
+//! Counters for `GET /metrics`, kept and rendered by prometheus-client.
 //!
-//! A handful of low-cardinality counters behind one mutex: labels come from fixed sets
-//! (grant types, RFC error codes, decision names), never from user input.
+//! Each counter is a typed field and each label set a struct whose values come from fixed
+//! enums (grant types, RFC error codes, decision names), never from user input: a misspelt
+//! metric or label is a compile error, and counting is an atomic increment.
 
-use std::collections::BTreeMap;
+use crate::service::InvalidToken;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use std::fmt::Write;
-use std::sync::Mutex;
+use tessera_core::{GrantType, RevocationReason};
+use tessera_proto::ErrorCode;
 
-/// A counter's name and its label pairs.
-type Series = (&'static str, Vec<(&'static str, &'static str)>);
-
-#[derive(Default)]
-pub struct Metrics {
-    counters: Mutex<BTreeMap<Series, u64>>,
+/// A label value from a fixed set of names.
+pub trait LabelName {
+    fn label_name(&self) -> &'static str;
 }
 
-/// (name, help) of every counter, so that `# HELP`/`# TYPE` lines are printed even before
-/// the first event.
-const COUNTERS: &[(&str, &str)] = &[
-    ("tessera_token_requests_total", "Token endpoint requests by grant type and outcome (ok or RFC 6749 error code)."),
-    (
-        "tessera_refresh_decisions_total",
-        "Refresh-token decisions: rotated, replayed (grace window), reuse_detected, rejected.",
-    ),
-    ("tessera_families_revoked_total", "Refresh-token families revoked, by reason."),
-    ("tessera_bearer_checks_total", "Bearer-token checks at the protected API and introspection, by result."),
-    ("tessera_janitor_deleted_rows_total", "Rows deleted by the janitor."),
-];
+/// Wraps a [`LabelName`] so prometheus-client can encode it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Label<T>(pub T);
+
+impl<T: LabelName> EncodeLabelValue for Label<T> {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.0.label_name())
+    }
+}
+
+impl LabelName for GrantType {
+    fn label_name(&self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl LabelName for RevocationReason {
+    fn label_name(&self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// How a token request ended: `ok`, or the RFC 6749 §5.2 error code it was answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenOutcome {
+    Ok,
+    Error(ErrorCode),
+}
+
+impl LabelName for TokenOutcome {
+    fn label_name(&self) -> &'static str {
+        match self {
+            TokenOutcome::Ok => "ok",
+            TokenOutcome::Error(code) => code.as_str(),
+        }
+    }
+}
+
+/// What a presented refresh token led to (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefreshOutcome {
+    Rotated,
+    /// Grace-window replay.
+    Replayed,
+    Rejected,
+    ReuseDetected,
+}
+
+impl LabelName for RefreshOutcome {
+    fn label_name(&self) -> &'static str {
+        match self {
+            RefreshOutcome::Rotated => "rotated",
+            RefreshOutcome::Replayed => "replayed",
+            RefreshOutcome::Rejected => "rejected",
+            RefreshOutcome::ReuseDetected => "reuse_detected",
+        }
+    }
+}
+
+/// How a bearer check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BearerResult {
+    Ok,
+    Invalid(InvalidToken),
+    /// Our failure (the database, say), not the token's.
+    Error,
+}
+
+impl LabelName for BearerResult {
+    fn label_name(&self) -> &'static str {
+        match self {
+            BearerResult::Ok => "ok",
+            BearerResult::Invalid(reason) => reason.as_str(),
+            BearerResult::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TokenRequestLabels {
+    grant_type: Label<GrantType>,
+    outcome: Label<TokenOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RefreshDecisionLabels {
+    decision: Label<RefreshOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RevocationLabels {
+    reason: Label<RevocationReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BearerLabels {
+    result: Label<BearerResult>,
+}
+
+/// The server's counters. prometheus-client adds the `_total` suffix of each counter.
+pub struct Metrics {
+    registry: Registry,
+    token_requests: Family<TokenRequestLabels, Counter>,
+    refresh_decisions: Family<RefreshDecisionLabels, Counter>,
+    families_revoked: Family<RevocationLabels, Counter>,
+    bearer_checks: Family<BearerLabels, Counter>,
+    janitor_deleted_rows: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let token_requests = Family::default();
+        let refresh_decisions = Family::default();
+        let families_revoked = Family::default();
+        let bearer_checks = Family::default();
+        let janitor_deleted_rows = Counter::default();
+        let mut registry = Registry::default();
+        registry.register(
+            "tessera_token_requests",
+            "Token endpoint requests by grant type and outcome (ok or RFC 6749 error code)",
+            token_requests.clone(),
+        );
+        registry.register(
+            "tessera_refresh_decisions",
+            "Refresh-token decisions: rotated, replayed (grace window), reuse_detected, rejected",
+            refresh_decisions.clone(),
+        );
+        registry.register(
+            "tessera_families_revoked",
+            "Refresh-token families revoked, by reason",
+            families_revoked.clone(),
+        );
+        registry.register(
+            "tessera_bearer_checks",
+            "Bearer-token checks at the protected API and introspection, by result",
+            bearer_checks.clone(),
+        );
+        registry.register("tessera_janitor_deleted_rows", "Rows deleted by the janitor", janitor_deleted_rows.clone());
+        let metrics = Metrics {
+            registry,
+            token_requests,
+            refresh_decisions,
+            families_revoked,
+            bearer_checks,
+            janitor_deleted_rows,
+        };
+        metrics.start_at_zero();
+        metrics
+    }
+}
 
 impl Metrics {
-    pub fn add(&self, name: &'static str, labels: &[(&'static str, &'static str)], value: u64) {
-        if let Ok(mut counters) = self.counters.lock() {
-            *counters.entry((name, labels.to_vec())).or_insert(0) += value;
+    /// Creates the usual series at zero, so that every counter is exported from the start
+    /// (prometheus-client leaves out a labelled counter until it has a series) and a rate
+    /// over the first event is not lost.
+    fn start_at_zero(&self) {
+        for grant_type in GrantType::ALL {
+            self.token_requests
+                .get_or_create(&TokenRequestLabels { grant_type: Label(grant_type), outcome: Label(TokenOutcome::Ok) })
+                .inc_by(0);
+        }
+        for decision in
+            [RefreshOutcome::Rotated, RefreshOutcome::Replayed, RefreshOutcome::Rejected, RefreshOutcome::ReuseDetected]
+        {
+            self.refresh_decisions.get_or_create(&RefreshDecisionLabels { decision: Label(decision) }).inc_by(0);
+        }
+        for reason in
+            [RevocationReason::ReuseDetected, RevocationReason::RevokedByClient, RevocationReason::CodeReplayed]
+        {
+            self.families_revoked.get_or_create(&RevocationLabels { reason: Label(reason) }).inc_by(0);
+        }
+        let invalid = [InvalidToken::Unknown, InvalidToken::Revoked, InvalidToken::Expired, InvalidToken::Signature];
+        for result in [BearerResult::Ok, BearerResult::Error].into_iter().chain(invalid.map(BearerResult::Invalid)) {
+            self.bearer_checks.get_or_create(&BearerLabels { result: Label(result) }).inc_by(0);
         }
     }
 
-    pub fn incr(&self, name: &'static str, labels: &[(&'static str, &'static str)]) {
-        self.add(name, labels, 1);
+    pub fn token_request(&self, grant_type: GrantType, outcome: TokenOutcome) {
+        self.token_requests
+            .get_or_create(&TokenRequestLabels { grant_type: Label(grant_type), outcome: Label(outcome) })
+            .inc();
     }
 
+    pub fn refresh_decision(&self, decision: RefreshOutcome) {
+        self.refresh_decisions.get_or_create(&RefreshDecisionLabels { decision: Label(decision) }).inc();
+    }
+
+    pub fn family_revoked(&self, reason: RevocationReason) {
+        self.families_revoked.get_or_create(&RevocationLabels { reason: Label(reason) }).inc();
+    }
+
+    pub fn bearer_check(&self, result: BearerResult) {
+        self.bearer_checks.get_or_create(&BearerLabels { result: Label(result) }).inc();
+    }
+
+    pub fn janitor_deleted(&self, rows: u64) {
+        self.janitor_deleted_rows.inc_by(rows);
+    }
+
+    /// The Prometheus text exposition of every counter, including those never incremented.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters = match self.counters.lock() {
-            Ok(counters) => counters.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        for (name, help) in COUNTERS {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for ((counter, labels), value) in counters.iter().filter(|((counter, _), _)| counter == name) {
-                let labels: Vec<String> = labels.iter().map(|(key, value)| format!("{key}=\"{value}\"")).collect();
-                if labels.is_empty() {
-                    let _ = writeln!(out, "{counter} {value}");
-                } else {
-                    let _ = writeln!(out, "{counter}{{{}}} {value}", labels.join(","));
-                }
-            }
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            // Writing to a String cannot fail; keep whatever was written.
+            let _ = writeln!(out, "# encoding failed");
         }
         out
     }
@@ -67,12 +235,37 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let metrics = Metrics::default();
-        metrics.incr("tessera_token_requests_total", &[("grant_type", "password"), ("outcome", "ok")]);
-        metrics.incr("tessera_token_requests_total", &[("grant_type", "password"), ("outcome", "ok")]);
-        metrics.add("tessera_janitor_deleted_rows_total", &[], 7);
+        metrics.token_request(GrantType::Password, TokenOutcome::Ok);
+        metrics.token_request(GrantType::Password, TokenOutcome::Ok);
+        metrics.token_request(GrantType::RefreshToken, TokenOutcome::Error(ErrorCode::InvalidGrant));
+        metrics.family_revoked(RevocationReason::ReuseDetected);
+        metrics.bearer_check(BearerResult::Invalid(InvalidToken::Revoked));
+        metrics.janitor_deleted(7);
         let text = metrics.render();
-        assert!(text.contains("tessera_token_requests_total{grant_type=\"password\",outcome=\"ok\"} 2\n"), "{text}");
-        assert!(text.contains("tessera_janitor_deleted_rows_total 7\n"), "{text}");
-        assert!(text.contains("# TYPE tessera_bearer_checks_total counter\n"), "{text}");
+        for line in [
+            "tessera_token_requests_total{grant_type=\"password\",outcome=\"ok\"} 2",
+            "tessera_token_requests_total{grant_type=\"refresh_token\",outcome=\"invalid_grant\"} 1",
+            "tessera_families_revoked_total{reason=\"refresh token reuse detected\"} 1",
+            "tessera_bearer_checks_total{result=\"revoked\"} 1",
+            "tessera_janitor_deleted_rows_total 7",
+            "# HELP tessera_bearer_checks Bearer-token checks at the protected API and introspection, by result.",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_counter_is_exported_before_its_first_event() {
+        let text = Metrics::default().render();
+        for name in [
+            "tessera_token_requests",
+            "tessera_refresh_decisions",
+            "tessera_families_revoked",
+            "tessera_bearer_checks",
+            "tessera_janitor_deleted_rows",
+        ] {
+            assert!(text.lines().any(|l| l == format!("# TYPE {name} counter")), "no {name} in\n{text}");
+        }
+        assert!(text.lines().any(|l| l == "tessera_refresh_decisions_total{decision=\"reuse_detected\"} 0"), "{text}");
     }
 }

@@ -195,7 +195,7 @@ impl TestServer {
     }
 
     pub fn store(&self) -> &Store {
-        &self.service.store
+        self.service.store()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -213,7 +213,7 @@ impl TestServer {
         };
         match create_client(self.store(), self.clock.now(), new).await {
             Ok((client, secret)) => TestClient {
-                client_id: client.client_id,
+                client_id: client.client_id.into_string(),
                 client_secret: secret.map(|secret| secret.secret().to_owned()),
             },
             Err(error) => panic!("cannot create test client: {error}"),
@@ -231,7 +231,7 @@ impl TestServer {
         )
         .await
         {
-            Ok(user) => user.user_id,
+            Ok(user) => user.user_id.into_string(),
             Err(error) => panic!("cannot create test user: {error}"),
         }
     }

@@ -164,10 +164,14 @@ fn print_client(client: &ClientRow) {
     println!("client_id:     {}", client.client_id);
     println!("name:          {}", client.name);
     println!("type:          {}", if client.is_public() { "public" } else { "confidential" });
-    println!("grant_types:   {}", client.grant_types.join(" "));
+    println!("grant_types:   {}", grant_names(client));
     println!("redirect_uris: {}", client.redirect_uris.join(" "));
     println!("scope:         {}", client.scope);
     println!("created_at:    {}", rfc3339(client.created_at));
+}
+
+fn grant_names(client: &ClientRow) -> String {
+    client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>().join(" ")
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
@@ -208,21 +212,18 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                 println!("{:<32}  {:<12}  {:<40}  NAME", "CLIENT_ID", "TYPE", "GRANTS");
                 for client in &clients {
                     let kind = if client.is_public() { "public" } else { "confidential" };
-                    println!(
-                        "{:<32}  {kind:<12}  {:<40}  {}",
-                        client.client_id,
-                        client.grant_types.join(" "),
-                        client.name
-                    );
+                    println!("{:<32}  {kind:<12}  {:<40}  {}", client.client_id, grant_names(client), client.name);
                 }
             }
         }
         ClientCommand::Show(args) => {
-            let Some(client) = store.get_client(&args.id).await? else { bail!("client {} does not exist", args.id) };
+            let Some(client) = store.get_client(&args.id.as_str().into()).await? else {
+                bail!("client {} does not exist", args.id)
+            };
             if args.json { print_json(&client_json(&client, None))? } else { print_client(&client) }
         }
         ClientCommand::Delete(args) => {
-            if !store.delete_client(&args.id).await? {
+            if !store.delete_client(&args.id.as_str().into()).await? {
                 bail!("client {} does not exist", args.id);
             }
             if args.json {
@@ -232,7 +233,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             }
         }
         ClientCommand::RotateSecret(args) => {
-            let secret = rotate_client_secret(&store, &args.id).await?;
+            let secret = rotate_client_secret(&store, &args.id.as_str().into()).await?;
             if args.json {
                 print_json(&json!({"client_id": args.id, "client_secret": secret.secret()}))?;
             } else {

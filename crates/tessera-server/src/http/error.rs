@@ -2,29 +2,59 @@
 
 use crate::service::{BearerError, InternalError, ServiceError};
 use axum::Json;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tessera_core::RequestError;
+use tessera_core::{ClientAuthMethod, RequestError};
 use tessera_proto::{ErrorCode, ErrorResponse};
 
 #[derive(Debug)]
 pub enum ApiError {
-    /// RFC 6749 §5.2. `basic_tried` decides the `WWW-Authenticate` header on `invalid_client`.
-    OAuth { code: ErrorCode, description: String, basic_tried: bool },
-    /// RFC 6750 §3.1. `invalid` is `None` when no token was sent at all.
-    Bearer { invalid: Option<&'static str> },
+    /// RFC 6749 §5.2, 400, any code but `invalid_client`.
+    OAuth { code: ErrorCode, description: String },
+    /// RFC 6749 §5.2 `invalid_client`, 401. A client that tried HTTP Basic (`attempted`) is
+    /// answered with a Basic challenge.
+    InvalidClient { description: String, attempted: Option<ClientAuthMethod> },
+    /// RFC 6750 §3: the protected resource refuses the request.
+    Bearer(BearerRefusal),
+    /// The body could not be read (too large, say): axum's own answer.
+    Body(BytesRejection),
     /// Not the client's fault: logged once, answered with an opaque 500.
     Internal(InternalError),
 }
 
-impl ApiError {
-    pub fn from_request(error: RequestError, basic_tried: bool) -> Self {
-        ApiError::OAuth { code: error.code, description: error.description, basic_tried }
-    }
+/// RFC 6750 §3.1: why the protected resource refuses a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerRefusal {
+    /// No bearer token was sent at all (401, no error code in the challenge).
+    Missing,
+    /// The token is invalid, expired or revoked (401 `invalid_token`).
+    InvalidToken,
+    /// The token is valid but not good for this resource (403 `insufficient_scope`).
+    InsufficientScope(&'static str),
+}
 
-    pub fn from_service(error: ServiceError, basic_tried: bool) -> Self {
+impl ApiError {
+    /// A request refused before anything was looked up; `attempted` is the client
+    /// authentication the request tried, if known.
+    pub fn from_request(error: RequestError, attempted: Option<ClientAuthMethod>) -> Self {
+        match error.code {
+            ErrorCode::InvalidClient => ApiError::InvalidClient { description: error.description, attempted },
+            code => ApiError::OAuth { code, description: error.description },
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
         match error {
-            ServiceError::OAuth { code, description } => ApiError::OAuth { code, description, basic_tried },
+            ServiceError::ClientAuthentication { method } => {
+                ApiError::InvalidClient { description: "client authentication failed".into(), attempted: Some(method) }
+            }
+            ServiceError::OAuth { code: ErrorCode::InvalidClient, description } => {
+                ApiError::InvalidClient { description, attempted: None }
+            }
+            ServiceError::OAuth { code, description } => ApiError::OAuth { code, description },
             ServiceError::Internal(internal) => ApiError::Internal(internal),
         }
     }
@@ -33,7 +63,7 @@ impl ApiError {
 impl From<BearerError> for ApiError {
     fn from(error: BearerError) -> Self {
         match error {
-            BearerError::Invalid(reason) => ApiError::Bearer { invalid: Some(reason) },
+            BearerError::Invalid(_) => ApiError::Bearer(BearerRefusal::InvalidToken),
             BearerError::Internal(internal) => ApiError::Internal(internal),
         }
     }
@@ -45,53 +75,63 @@ impl From<InternalError> for ApiError {
     }
 }
 
+fn error_body(status: StatusCode, error: ErrorCode, description: String) -> Response {
+    (status, Json(ErrorResponse { error, error_description: Some(description) })).into_response()
+}
+
+fn with_challenge(mut response: Response, challenge: HeaderValue) -> Response {
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::OAuth { code, description, basic_tried } => {
-                let status =
-                    if code == ErrorCode::InvalidClient { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
-                let mut response =
-                    (status, Json(ErrorResponse { error: code, error_description: Some(description) })).into_response();
-                if code == ErrorCode::InvalidClient && basic_tried {
+            ApiError::OAuth { code, description } => error_body(StatusCode::BAD_REQUEST, code, description),
+            ApiError::InvalidClient { description, attempted } => {
+                let response = error_body(StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient, description);
+                if attempted == Some(ClientAuthMethod::ClientSecretBasic) {
+                    with_challenge(response, HeaderValue::from_static(r#"Basic realm="tessera""#))
+                } else {
                     response
-                        .headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="tessera""#));
                 }
-                response
             }
-            ApiError::Bearer { invalid } => {
-                let (challenge, body) = match invalid {
-                    None => (
-                        r#"Bearer realm="tessera""#,
-                        ErrorResponse {
-                            error: ErrorCode::InvalidRequest,
-                            error_description: Some("this resource needs a bearer access token".into()),
-                        },
-                    ),
-                    Some(_) => (
+            ApiError::Bearer(BearerRefusal::Missing) => with_challenge(
+                error_body(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::InvalidRequest,
+                    "this resource needs a bearer access token".into(),
+                ),
+                HeaderValue::from_static(r#"Bearer realm="tessera""#),
+            ),
+            ApiError::Bearer(BearerRefusal::InvalidToken) => {
+                const DESCRIPTION: &str = "the access token is invalid, expired or revoked";
+                with_challenge(
+                    error_body(StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken, DESCRIPTION.into()),
+                    HeaderValue::from_static(
                         r#"Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid, expired or revoked""#,
-                        ErrorResponse {
-                            error: ErrorCode::InvalidToken,
-                            error_description: Some("the access token is invalid, expired or revoked".into()),
-                        },
                     ),
-                };
-                let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-                response
+                )
             }
+            ApiError::Bearer(BearerRefusal::InsufficientScope(description)) => {
+                let challenge =
+                    format!(r#"Bearer realm="tessera", error="insufficient_scope", error_description="{description}""#);
+                let response = error_body(StatusCode::FORBIDDEN, ErrorCode::InsufficientScope, description.into());
+                // The description is one of our own constants: it is a valid header value.
+                match HeaderValue::from_str(&challenge) {
+                    Ok(challenge) => with_challenge(response, challenge),
+                    Err(_) => with_challenge(response, HeaderValue::from_static(r#"Bearer realm="tessera""#)),
+                }
+            }
+            ApiError::Body(rejection) => rejection.into_response(),
             ApiError::Internal(error) => {
                 // Logged here, once; the client learns nothing of the inside.
                 tracing::error!(%error, "internal error");
-                (
+                error_body(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(ErrorResponse {
-                        error: ErrorCode::ServerError,
-                        error_description: Some("internal error; it has been logged".into()),
-                    }),
+                    ErrorCode::ServerError,
+                    "internal error; it has been logged".into(),
                 )
-                    .into_response()
             }
         }
     }

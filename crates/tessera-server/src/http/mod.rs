@@ -5,21 +5,20 @@ mod authorize;
 mod error;
 mod params;
 
-pub use error::ApiError;
+pub use error::{ApiError, BearerRefusal};
 
-use crate::service::{AuthService, InternalError};
-use axum::body::Bytes;
+use crate::service::AuthService;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use params::{TokenEndpointRequest, TokenOperation};
 use std::sync::Arc;
 use std::time::Instant;
-use tessera_core::request::client_credentials;
-use tessera_core::{GrantRequest, TokenRequest};
-use tessera_proto::{ErrorCode, ServerMetadata, TokenResponse, UserInfo};
+use tessera_core::{ClientAuthMethod, GrantType};
+use tessera_proto::{IntrospectionResponse, ServerMetadata, TokenResponse, UserInfo};
 
 pub type AppState = Arc<AuthService>;
 
@@ -67,129 +66,68 @@ async fn log_request(request: Request, next: Next) -> Response {
 }
 
 /// `POST /oauth/token` (RFC 6749 §3.2).
-async fn token(State(service): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let basic_tried = params::basic_tried(&headers);
-    let request_error = |error| ApiError::from_request(error, basic_tried);
-    let service_error = |error| ApiError::from_service(error, basic_tried);
-    let basic = params::basic_credentials(&headers).map_err(request_error)?;
-    let parameters = params::body_parameters(&headers, &body).map_err(request_error)?;
-    let request = TokenRequest::parse(&parameters, basic).map_err(request_error)?;
-    let grant_type = request.grant.grant_type();
-    let result = issue(&service, &request).await;
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(crate::service::ServiceError::OAuth { code, .. }) => code.as_str(),
-        Err(crate::service::ServiceError::Internal(_)) => "server_error",
-    };
-    service.metrics.incr("tessera_token_requests_total", &[("grant_type", grant_type), ("outcome", outcome)]);
-    let issued = result.map_err(service_error)?;
+async fn token(
+    State(service): State<AppState>,
+    TokenEndpointRequest(request): TokenEndpointRequest,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let issued = service.token(&request).await?;
     let scope = issued.scope.to_string();
-    let body = TokenResponse {
+    Ok(Json(TokenResponse {
         token_type: "Bearer".into(),
         access_token: issued.access_token,
         expires_in: issued.expires_in,
         refresh_token: issued.refresh_token.map(|token| token.secret().to_owned()),
         scope: (!scope.is_empty()).then_some(scope),
-    };
-    Ok(Json(body).into_response())
-}
-
-/// Authenticates the client and runs the grant.
-async fn issue(
-    service: &AuthService,
-    request: &TokenRequest,
-) -> Result<crate::service::Issued, crate::service::ServiceError> {
-    let client = service.authenticate_client(&request.client).await?;
-    match &request.grant {
-        GrantRequest::Password { username, password, scope } => {
-            service.password_grant(&client, username, password.clone(), scope.as_ref()).await
-        }
-        GrantRequest::RefreshToken { refresh_token, scope } => {
-            service.refresh_grant(&client, refresh_token, scope.as_ref()).await
-        }
-        GrantRequest::ClientCredentials { scope } => service.client_credentials_grant(&client, scope.as_ref()).await,
-        GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
-            service.authorization_code_grant(&client, code, redirect_uri.as_deref(), code_verifier.as_deref()).await
-        }
-    }
-}
-
-/// Client authentication for revocation and introspection: the same methods as the token
-/// endpoint, parameters from the same body.
-async fn endpoint_client(
-    service: &AuthService,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(crate::store::ClientRow, std::collections::HashMap<String, String>), ApiError> {
-    let basic_tried = params::basic_tried(headers);
-    let basic = params::basic_credentials(headers).map_err(|error| ApiError::from_request(error, basic_tried))?;
-    let parameters =
-        params::body_parameters(headers, body).map_err(|error| ApiError::from_request(error, basic_tried))?;
-    let credentials =
-        client_credentials(basic, &parameters).map_err(|error| ApiError::from_request(error, basic_tried))?;
-    let client =
-        service.authenticate_client(&credentials).await.map_err(|error| ApiError::from_service(error, basic_tried))?;
-    Ok((client, parameters))
-}
-
-fn required_token(parameters: &std::collections::HashMap<String, String>) -> Result<&str, ApiError> {
-    parameters.get("token").map(String::as_str).ok_or_else(|| ApiError::OAuth {
-        code: ErrorCode::InvalidRequest,
-        description: "missing required parameter `token`".into(),
-        basic_tried: false,
-    })
+    }))
 }
 
 /// `POST /oauth/revoke` (RFC 7009).
-async fn revoke(State(service): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let (client, parameters) = endpoint_client(&service, &headers, &body).await?;
-    let token = required_token(&parameters)?;
-    let hint = parameters.get("token_type_hint").map(String::as_str);
-    service.revoke(&client, token, hint).await.map_err(|error| ApiError::from_service(error, false))?;
-    Ok(StatusCode::OK.into_response())
+async fn revoke(State(service): State<AppState>, operation: TokenOperation) -> Result<StatusCode, ApiError> {
+    service.revoke(&operation.client, operation.token()?, operation.hint()).await?;
+    Ok(StatusCode::OK)
 }
 
 /// `POST /oauth/introspect` (RFC 7662). Only confidential clients may introspect.
-async fn introspect(State(service): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let (client, parameters) = endpoint_client(&service, &headers, &body).await?;
-    if client.is_public() {
-        return Err(ApiError::OAuth {
-            code: ErrorCode::InvalidClient,
-            description: "introspection requires a confidential client".into(),
-            basic_tried: params::basic_tried(&headers),
-        });
-    }
-    let token = required_token(&parameters)?;
-    let hint = parameters.get("token_type_hint").map(String::as_str);
-    let response = service.introspect(token, hint).await.map_err(|error| ApiError::from_service(error, false))?;
-    Ok(Json(response).into_response())
+async fn introspect(
+    State(service): State<AppState>,
+    operation: TokenOperation,
+) -> Result<Json<IntrospectionResponse>, ApiError> {
+    service.may_introspect(&operation.client)?;
+    Ok(Json(service.introspect(&operation.client, operation.token()?, operation.hint()).await?))
 }
 
 async fn jwks(State(service): State<AppState>) -> Response {
-    // A retired key may still sign for up to one key-refresh interval on instances that have
-    // not re-read the keys yet, and its tokens live one access-token lifetime after that.
-    let published_for = service.config.access_token_ttl + service.config.key_refresh_interval;
-    let mut response = Json(service.keys.jwks(service.now(), published_for)).into_response();
+    let mut response = Json(service.jwks()).into_response();
     // Resource servers cache the key set; a short max-age keeps rotations visible.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     response
 }
 
 async fn metadata(State(service): State<AppState>) -> Json<ServerMetadata> {
-    let issuer = service.issuer.clone();
+    let issuer = service.issuer().to_owned();
     let strings = |items: &[&str]| items.iter().map(|item| (*item).to_owned()).collect::<Vec<_>>();
-    let auth_methods = strings(&["client_secret_basic", "client_secret_post", "none"]);
+    let methods =
+        |items: &[ClientAuthMethod]| items.iter().map(|method| method.as_str().to_owned()).collect::<Vec<_>>();
+    let (basic, post) = (ClientAuthMethod::ClientSecretBasic, ClientAuthMethod::ClientSecretPost);
+    let auth_methods = methods(&[basic, post, ClientAuthMethod::None]);
     Json(ServerMetadata {
         authorization_endpoint: format!("{issuer}/oauth/authorize"),
         token_endpoint: format!("{issuer}/oauth/token"),
         jwks_uri: format!("{issuer}/oauth/jwks"),
         revocation_endpoint: format!("{issuer}/oauth/revoke"),
         introspection_endpoint: format!("{issuer}/oauth/introspect"),
-        grant_types_supported: strings(&["authorization_code", "password", "refresh_token", "client_credentials"]),
+        grant_types_supported: [
+            GrantType::AuthorizationCode,
+            GrantType::Password,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ]
+        .map(|grant| grant.as_str().to_owned())
+        .to_vec(),
         response_types_supported: strings(&["code"]),
         token_endpoint_auth_methods_supported: auth_methods.clone(),
         revocation_endpoint_auth_methods_supported: auth_methods,
-        introspection_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post"]),
+        introspection_endpoint_auth_methods_supported: methods(&[basic, post]),
         code_challenge_methods_supported: strings(&["S256"]),
         scopes_supported: Vec::new(),
         issuer,
@@ -204,37 +142,19 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// `GET /api/1.0/users/me`: the protected resource.
-async fn users_me(State(service): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let token = bearer_token(&headers).ok_or(ApiError::Bearer { invalid: None })?;
+async fn users_me(State(service): State<AppState>, headers: HeaderMap) -> Result<Json<UserInfo>, ApiError> {
+    let token = bearer_token(&headers).ok_or(ApiError::Bearer(BearerRefusal::Missing))?;
     let user_id = service.authenticate_api(token).await?;
-    let user = service.store.get_user(&user_id).await.map_err(InternalError::from)?;
-    match user {
-        Some(user) => {
-            Ok(Json(UserInfo { id: user.user_id, username: user.username, email: user.email }).into_response())
-        }
-        // A client_credentials token names a client, not a user (RFC 6750 §3.1).
-        None => {
-            let mut response = (
-                StatusCode::FORBIDDEN,
-                Json(tessera_proto::ErrorResponse {
-                    error: ErrorCode::InsufficientScope,
-                    error_description: Some("this access token does not act for a user".into()),
-                }),
-            )
-                .into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(
-                    r#"Bearer realm="tessera", error="insufficient_scope", error_description="this access token does not act for a user""#,
-                ),
-            );
-            Ok(response)
-        }
-    }
+    // A client_credentials token names a client, not a user (RFC 6750 §3.1).
+    let user = service
+        .find_user(&user_id)
+        .await?
+        .ok_or(ApiError::Bearer(BearerRefusal::InsufficientScope("this access token does not act for a user")))?;
+    Ok(Json(UserInfo { id: user.user_id.into_string(), username: user.username, email: user.email }))
 }
 
 async fn metrics(State(service): State<AppState>) -> Response {
-    let mut response = service.metrics.render().into_response();
+    let mut response = service.render_metrics().into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
@@ -242,7 +162,7 @@ async fn metrics(State(service): State<AppState>) -> Response {
 }
 
 async fn healthz(State(service): State<AppState>) -> Response {
-    match service.store.ping().await {
+    match service.health().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(error) => {
             tracing::warn!(%error, "health check failed");

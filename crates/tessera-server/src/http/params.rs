@@ -1,13 +1,90 @@
 //! Request bodies of the OAuth endpoints: `application/x-www-form-urlencoded` (RFC 6749) and
 //! `application/json` (what the guide's axios recipe sends), both reduced to ordered
-//! key/value pairs so that repeated parameters can be refused.
+//! key/value pairs so that repeated parameters can be refused; and the extractors that hand
+//! the token, revocation and introspection handlers their parameters and client, rejecting
+//! with [`ApiError`].
 
+use super::{ApiError, AppState};
+use crate::store::ClientRow;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
 use std::collections::HashMap;
-use tessera_core::RequestError;
-use tessera_core::request::{collect_parameters, parse_basic};
+use tessera_core::request::{client_credentials, collect_parameters, parse_basic};
+use tessera_core::{ClientAuthMethod, RequestError, TokenRequest, TokenTypeHint};
 use tessera_proto::ErrorCode;
+
+/// An OAuth endpoint's body parameters (de-duplicated) and its HTTP Basic credentials.
+pub struct OAuthParameters {
+    pub basic: Option<(String, String)>,
+    pub parameters: HashMap<String, String>,
+    /// `Some(ClientSecretBasic)` if the request carried `Authorization: Basic`, even a
+    /// malformed one: an `invalid_client` answer then carries a Basic challenge.
+    pub attempted: Option<ClientAuthMethod>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for OAuthParameters {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = request.headers().clone();
+        let attempted = basic_tried(&headers).then_some(ClientAuthMethod::ClientSecretBasic);
+        let refuse = |error| ApiError::from_request(error, attempted);
+        let basic = basic_credentials(&headers).map_err(refuse)?;
+        let body = Bytes::from_request(request, state).await.map_err(ApiError::Body)?;
+        let parameters = body_parameters(&headers, &body).map_err(refuse)?;
+        Ok(OAuthParameters { basic, parameters, attempted })
+    }
+}
+
+/// A checked token request (RFC 6749 §3.2); its client is not authenticated yet.
+pub struct TokenEndpointRequest(pub TokenRequest);
+
+impl<S: Send + Sync> FromRequest<S> for TokenEndpointRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let OAuthParameters { basic, parameters, attempted } = OAuthParameters::from_request(request, state).await?;
+        let request =
+            TokenRequest::parse(&parameters, basic).map_err(|error| ApiError::from_request(error, attempted))?;
+        Ok(TokenEndpointRequest(request))
+    }
+}
+
+/// An authenticated client and the `token` it asks about, for revocation (RFC 7009 §2.1)
+/// and introspection (RFC 7662 §2.1): the same client authentication as the token endpoint,
+/// parameters from the same body.
+pub struct TokenOperation {
+    pub client: ClientRow,
+    pub parameters: HashMap<String, String>,
+}
+
+impl TokenOperation {
+    /// The required `token` parameter.
+    pub fn token(&self) -> Result<&str, ApiError> {
+        self.parameters.get("token").map(String::as_str).ok_or_else(|| ApiError::OAuth {
+            code: ErrorCode::InvalidRequest,
+            description: "missing required parameter `token`".into(),
+        })
+    }
+
+    pub fn hint(&self) -> Option<TokenTypeHint> {
+        TokenTypeHint::from_parameters(&self.parameters)
+    }
+}
+
+impl FromRequest<AppState> for TokenOperation {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, service: &AppState) -> Result<Self, ApiError> {
+        let OAuthParameters { basic, parameters, attempted } = OAuthParameters::from_request(request, service).await?;
+        let credentials =
+            client_credentials(basic, &parameters).map_err(|error| ApiError::from_request(error, attempted))?;
+        let client = service.authenticate_client(&credentials).await?;
+        Ok(TokenOperation { client, parameters })
+    }
+}
 
 /// A JSON object as ordered pairs; repeated keys are kept (serde_json's maps would drop them).
 struct JsonPairs(Vec<(String, String)>);
@@ -39,7 +116,7 @@ impl<'de> Deserialize<'de> for JsonPairs {
 }
 
 /// Parses the body by its content type into de-duplicated parameters.
-pub fn body_parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, RequestError> {
+fn body_parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, RequestError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -84,7 +161,7 @@ fn json_reason(error: &serde_json::Error) -> String {
 
 /// The decoded HTTP Basic credentials, if the request carries `Authorization: Basic`.
 /// Other schemes are not client authentication and are ignored here.
-pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, RequestError> {
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, RequestError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let text =
         value.to_str().map_err(|_| RequestError::new(ErrorCode::InvalidClient, "malformed HTTP Basic credentials"))?;
@@ -94,7 +171,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
     parse_basic(text).map(Some)
 }
 
-pub fn basic_tried(headers: &HeaderMap) -> bool {
+fn basic_tried(headers: &HeaderMap) -> bool {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

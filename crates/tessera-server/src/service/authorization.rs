@@ -1,5 +1,6 @@
 //! The authorization-code grant (RFC 6749 §4.1, RFC 7636): browser sign-in sessions,
-//! consent, codes, and their redemption at the token endpoint.
+//! consent, codes, and their redemption at the token endpoint (decided by core's
+//! `decide_code_redemption`, applied here by compare-and-set).
 
 use super::{AuthService, Issued, PasswordCheck, ServiceError};
 use crate::random::random_bytes;
@@ -7,9 +8,9 @@ use crate::store::{AuthorizationCodeRow, ClientRow, UserRow};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::time::Duration;
-use tessera_core::authorize::{AuthorizationRequest, verify_pkce};
-use tessera_core::{Password, TokenHash};
-use tessera_proto::ErrorCode;
+use tessera_core::authorize::AuthorizationRequest;
+use tessera_core::code::{CodeDecision, CodeRedemption, CodeRejection, decide_code_redemption};
+use tessera_core::{GrantType, Password, RevocationReason, TokenHash};
 
 /// How long a code may wait for its token request (RFC 6749 §4.1.2: "a maximum
 /// authorization code lifetime of 10 minutes is RECOMMENDED"; one minute is plenty).
@@ -96,30 +97,21 @@ impl AuthService {
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
     ) -> Result<Issued, ServiceError> {
-        Self::require_grant(client, "authorization_code")?;
-        let invalid = |description: &str| ServiceError::oauth(ErrorCode::InvalidGrant, description);
+        Self::require_grant(client, GrantType::AuthorizationCode)?;
         let hash = TokenHash::of(code);
-        let stored = self.store.find_authorization_code(&hash).await?.ok_or_else(|| invalid("the code is invalid"))?;
-        if stored.client_id != client.client_id {
-            return Err(invalid("the code was issued to another client"));
-        }
+        let Some(stored) = self.store.find_authorization_code(&hash).await? else {
+            return Err(CodeRejection::Unknown.into());
+        };
         let now = self.now();
-        if stored.used_at.is_some() {
+        let request = CodeRedemption { client_id: &client.client_id, redirect_uri, code_verifier };
+        match decide_code_redemption(now, Some(&stored.issued()), &request) {
+            CodeDecision::Redeem => {}
+            CodeDecision::Reject(rejection) => return Err(rejection.into()),
             // RFC 6749 §4.1.2: a code used twice revokes what it granted.
-            self.revoke_code_family(&stored).await?;
-            return Err(invalid("the code was already used; the tokens it granted are revoked"));
-        }
-        if now >= stored.expires_at {
-            return Err(invalid("the code has expired"));
-        }
-        if stored.redirect_uri_given && redirect_uri != Some(stored.redirect_uri.as_str()) {
-            return Err(invalid("redirect_uri does not match the authorization request"));
-        }
-        match (&stored.code_challenge, code_verifier) {
-            (Some(challenge), Some(verifier)) if verify_pkce(verifier, challenge) => {}
-            (Some(_), _) => return Err(invalid("code_verifier does not match the code_challenge")),
-            (None, Some(_)) => return Err(invalid("code_verifier sent but the authorization request had no PKCE")),
-            (None, None) => {}
+            CodeDecision::RevokeFamily => {
+                self.revoke_code_family(&stored).await?;
+                return Err(CodeRejection::Replayed.into());
+            }
         }
         // Every code grant gets a family, refresh token or not, so that its access tokens
         // carry `fid` and a replayed code can revoke them (RFC 6749 §4.1.2).
@@ -135,7 +127,7 @@ impl AuthService {
             if let Some(stored) = self.store.find_authorization_code(&hash).await? {
                 self.revoke_code_family(&stored).await?;
             }
-            return Err(invalid("the code was already used; the tokens it granted are revoked"));
+            return Err(CodeRejection::Replayed.into());
         }
         self.first_tokens(family, refresh_token, now)
     }
@@ -143,7 +135,7 @@ impl AuthService {
     async fn revoke_code_family(&self, code: &AuthorizationCodeRow) -> Result<(), ServiceError> {
         let Some(family_id) = &code.family_id else { return Ok(()) };
         if let Some(family) = self.store.get_family(family_id).await? {
-            self.revoke_family(&family, "authorization code replayed").await?;
+            self.revoke_family(&family, RevocationReason::CodeReplayed).await?;
         }
         Ok(())
     }

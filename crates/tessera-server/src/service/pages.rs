@@ -26,13 +26,13 @@ impl AuthService {
         params: &HashMap<String, String>,
     ) -> Result<CheckedRequest, ServiceError> {
         let client = match params.get("client_id") {
-            Some(client_id) => self.store.get_client(client_id).await?,
+            Some(client_id) => self.find_client(&client_id.as_str().into()).await?,
             None => None,
         };
         let view = client.as_ref().map(|client| ClientView {
             client_id: &client.client_id,
             redirect_uris: &client.redirect_uris,
-            allows_authorization_code: client.allows_grant("authorization_code"),
+            allows_authorization_code: client.allows_grant(tessera_core::GrantType::AuthorizationCode),
             is_public: client.is_public(),
             scope: &client.scope,
         });

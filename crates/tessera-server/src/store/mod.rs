@@ -14,7 +14,9 @@ pub use rows::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use std::time::Duration;
-use tessera_core::{Family, Scope, StoredRefreshToken, Timestamp, TokenHash};
+use tessera_core::{
+    ClientId, Family, FamilyId, Jti, RevocationReason, Scope, StoredRefreshToken, Timestamp, TokenHash, UserId,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -94,9 +96,9 @@ async fn insert_family(
         "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(&family.id)
-    .bind(&family.client_id)
-    .bind(&family.user_id)
+    .bind(family.id.as_str())
+    .bind(family.client_id.as_str())
+    .bind(family.user_id.as_str())
     .bind(family.scope.to_string())
     .bind(family.created_at.millis())
     .bind(family.expires_at.millis())
@@ -107,7 +109,7 @@ async fn insert_family(
             "INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(token.as_str())
-        .bind(&family.id)
+        .bind(family.id.as_str())
         .bind(family.created_at.millis())
         .bind(idle_expires_at.millis())
         .execute(&mut **tx)
@@ -193,6 +195,18 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
     }
+}
+
+/// One rotation, as [`Store::rotate_refresh_token`] applies it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation<'a> {
+    /// The token presented, to be marked used.
+    pub presented: &'a TokenHash,
+    /// Its successor, to be inserted.
+    pub successor: &'a TokenHash,
+    pub family_id: &'a FamilyId,
+    pub rotated_at: Timestamp,
+    pub successor_idle_expires_at: Timestamp,
 }
 
 /// Whether `rotate_refresh_token`'s compare-and-set won.
@@ -323,11 +337,11 @@ impl Store {
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&client.client_id)
+        .bind(client.client_id.as_str())
         .bind(&client.name)
         .bind(client.secret_hash.as_ref().map(|h| h.as_str().to_owned()))
         .bind(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()))
-        .bind(client.grant_types.join(" "))
+        .bind(client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>().join(" "))
         .bind(client.scope.to_string())
         .bind(client.created_at.millis())
         .execute(&self.writer)
@@ -336,9 +350,9 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_client(&self, client_id: &str) -> StoreResult<Option<ClientRow>> {
+    pub async fn get_client(&self, client_id: &ClientId) -> StoreResult<Option<ClientRow>> {
         let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"))
-            .bind(client_id)
+            .bind(client_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(ClientRow::from_row).transpose()
@@ -352,16 +366,18 @@ impl Store {
     }
 
     /// Deletes a client and, by cascade, every token family issued to it.
-    pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&self.writer).await?;
+    pub async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(client_id.as_str())
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn set_client_secret(&self, client_id: &str, secret_hash: &TokenHash) -> StoreResult<bool> {
+    pub async fn set_client_secret(&self, client_id: &ClientId, secret_hash: &TokenHash) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2 AND secret_hash IS NOT NULL")
             .bind(secret_hash.as_str())
-            .bind(client_id)
+            .bind(client_id.as_str())
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
@@ -374,7 +390,7 @@ impl Store {
             "INSERT INTO users (user_id, username, email, password_hash, is_admin, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&user.user_id)
+        .bind(user.user_id.as_str())
         .bind(&user.username)
         .bind(user.email.clone())
         .bind(&user.password_hash)
@@ -394,9 +410,9 @@ impl Store {
         row.as_ref().map(UserRow::from_row).transpose()
     }
 
-    pub async fn get_user(&self, user_id: &str) -> StoreResult<Option<UserRow>> {
+    pub async fn get_user(&self, user_id: &UserId) -> StoreResult<Option<UserRow>> {
         let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"))
-            .bind(user_id)
+            .bind(user_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(UserRow::from_row).transpose()
@@ -430,7 +446,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let family_id: String = row.try_get("family_id")?;
+        let family_id = FamilyId::new(row.try_get::<String, _>("family_id")?);
         let token = StoredRefreshToken {
             family_id: family_id.clone(),
             created_at: ts(&row, "created_at")?,
@@ -440,8 +456,8 @@ impl Store {
         };
         let family = Family {
             id: family_id,
-            client_id: row.try_get("client_id")?,
-            user_id: row.try_get("user_id")?,
+            client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
+            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
             scope: scope(&row, "scope")?,
             created_at: ts(&row, "family_created_at")?,
             expires_at: ts(&row, "expires_at")?,
@@ -458,14 +474,8 @@ impl Store {
     /// [`RotateOutcome::LostRace`] and nothing of theirs is written. On PostgreSQL the
     /// row lock taken by the first UPDATE makes the others wait and then re-check the
     /// condition (READ COMMITTED), so they never both win.
-    pub async fn rotate_refresh_token(
-        &self,
-        presented: &TokenHash,
-        successor: &TokenHash,
-        family_id: &str,
-        now: Timestamp,
-        successor_idle_expires_at: Timestamp,
-    ) -> StoreResult<RotateOutcome> {
+    pub async fn rotate_refresh_token(&self, rotation: &Rotation<'_>) -> StoreResult<RotateOutcome> {
+        let Rotation { presented, successor, family_id, rotated_at: now, successor_idle_expires_at } = *rotation;
         let mut tx = self.writer.begin().await?;
         let marked = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
@@ -486,7 +496,7 @@ impl Store {
             "INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(successor.as_str())
-        .bind(family_id)
+        .bind(family_id.as_str())
         .bind(now.millis())
         .bind(successor_idle_expires_at.millis())
         .execute(&mut *tx)
@@ -497,31 +507,36 @@ impl Store {
 
     /// Revokes a family (all its refresh tokens, and through `fid` its access tokens).
     /// Returns false if it was already revoked or does not exist.
-    pub async fn revoke_family(&self, family_id: &str, now: Timestamp, reason: &str) -> StoreResult<bool> {
+    pub async fn revoke_family(
+        &self,
+        family_id: &FamilyId,
+        now: Timestamp,
+        reason: RevocationReason,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 WHERE family_id = $3 AND revoked_at IS NULL",
         )
         .bind(now.millis())
-        .bind(reason)
-        .bind(family_id)
+        .bind(reason.as_str())
+        .bind(family_id.as_str())
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn get_family(&self, family_id: &str) -> StoreResult<Option<Family>> {
+    pub async fn get_family(&self, family_id: &FamilyId) -> StoreResult<Option<Family>> {
         let row = sqlx::query(
             "SELECT family_id, client_id, user_id, scope, created_at, expires_at, revoked_at \
              FROM refresh_families WHERE family_id = $1",
         )
-        .bind(family_id)
+        .bind(family_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(Family {
-            id: row.try_get("family_id")?,
-            client_id: row.try_get("client_id")?,
-            user_id: row.try_get("user_id")?,
+            id: FamilyId::new(row.try_get::<String, _>("family_id")?),
+            client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
+            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
             scope: scope(&row, "scope")?,
             created_at: ts(&row, "created_at")?,
             expires_at: ts(&row, "expires_at")?,
@@ -538,7 +553,7 @@ impl Store {
         )
         .bind(pat.token_hash.as_str())
         .bind(&pat.pat_id)
-        .bind(&pat.user_id)
+        .bind(pat.user_id.as_str())
         .bind(&pat.name)
         .bind(pat.scope.to_string())
         .bind(pat.created_at.millis())
@@ -592,8 +607,8 @@ impl Store {
              scope, code_challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(code.code_hash.as_str())
-        .bind(&code.client_id)
-        .bind(&code.user_id)
+        .bind(code.client_id.as_str())
+        .bind(code.user_id.as_str())
         .bind(&code.redirect_uri)
         .bind(i64::from(code.redirect_uri_given))
         .bind(code.scope.to_string())
@@ -632,7 +647,7 @@ impl Store {
             "UPDATE authorization_codes SET used_at = $1, family_id = $2 WHERE code_hash = $3 AND used_at IS NULL",
         )
         .bind(now.millis())
-        .bind(&family.id)
+        .bind(family.id.as_str())
         .bind(hash.as_str())
         .execute(&mut *tx)
         .await?;
@@ -648,7 +663,7 @@ impl Store {
     pub async fn insert_browser_session(
         &self,
         hash: &TokenHash,
-        user_id: &str,
+        user_id: &UserId,
         now: Timestamp,
         expires_at: Timestamp,
     ) -> StoreResult<()> {
@@ -656,7 +671,7 @@ impl Store {
             "INSERT INTO browser_sessions (session_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(hash.as_str())
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(now.millis())
         .bind(expires_at.millis())
         .execute(&self.writer)
@@ -724,9 +739,9 @@ impl Store {
 
     // ---- access-token revocation ------------------------------------------------------
 
-    pub async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> StoreResult<()> {
+    pub async fn revoke_access_token(&self, jti: &Jti, expires_at: Timestamp) -> StoreResult<()> {
         sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(jti)
+            .bind(jti.as_str())
             .bind(expires_at.millis())
             .execute(&self.writer)
             .await?;
@@ -735,9 +750,9 @@ impl Store {
 
     /// Whether an access token may still be honoured: its family (if any) exists and is not
     /// revoked, and its `jti` was not revoked on its own. One round trip.
-    pub async fn access_token_revoked(&self, family_id: Option<&str>, jti: &str) -> StoreResult<bool> {
+    pub async fn access_token_revoked(&self, family_id: Option<&FamilyId>, jti: &Jti) -> StoreResult<bool> {
         let jti_revoked = sqlx::query("SELECT 1 AS hit FROM revoked_access_tokens WHERE jti = $1")
-            .bind(jti)
+            .bind(jti.as_str())
             .fetch_optional(&self.pool)
             .await?
             .is_some();
@@ -746,7 +761,7 @@ impl Store {
         }
         let Some(family_id) = family_id else { return Ok(false) };
         let family = sqlx::query("SELECT revoked_at FROM refresh_families WHERE family_id = $1")
-            .bind(family_id)
+            .bind(family_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         // A family that no longer exists was purged after it ended: fail closed.

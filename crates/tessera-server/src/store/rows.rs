@@ -3,7 +3,7 @@
 use super::{StoreError, StoreResult, opt_ts, scope, ts};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use tessera_core::{Scope, Timestamp, TokenHash};
+use tessera_core::{ClientId, FamilyId, GrantType, IssuedCode, Scope, Timestamp, TokenHash, UserId};
 
 pub(super) const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at";
 pub(super) const USER_COLUMNS: &str = "user_id, username, email, password_hash, is_admin, created_at";
@@ -11,11 +11,11 @@ pub(super) const USER_COLUMNS: &str = "user_id, username, email, password_hash, 
 /// A registered client application. Its secret is present only as a hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRow {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub name: String,
     pub secret_hash: Option<TokenHash>,
     pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     pub scope: Scope,
     pub created_at: Timestamp,
 }
@@ -25,20 +25,26 @@ impl ClientRow {
         self.secret_hash.is_none()
     }
 
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|g| g == grant_type)
+    pub fn allows_grant(&self, grant_type: GrantType) -> bool {
+        self.grant_types.contains(&grant_type)
     }
 
     pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
         let redirect_uris: String = row.try_get("redirect_uris")?;
         let grant_types: String = row.try_get("grant_types")?;
         Ok(ClientRow {
-            client_id: row.try_get("client_id")?,
+            client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
             name: row.try_get("name")?,
             secret_hash: row.try_get::<Option<String>, _>("secret_hash")?.map(TokenHash::from_stored),
             redirect_uris: serde_json::from_str(&redirect_uris)
                 .map_err(|error| StoreError::Corrupt(format!("clients.redirect_uris: {error}")))?,
-            grant_types: grant_types.split_whitespace().map(str::to_owned).collect(),
+            grant_types: grant_types
+                .split_whitespace()
+                .map(|name| {
+                    GrantType::parse(name)
+                        .ok_or_else(|| StoreError::Corrupt(format!("clients.grant_types: unknown grant {name:?}")))
+                })
+                .collect::<StoreResult<_>>()?,
             scope: scope(row, "scope")?,
             created_at: ts(row, "created_at")?,
         })
@@ -48,7 +54,7 @@ impl ClientRow {
 /// A user. `password_hash` is an Argon2id PHC string; `Debug` leaves it out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserRow {
-    pub user_id: String,
+    pub user_id: UserId,
     pub username: String,
     pub email: Option<String>,
     pub password_hash: String,
@@ -71,7 +77,7 @@ impl std::fmt::Debug for UserRow {
 impl UserRow {
     pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(UserRow {
-            user_id: row.try_get("user_id")?,
+            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
             username: row.try_get("username")?,
             email: row.try_get("email")?,
             password_hash: row.try_get("password_hash")?,
@@ -121,7 +127,7 @@ impl SigningKeyRow {
 pub struct PersonalAccessTokenRow {
     pub pat_id: String,
     pub token_hash: TokenHash,
-    pub user_id: String,
+    pub user_id: UserId,
     pub username: String,
     pub name: String,
     pub scope: Scope,
@@ -139,7 +145,7 @@ impl PersonalAccessTokenRow {
         Ok(PersonalAccessTokenRow {
             pat_id: row.try_get("pat_id")?,
             token_hash: TokenHash::from_stored(row.try_get("token_hash")?),
-            user_id: row.try_get("user_id")?,
+            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
             username: row.try_get("username")?,
             name: row.try_get("name")?,
             scope: scope(row, "scope")?,
@@ -154,8 +160,8 @@ impl PersonalAccessTokenRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationCodeRow {
     pub code_hash: TokenHash,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     pub redirect_uri: String,
     pub redirect_uri_given: bool,
     pub scope: Scope,
@@ -163,15 +169,27 @@ pub struct AuthorizationCodeRow {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
-    pub family_id: Option<String>,
+    pub family_id: Option<FamilyId>,
 }
 
 impl AuthorizationCodeRow {
+    /// What core's redemption decision needs to know about this code.
+    pub fn issued(&self) -> IssuedCode<'_> {
+        IssuedCode {
+            client_id: &self.client_id,
+            redirect_uri: &self.redirect_uri,
+            redirect_uri_given: self.redirect_uri_given,
+            code_challenge: self.code_challenge.as_deref(),
+            expires_at: self.expires_at,
+            used_at: self.used_at,
+        }
+    }
+
     pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
         Ok(AuthorizationCodeRow {
             code_hash: TokenHash::from_stored(row.try_get("code_hash")?),
-            client_id: row.try_get("client_id")?,
-            user_id: row.try_get("user_id")?,
+            client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
+            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
             redirect_uri: row.try_get("redirect_uri")?,
             redirect_uri_given: row.try_get::<i64, _>("redirect_uri_given")? != 0,
             scope: scope(row, "scope")?,
@@ -179,7 +197,7 @@ impl AuthorizationCodeRow {
             created_at: ts(row, "created_at")?,
             expires_at: ts(row, "expires_at")?,
             used_at: opt_ts(row, "used_at")?,
-            family_id: row.try_get("family_id")?,
+            family_id: row.try_get::<Option<String>, _>("family_id")?.map(FamilyId::new),
         })
     }
 }

@@ -91,9 +91,9 @@ pub fn str_field(body: &Value, name: &str) -> String {
 
 impl Fixture {
     pub fn server_janitor(&self) -> tessera_server::janitor::Janitor {
-        let config = &self.server.service.config;
+        let config = self.server.service.config();
         tessera_server::janitor::Janitor::new(
-            self.server.service.store.clone(),
+            self.server.service.store().clone(),
             std::sync::Arc::new(self.server.clock.clone()),
             config.access_token_ttl,
             config.janitor_batch,

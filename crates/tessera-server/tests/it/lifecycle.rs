@@ -32,7 +32,7 @@ async fn only_hashes_are_stored() {
     let fixture = Fixture::start().await;
     let (_, refresh_token) = fixture.login().await;
     let path = fixture.server.directory.join("tessera.db");
-    fixture.server.service.store.close().await;
+    fixture.server.service.store().close().await;
     let bytes = std::fs::read(&path).unwrap();
     let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
     for haystack in [&bytes, &wal] {

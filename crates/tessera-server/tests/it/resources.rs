@@ -141,7 +141,7 @@ async fn signing_key_survives_restart_and_is_encrypted_at_rest() {
         ..Default::default()
     })
     .await;
-    assert_eq!(second.service.keys.active_kid(), Some(kid));
+    assert_eq!(second.service.keys().active_kid(), Some(kid));
     assert!(directory.join("tessera.db.key").exists());
 }
 

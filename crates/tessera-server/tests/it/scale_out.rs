@@ -63,7 +63,7 @@ async fn tokens_cross_instances(backend: Backend) {
     )
     .unwrap();
     assert!(jwks["keys"].as_array().unwrap().iter().any(|key| key["kid"] == header["kid"]), "{jwks}");
-    assert_eq!(a.server.service.keys.active_kid(), b.service.keys.active_kid(), "one key for the deployment");
+    assert_eq!(a.server.service.keys().active_kid(), b.service.keys().active_kid(), "one key for the deployment");
 }
 
 async fn forty_way_race_over_two_instances_yields_one_successor(backend: Backend) {
@@ -112,11 +112,11 @@ async fn reuse_on_one_instance_kills_the_family_on_the_other(backend: Backend) {
 async fn key_rotation_keeps_old_tokens_and_signs_new_ones_with_the_new_key(backend: Backend) {
     let (a, b) = two_instances(backend, RawConfig::default()).await;
     let (old_access, refresh) = a.login().await;
-    let old_kid = a.server.service.keys.active_kid().unwrap();
+    let old_kid = a.server.service.keys().active_kid().unwrap();
     // `tessera keys rotate`, as the CLI does it: straight on the shared database.
     let master = tessera_server::master::resolve(
-        a.server.service.config.master_key.as_ref(),
-        &a.server.service.config.database_url,
+        a.server.service.config().master_key.as_ref(),
+        &a.server.service.config().database_url,
     )
     .unwrap();
     let now = tessera_server::clock::Clock::now(&a.server.clock);
@@ -124,8 +124,8 @@ async fn key_rotation_keeps_old_tokens_and_signs_new_ones_with_the_new_key(backe
         rotate_keys(a.server.store(), &master, tessera_server::config::SigningAlgorithm::Es256, now).await.unwrap();
     // B has not re-read its keys yet (that happens every 60 s), but a token signed with a kid it
     // does not know makes it reload at once. Here A reloads on its periodic schedule.
-    a.server.service.keys.reload().await.unwrap();
-    assert_eq!(a.server.service.keys.active_kid().as_deref(), Some(new_key.kid.as_str()));
+    a.server.service.keys().reload().await.unwrap();
+    assert_eq!(a.server.service.keys().active_kid().as_deref(), Some(new_key.kid.as_str()));
     let (status, body) = refresh_at(&a, &a.server, &refresh).await;
     assert_eq!(status, 200, "{body}");
     let new_access = str_field(&body, "access_token");
@@ -144,7 +144,7 @@ async fn key_rotation_keeps_old_tokens_and_signs_new_ones_with_the_new_key(backe
         assert_eq!(me_at(&a, server, &new_access).await, 200, "new token valid everywhere");
     }
     let jwks = |server: &TestServer| {
-        server.service.keys.jwks(tessera_server::clock::Clock::now(&server.clock), Duration::from_secs(3600))
+        server.service.keys().jwks(tessera_server::clock::Clock::now(&server.clock), Duration::from_secs(3600))
     };
     let kids: HashSet<String> = jwks(&b).keys.into_iter().map(|key| key.kid).collect();
     assert_eq!(kids, HashSet::from([old_kid.clone(), new_key.kid.clone()]));

@@ -61,7 +61,7 @@ impl IntoResponse for PageError {
                 &redirect_uri,
                 &with_state(vec![("error", code.as_str()), ("error_description", &description)], state.as_deref()),
             ),
-            PageError::Service(error) => ApiError::from_service(error, false).into_response(),
+            PageError::Service(error) => ApiError::from(error).into_response(),
         }
     }
 }

@@ -1,0 +1,142 @@
+//! The application layer: one method per use case, gluing core's decisions to the store and
+//! the keys. It knows nothing of HTTP; handlers call these methods and never the store.
+//!
+//! One file per use case: [`clients`] (client authentication and what a client may ask for),
+//! [`grants`] (the token endpoint and the first tokens of a grant), [`refresh`] (rotation),
+//! [`authorization`] (browser sessions and codes), [`bearer`] (access checks at the API),
+//! [`revocation`] (RFC 7009 and family revocation), [`introspection`] (RFC 7662) and
+//! [`throttle`] (password checks and their per-username limit); [`error`] holds the errors.
+
+pub mod authorization;
+mod bearer;
+mod clients;
+mod error;
+mod grants;
+mod introspection;
+pub mod pages;
+mod refresh;
+mod revocation;
+mod revocation_cache;
+mod throttle;
+
+pub use bearer::{BearerError, InvalidToken, KEY_RELOAD_BACKOFF};
+pub use error::{InternalError, ServiceError};
+pub use grants::Issued;
+pub use throttle::{LOGIN_FAILURE_LIMIT, LOGIN_FAILURE_WINDOW, PasswordCheck};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::{KeyError, KeyManager};
+use crate::metrics::Metrics;
+use crate::store::{ClientRow, Store, StoreError, UserRow};
+use revocation_cache::RevocationCache;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tessera_core::{ClientId, SuccessorKey, Timestamp, UserId};
+use tessera_proto::JwkSet;
+
+pub struct AuthService {
+    store: Store,
+    keys: Arc<KeyManager>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    issuer: String,
+    successor_key: SuccessorKey,
+    csrf_key: ring::hmac::Key,
+    revocations: RevocationCache,
+    last_key_reload: Mutex<Option<Instant>>,
+    metrics: Arc<Metrics>,
+    /// Argon2 costs ~19 MiB and tens of milliseconds of CPU per check, and the password grant
+    /// and the login page are open to anyone who knows a public client id: at most one check
+    /// per CPU runs at a time; the others wait their turn instead of exhausting memory.
+    password_checks: tokio::sync::Semaphore,
+}
+
+impl AuthService {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyManager>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        issuer: String,
+        master_key: &tessera_core::MasterKey,
+    ) -> Self {
+        let revocations = RevocationCache::new(config.revocation_cache_ttl);
+        AuthService {
+            store,
+            keys,
+            clock,
+            config,
+            issuer,
+            successor_key: master_key.successor_key(),
+            csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master_key.browser_csrf_key()),
+            revocations,
+            last_key_reload: Mutex::new(None),
+            metrics: Arc::new(Metrics::default()),
+            password_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
+            ),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store, for the server's own background work and for tests. HTTP handlers go
+    /// through the use-case methods instead.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The key ring, for the periodic reload and for tests. Handlers use [`AuthService::jwks`].
+    pub fn keys(&self) -> &KeyManager {
+        &self.keys
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Whether the database answers (`/healthz`).
+    pub async fn health(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// The public keys resource servers need (`/oauth/jwks`). A retired key may still sign
+    /// for up to one key-refresh interval on instances that have not re-read the keys yet,
+    /// and its tokens live one access-token lifetime after that.
+    pub fn jwks(&self) -> JwkSet {
+        self.keys.jwks(self.now(), self.config.access_token_ttl + self.config.key_refresh_interval)
+    }
+
+    /// The counters in Prometheus text (`/metrics`).
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render()
+    }
+
+    /// Re-reads the signing keys (another instance or the CLI may have rotated them).
+    pub async fn reload_keys(&self) -> Result<(), KeyError> {
+        self.keys.reload().await
+    }
+
+    pub async fn find_user(&self, user_id: &UserId) -> Result<Option<UserRow>, ServiceError> {
+        Ok(self.store.get_user(user_id).await?)
+    }
+
+    pub async fn find_client(&self, client_id: &ClientId) -> Result<Option<ClientRow>, ServiceError> {
+        Ok(self.store.get_client(client_id).await?)
+    }
+}

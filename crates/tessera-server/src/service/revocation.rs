@@ -1,0 +1,69 @@
+//! Revocation: RFC 7009's endpoint (a client revokes one of its tokens) and the revocation
+//! of a whole family, which every other use case that detects a theft calls.
+
+use super::{AuthService, ServiceError};
+use crate::store::ClientRow;
+use tessera_core::{Family, RevocationReason, Timestamp, TokenHash, TokenTypeHint};
+
+impl AuthService {
+    /// Revokes `token` if it belongs to `client`. Unknown tokens, and tokens of other
+    /// clients, change nothing and are not reported (RFC 7009 §2.2). The hint only decides
+    /// which kind is looked for first (§2.1).
+    pub async fn revoke(
+        &self,
+        client: &ClientRow,
+        token: &str,
+        hint: Option<TokenTypeHint>,
+    ) -> Result<(), ServiceError> {
+        let refresh_first = hint != Some(TokenTypeHint::AccessToken);
+        for attempt_refresh in [refresh_first, !refresh_first] {
+            let done = if attempt_refresh {
+                self.revoke_refresh_token(client, token).await?
+            } else {
+                self.revoke_access_token(client, token).await?
+            };
+            if done {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn revoke_refresh_token(&self, client: &ClientRow, token: &str) -> Result<bool, ServiceError> {
+        let hash = TokenHash::of(token);
+        let Some((_, family)) = self.store.find_refresh_token(&hash).await? else { return Ok(false) };
+        if family.client_id == client.client_id {
+            self.revoke_family(&family, RevocationReason::RevokedByClient).await?;
+        }
+        Ok(true)
+    }
+
+    async fn revoke_access_token(&self, client: &ClientRow, token: &str) -> Result<bool, ServiceError> {
+        let Ok(claims) = self.verify_jwt(token).await else { return Ok(false) };
+        if claims.client_id == client.client_id {
+            self.store.revoke_access_token(&claims.jti, Timestamp::from_secs(claims.exp)).await?;
+            self.revocations.forget_token(&claims.jti);
+        }
+        Ok(true)
+    }
+
+    /// Revokes a family and logs the audit event. Idempotent. This instance's revocation
+    /// cache forgets the family at once.
+    pub(crate) async fn revoke_family(&self, family: &Family, reason: RevocationReason) -> Result<(), ServiceError> {
+        let newly = self.store.revoke_family(&family.id, self.now(), reason).await?;
+        self.revocations.forget_family(&family.id);
+        if newly {
+            self.metrics.family_revoked(reason);
+            tracing::warn!(
+                target: "tessera::audit",
+                event = "family_revoked",
+                reason = reason.as_str(),
+                client_id = %family.client_id,
+                user_id = %family.user_id,
+                family_id = %family.id,
+                "refresh-token family revoked"
+            );
+        }
+        Ok(())
+    }
+}
