@@ -153,11 +153,15 @@ async fn users_me(State(service): State<AppState>, headers: HeaderMap) -> Result
     Ok(Json(UserInfo { id: user.user_id.into_string(), username: user.username, email: user.email }))
 }
 
+/// prometheus-client writes the OpenMetrics text format (`# TYPE` lines name the family without
+/// `_total`, and the text ends with `# EOF`), so that is the type we declare: Prometheus asks for
+/// it first, and under `text/plain; version=0.0.4` it would not tie the counters to their types.
 async fn metrics(State(service): State<AppState>) -> Response {
     let mut response = service.render_metrics().into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
     response
 }
 

@@ -102,8 +102,12 @@ async fn metrics_count_grants_decisions_and_bearer_checks() {
     fixture.me(&access_token).await;
     let response = fixture.http.get(fixture.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(
+        response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text; version=1.0.0")
+    );
     let text = response.text().await.unwrap();
+    assert!(text.contains("# TYPE tessera_token_requests counter\n"), "{text}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
     for line in [
         "tessera_token_requests_total{grant_type=\"password\",outcome=\"ok\"} 1",
         "tessera_token_requests_total{grant_type=\"refresh_token\",outcome=\"ok\"} 3",
