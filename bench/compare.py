@@ -138,6 +138,7 @@ class Server:
     access_token: str = ""
     ready_ms: float | None = None
     idle_rss_kib: int | None = None
+    seeded_rss_kib: int | None = None  # right after the password grants that seed the chains
     cleanup: list = field(default_factory=list)
 
     def pids(self) -> list[int]:
@@ -236,7 +237,7 @@ def setup_tessera(server: Server, binary: str, env: dict, preload: int, workdir:
             preload_sqlite(env["TESSERA_DATABASE_URL"], server.client_id, preload)
         else:
             preload_postgres(env["TESSERA_DATABASE_URL"], server.client_id, preload)
-        log(f"{server.name}: preloaded {preload} live refresh tokens in {time.monotonic() - started:.1f} s")
+        log(f"{server.key}: preloaded {preload:,} live refresh tokens in {time.monotonic() - started:.1f} s")
     logfile = os.path.join(workdir, f"{server.key}.log")
     started = time.monotonic()
     server.process = subprocess.Popen(
@@ -496,6 +497,9 @@ def wrk_workload(server: Server, scenario: str, workdir: str, connections: int) 
     env = {"BENCH_PATH": server.token_path}
     if scenario == "refresh_token":
         tokens = seed_tokens(server, connections)
+        after = rss_kib(server.pids())
+        if after is not None:
+            server.seeded_rss_kib = max(after, server.seeded_rss_kib or 0)
         token_file = os.path.join(workdir, f"seed-{server.key}.txt")
         with open(token_file, "w") as f:
             f.write("\n".join(tokens) + "\n")
@@ -636,6 +640,8 @@ def report(servers: list[Server], results: dict, args, wrk_version: str) -> None
     for server in servers:
         if server.ready_ms is not None:
             idle = "" if server.idle_rss_kib is None else f", RSS {server.idle_rss_kib / 1024:.0f} MiB before the load"
+            if server.seeded_rss_kib is not None:
+                idle += f" and {server.seeded_rss_kib / 1024:.0f} MiB right after seeding (untimed password grants)"
             notes.append(f"{server.key} {server.ready_ms:.0f} ms{idle}")
     print("Start to ready (process start to accepting requests): " + "; ".join(notes) + ".")
     print(
