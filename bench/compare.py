@@ -138,6 +138,7 @@ class Server:
     access_token: str = ""
     ready_ms: float | None = None
     idle_rss_kib: int | None = None
+    seed_pool: list[str] = field(default_factory=list)  # --seed store: chains written before start
     seeded_rss_kib: int | None = None  # right after the password grants that seed the chains
     cleanup: list = field(default_factory=list)
 
@@ -217,7 +218,7 @@ def tessera_env(database_url: str, master_key: str | None) -> dict:
     return env
 
 
-def setup_tessera(server: Server, binary: str, env: dict, preload: int, workdir: str) -> None:
+def setup_tessera(server: Server, binary: str, env: dict, preload: int, workdir: str, seed_chains: int) -> None:
     created = json.loads(
         run_cli(
             binary,
@@ -238,6 +239,15 @@ def setup_tessera(server: Server, binary: str, env: dict, preload: int, workdir:
         else:
             preload_postgres(env["TESSERA_DATABASE_URL"], server.client_id, preload)
         log(f"{server.key}: preloaded {preload:,} live refresh tokens in {time.monotonic() - started:.1f} s")
+    if seed_chains:
+        # --seed store: the chains' first tokens written as a password grant would write them,
+        # without the Argon2id checks (whose memory would dominate the server's RSS).
+        tokens = [new_refresh_token() for _ in range(seed_chains)]
+        if server.backend == "sqlite":
+            preload_sqlite(env["TESSERA_DATABASE_URL"], server.client_id, len(tokens), tokens)
+        else:
+            store_chains_postgres(env["TESSERA_DATABASE_URL"], server.client_id, tokens)
+        server.seed_pool = tokens
     logfile = os.path.join(workdir, f"{server.key}.log")
     started = time.monotonic()
     server.process = subprocess.Popen(
@@ -256,16 +266,20 @@ def setup_tessera(server: Server, binary: str, env: dict, preload: int, workdir:
 DAY_MS = 24 * 3600 * 1000
 
 
-def _preload_rows(client_id: str, user_id: str, n: int, now: int):
-    for _ in range(n):
-        token = "tsr_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+def new_refresh_token() -> str:
+    return "tsr_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+
+
+def _preload_rows(client_id: str, user_id: str, n: int, now: int, tokens=None):
+    for i in range(n):
+        token = tokens[i] if tokens is not None else new_refresh_token()
         yield (
             str(uuid.uuid4()), client_id, user_id, SCOPE, now, now + 90 * DAY_MS,
             hashlib.sha256(token.encode()).hexdigest(), now + 30 * DAY_MS,
         )
 
 
-def preload_sqlite(database_url: str, client_id: str, n: int) -> None:
+def preload_sqlite(database_url: str, client_id: str, n: int, tokens: list[str] | None = None) -> None:
     path = database_url.split("://", 1)[1]
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA cache_size = -262144")  # 256 MiB for the load; the server sets its own
@@ -275,7 +289,8 @@ def preload_sqlite(database_url: str, client_id: str, n: int) -> None:
     with conn:
         done = 0
         while done < n:
-            rows = list(_preload_rows(client_id, user_id, min(batch, n - done), now))
+            chunk = None if tokens is None else tokens[done : done + batch]
+            rows = list(_preload_rows(client_id, user_id, min(batch, n - done), now, chunk))
             conn.executemany(
                 "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -314,22 +329,43 @@ ANALYZE refresh_tokens;
     subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", database_url], input=sql, text=True, check=True)
 
 
+def store_chains_postgres(database_url: str, client_id: str, tokens: list[str]) -> None:
+    """Known tokens (a few hundred), each the head of its own family, as in preload_postgres."""
+    now = int(time.time() * 1000)
+    rows = _preload_rows(client_id, "", len(tokens), now, tokens)
+    values = ",\n".join(f"('{r[0]}', '{r[6]}')" for r in rows)  # UUIDs and hex only: nothing to quote
+    sql = f"""
+BEGIN;
+CREATE TEMP TABLE seed (family_id TEXT, token_hash TEXT) ON COMMIT DROP;
+INSERT INTO seed VALUES {values};
+INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at)
+  SELECT s.family_id, '{client_id}', u.user_id, '{SCOPE}', {now}, {now + 90 * DAY_MS}
+  FROM seed s CROSS JOIN (SELECT user_id FROM users WHERE username = '{USERNAME}') u;
+INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at)
+  SELECT token_hash, family_id, {now}, {now + 30 * DAY_MS} FROM seed;
+COMMIT;
+"""
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", database_url], input=sql, text=True, check=True)
+
+
 def is_loopback_url(url: str) -> bool:
     host = urllib.parse.urlsplit(url).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-def start_tessera_sqlite(servers: list[Server], binary: str, preload: int, workdir: str) -> Server:
+def start_tessera_sqlite(servers: list[Server], binary: str, preload: int, workdir: str, seed_chains: int) -> Server:
     server = Server("tessera-sqlite", "tessera", "sqlite", introspect_path="/oauth/introspect")
     servers.append(server)
     directory = os.path.join(workdir, "tessera-sqlite")
     os.makedirs(directory)
     env = tessera_env(f"sqlite://{directory}/tessera.db", None)  # the key file beside it, as by default
-    setup_tessera(server, binary, env, preload, workdir)
+    setup_tessera(server, binary, env, preload, workdir, seed_chains)
     return server
 
 
-def start_tessera_postgres(servers: list[Server], binary: str, preload: int, workdir: str, admin_url: str) -> Server:
+def start_tessera_postgres(
+    servers: list[Server], binary: str, preload: int, workdir: str, seed_chains: int, admin_url: str
+) -> Server:
     server = Server("tessera-postgres", "tessera", "postgres", introspect_path="/oauth/introspect")
     servers.append(server)
     name = f"tessera_bench_{os.getpid()}_{secrets.token_hex(3)}"
@@ -343,7 +379,7 @@ def start_tessera_postgres(servers: list[Server], binary: str, preload: int, wor
     database_url = urllib.parse.urlunsplit(parts._replace(path="/" + name))
     master_key = os.environ.get("TESSERA_MASTER_KEY") or secrets.token_urlsafe(32)
     env = tessera_env(database_url, master_key)
-    setup_tessera(server, binary, env, preload, workdir)
+    setup_tessera(server, binary, env, preload, workdir, seed_chains)
     return server
 
 
@@ -496,10 +532,13 @@ def wrk_workload(server: Server, scenario: str, workdir: str, connections: int) 
     secret = {"client_id": server.client_id, "client_secret": server.client_secret}
     env = {"BENCH_PATH": server.token_path}
     if scenario == "refresh_token":
-        tokens = seed_tokens(server, connections)
-        after = rss_kib(server.pids())
-        if after is not None:
-            server.seeded_rss_kib = max(after, server.seeded_rss_kib or 0)
+        if len(server.seed_pool) >= connections:
+            tokens, server.seed_pool = server.seed_pool[:connections], server.seed_pool[connections:]
+        else:
+            tokens = seed_tokens(server, connections)
+            after = rss_kib(server.pids())
+            if after is not None:
+                server.seeded_rss_kib = max(after, server.seeded_rss_kib or 0)
         token_file = os.path.join(workdir, f"seed-{server.key}.txt")
         with open(token_file, "w") as f:
             f.write("\n".join(tokens) + "\n")
@@ -590,7 +629,8 @@ def report(servers: list[Server], results: dict, args, wrk_version: str) -> None
     print(
         f"wrk {wrk_version}: {args.threads} threads, {args.connections} connections, {args.duration} s per "
         f"measurement, {args.rounds} interleaved round(s) (the median round is shown; errors summed over all "
-        f"rounds), preload {args.preload:,} live refresh tokens in Tessera's store."
+        f"rounds), preload {args.preload:,} live refresh tokens in Tessera's store, refresh chains seeded by "
+        f"{'password grants' if args.seed == 'password' else 'tokens written into the store before start (Tessera)'}."
     )
     print(
         f"The load generator (wrk) shares this machine's {cores} cores with the server under test "
@@ -674,6 +714,11 @@ def parse_args():
     p.add_argument("--preload", type=int, default=0, help="live refresh tokens put into Tessera's store first (default 0)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     p.add_argument("--servers", default=",".join(SERVER_KEYS), help=f"comma-separated subset of {','.join(SERVER_KEYS)}")
+    p.add_argument(
+        "--seed", choices=["password", "store"], default="password",
+        help="where the refresh chains of Tessera start: password grants before each measurement (default), or "
+        "tokens written into its store before it starts, as a password grant writes them (no Argon2id: for RSS)",
+    )
     p.add_argument("--no-build", action="store_true", help="use the tessera binary already in CARGO_TARGET_DIR")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, server logs)")
     args = p.parse_args()
@@ -716,15 +761,18 @@ def main() -> int:
             fail(f"{binary} does not exist (build it, or drop --no-build)")
     setup_peers(cache, set(args.servers))
 
+    seed_chains = 0
+    if args.seed == "store" and "refresh_token" in args.scenarios:
+        seed_chains = args.connections * (args.rounds + (1 if args.warmup else 0))
     workdir = tempfile.mkdtemp(prefix="tessera-compare-")
     servers: list[Server] = []
     try:
         for key in args.servers:
             log(f"starting {key} ...")
             if key == "tessera-sqlite":
-                server = start_tessera_sqlite(servers, binary, args.preload, workdir)
+                server = start_tessera_sqlite(servers, binary, args.preload, workdir, seed_chains)
             elif key == "tessera-postgres":
-                server = start_tessera_postgres(servers, binary, args.preload, workdir, pg_url)
+                server = start_tessera_postgres(servers, binary, args.preload, workdir, seed_chains, pg_url)
             elif key == "node":
                 server = start_node(servers, cache, workdir)
             else:
