@@ -178,7 +178,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return User(row["user_id"], row["username"]) if row else None
 
     def revoke_old_credential(self, refresh_token):
-        # Compare-and-set: of two concurrent refreshes with one token, exactly one wins.
+        # Compare-and-set: of two concurrent refreshes with one token, exactly one wins. The access
+        # token issued with it stays valid until it expires (as on Tessera and the node peer).
         cursor = db().execute(
             "UPDATE tokens SET refresh_revoked = 1 WHERE id = ? AND refresh_revoked = 0",
             (refresh_token.row["id"],),
