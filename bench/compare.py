@@ -686,9 +686,10 @@ def report(servers: list[Server], results: dict, args, wrk_version: str) -> None
     print("Start to ready (process start to accepting requests): " + "; ".join(notes) + ".")
     print(
         "RSS is the largest VmRSS read right after each of the row's measurements (gunicorn: arbiter + 2 workers; "
-        "PostgreSQL's own processes are not counted). RSS only grows: the password rows run after all the others, "
-        "but the seeding before each refresh_token measurement is password grants too (Argon2id on Tessera, 19 MiB "
-        "per check), and what the allocator keeps of that shows in every row measured after it."
+        "PostgreSQL's own processes are not counted). Tessera's RSS does not come back down: the password rows run "
+        "after all the others, but the seeding before each refresh_token measurement is password grants too "
+        "(Argon2id, 19 MiB per check), and what the allocator keeps of that shows in every row measured after it; "
+        "--seed store leaves it out."
     )
     errors = [(k, s) for k, samples in results.items() for s in samples if s.errors]
     for (key, scenario), sample in errors[:8]:
