@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_server::config::RawConfig;
-use tessera_server::testing::{TestClient, TestDatabase, TestServer, postgres_url};
+use tessera_testkit::{TestClient, TestDatabase, TestServer, postgres_url};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 

@@ -1,5 +1,5 @@
 //! The browser login (authorization code with PKCE on a loopback redirect) against the real
-//! server in-process: a headless Chromium, driven by `tessera_server::testing::webdriver`, goes
+//! server in-process: a headless Chromium, driven by `tessera_testkit::webdriver`, goes
 //! through the login and consent pages the way a user does. The redirect's edge cases (wrong
 //! state, stray requests, timeout) are played with plain HTTP requests to the listener.
 
@@ -12,8 +12,8 @@ use tessera_client::{
     TokenSource,
 };
 use tessera_server::config::RawConfig;
-use tessera_server::testing::webdriver::{Browser, WebDriverError};
-use tessera_server::testing::{TestClient, TestServer};
+use tessera_testkit::webdriver::{Browser, WebDriverError};
+use tessera_testkit::{TestClient, TestServer};
 use tokio::io::AsyncWriteExt;
 
 use crate::support::TempDir;

@@ -1,4 +1,4 @@
-//! The WebDriver harness (`tessera_server::testing::webdriver`) on a page of its own: a form that
+//! The WebDriver harness (`tessera_testkit::webdriver`) on a page of its own: a form that
 //! redirects after POST, the shape of the login and consent pages, so a failure of the browser
 //! tests can be told apart from a failure of the harness. Needs Chromium and chromedriver
 //! (`scripts/install-test-deps.sh`); fails without them.
@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::response::{Html, Redirect};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use tessera_server::testing::webdriver::Browser;
+use tessera_testkit::webdriver::Browser;
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -1,13 +1,13 @@
 //! `tessera login --browser` as a process against the real server in-process: the test reads the
-//! URL the command prints, and a headless Chromium (`tessera_server::testing::webdriver`) goes
+//! URL the command prints, and a headless Chromium (`tessera_testkit::webdriver`) goes
 //! through the login and consent pages while the command waits on its loopback listener.
 
 use std::time::Duration;
 
 use tessera_client::{CredentialStore, FileStore};
 use tessera_server::config::RawConfig;
-use tessera_server::testing::webdriver::Browser;
-use tessera_server::testing::{TestClient, TestServer};
+use tessera_testkit::webdriver::Browser;
+use tessera_testkit::{TestClient, TestServer};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStderr;
 

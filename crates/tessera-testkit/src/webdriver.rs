@@ -1,4 +1,4 @@
-//! A minimal W3C WebDriver client (feature `testing`): drives a headless Chromium through
+//! A minimal W3C WebDriver client: drives a headless Chromium through
 //! chromedriver, so the tests of the authorization-code flow click through the real login and
 //! consent pages the way a user does.
 //!
@@ -215,7 +215,7 @@ impl Browser {
         let chromedriver = program("TESSERA_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
         require_installed("Chromium", &chromium)?;
         require_installed("chromedriver", &chromedriver)?;
-        let directory = super::scratch_directory();
+        let directory = std::env::temp_dir().join(format!("tessera-browser-{}", uuid::Uuid::new_v4().simple()));
         let http = reqwest::Client::builder()
             .timeout(COMMAND_TIMEOUT)
             .no_proxy()
