@@ -96,7 +96,7 @@ where
 async fn log_in(browser: &Browser, password: &str) -> Result<(), WebDriverError> {
     browser.wait_for("#username", PAGE_WAIT).await?.send_keys(USERNAME).await?;
     browser.find("#password").await?.send_keys(password).await?;
-    browser.find("#login").await?.click().await
+    Ok(browser.find("#login").await?.click().await?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,7 +250,7 @@ async fn a_browser_login_with_consent_stores_a_working_profile() {
         browser.find("#username").await?.clear().await?;
         log_in(&browser, PASSWORD).await?;
         let approve = browser.wait_for("#approve", PAGE_WAIT).await?;
-        let consent = browser.page_source().await?;
+        let consent = browser.source().await?;
         assert!(consent.contains("Tessera browser test"), "the consent page names the client: {consent}");
         assert!(consent.contains("read"), "the consent page lists the scope: {consent}");
         approve.click().await?;
