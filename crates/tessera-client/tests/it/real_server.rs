@@ -160,7 +160,7 @@ async fn twenty_processes_after_expiry_without_grace_keep_the_family_alive() {
     expire_stored_access_token(&temp.store());
 
     let me_url = server.me_url();
-    let children: Vec<_> = (0..20).map(|_| spawn_child(&temp.0, &me_url)).collect();
+    let children: Vec<_> = (0..20).map(|_| spawn_child(temp.path(), &me_url)).collect();
     for child in children {
         let output = wait_child(child).await;
         assert_eq!(output.code, 0, "child failed: {}", output.stderr);
