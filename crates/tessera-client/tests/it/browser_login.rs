@@ -163,7 +163,10 @@ async fn a_redirect_with_another_state_is_refused_and_the_login_goes_on() {
         let page = response.text().await.unwrap();
         assert!(page.contains("not recognised"), "{page}");
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The listener answers the forged redirects one by one in the login's own loop: an answer to
+    // a request sent after them shows that the loop went on, and so the login is still waiting.
+    let probe = http.get(redirect_uri.replace("/callback", "/favicon.ico")).send().await;
+    assert_eq!(probe.map(|response| response.status().as_u16()).ok(), Some(404), "the listener is gone");
     assert!(!finishing.is_finished(), "a forged redirect ended the login");
     assert!(fixture.nothing_stored());
 
