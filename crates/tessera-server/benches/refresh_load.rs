@@ -30,20 +30,13 @@ const PASSWORD: &str = "bench password, not a secret";
 /// Every instance of a deployment shares the public issuer (as in tests/it/scale_out.rs).
 const ISSUER: &str = "http://tessera.test";
 
-const USAGE: &str = "\
-usage: refresh_load [--workers N] [--duration SECONDS] [--rounds N] [--warmup SECONDS] [--connections N] [--scenarios LIST]
-  --workers N          concurrent workers per measurement            [env TESSERA_BENCH_WORKERS, default 16]
-  --duration SECONDS   time per workload per scenario                [env TESSERA_BENCH_DURATION, default 10]
-  --rounds N           interleaved slices the duration is split into [env TESSERA_BENCH_ROUNDS, default 5]
-  --warmup SECONDS     untimed warm-up of each workload per scenario [env TESSERA_BENCH_WARMUP, default 1]
-  --connections N      database pool size per instance               [env TESSERA_BENCH_DB_CONNECTIONS, default: server's (10)]
-  --scenarios LIST     comma-separated subset of sqlite-1,pg-1,pg-2  [env TESSERA_BENCH_SCENARIOS, default all]
-PostgreSQL scenarios need TESSERA_TEST_POSTGRES_URL (a loopback server; a fresh database is created and dropped).";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Scenario {
+    #[value(name = "sqlite-1")]
     Sqlite1,
+    #[value(name = "pg-1")]
     Postgres1,
+    #[value(name = "pg-2")]
     Postgres2,
 }
 
@@ -78,104 +71,70 @@ impl Scenario {
     }
 }
 
+/// The benchmark's settings: arguments, else `TESSERA_BENCH_*` variables, else the defaults.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "refresh_load",
+    bin_name = "refresh_load",
+    about = "Refresh-token throughput on SQLite and PostgreSQL against same-run baselines (see bench/README.md)",
+    after_help = "PostgreSQL scenarios need TESSERA_TEST_POSTGRES_URL (a loopback server; a fresh database is \
+                  created and dropped)."
+)]
 struct Settings {
+    /// Concurrent workers per measurement
+    #[arg(long, env = "TESSERA_BENCH_WORKERS", value_name = "N", default_value_t = 16, value_parser = positive_count)]
     workers: usize,
+    /// Time per workload per scenario (fractions allowed)
+    #[arg(long, env = "TESSERA_BENCH_DURATION", value_name = "SECONDS", default_value = "10", value_parser = positive_seconds)]
     duration: Duration,
+    /// Interleaved slices the duration is split into
+    #[arg(long, env = "TESSERA_BENCH_ROUNDS", value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
+    /// Untimed warm-up of each workload per scenario (0 = none)
+    #[arg(long, env = "TESSERA_BENCH_WARMUP", value_name = "SECONDS", default_value = "1", value_parser = seconds)]
     warmup: Duration,
+    /// Database pool size per instance; the server's own (10) when unset
+    #[arg(long, env = "TESSERA_BENCH_DB_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     connections: Option<u32>,
+    /// Comma-separated subset of the scenarios; all when unset
+    #[arg(long, env = "TESSERA_BENCH_SCENARIOS", value_name = "LIST", value_enum, value_delimiter = ',')]
     scenarios: Vec<Scenario>,
+    /// Added by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 impl Settings {
-    /// Environment first, then arguments (which win). `cargo bench` adds `--bench`, which is ignored.
-    fn load() -> Result<Settings, String> {
-        let mut settings = Settings {
-            workers: 16,
-            duration: Duration::from_secs(10),
-            rounds: 5,
-            warmup: Duration::from_secs(1),
-            connections: None,
-            scenarios: Scenario::ALL.to_vec(),
-        };
-        for (variable, option) in [
-            ("TESSERA_BENCH_WORKERS", "--workers"),
-            ("TESSERA_BENCH_DURATION", "--duration"),
-            ("TESSERA_BENCH_ROUNDS", "--rounds"),
-            ("TESSERA_BENCH_WARMUP", "--warmup"),
-            ("TESSERA_BENCH_DB_CONNECTIONS", "--connections"),
-            ("TESSERA_BENCH_SCENARIOS", "--scenarios"),
-        ] {
-            if let Some(value) = std::env::var(variable).ok().filter(|value| !value.trim().is_empty()) {
-                settings.set(option, value.trim()).map_err(|error| format!("{variable}: {error}"))?;
-            }
+    /// Arguments win over the environment (clap's `env`); the scenarios are run once each, in
+    /// their fixed order.
+    fn load() -> Settings {
+        let mut settings = <Settings as clap::Parser>::parse();
+        if settings.scenarios.is_empty() {
+            settings.scenarios = Scenario::ALL.to_vec();
         }
-        let mut arguments = std::env::args().skip(1);
-        while let Some(argument) = arguments.next() {
-            match argument.as_str() {
-                "--bench" => {}
-                "-h" | "--help" => return Err(String::new()),
-                _ => {
-                    let (option, value) = match argument.split_once('=') {
-                        Some((option, value)) => (option.to_owned(), value.to_owned()),
-                        None => {
-                            let value = arguments.next().ok_or_else(|| format!("{argument} needs a value"))?;
-                            (argument, value)
-                        }
-                    };
-                    settings.set(&option, &value)?;
-                }
-            }
-        }
-        Ok(settings)
+        settings.scenarios.sort_by_key(|scenario| Scenario::ALL.iter().position(|known| known == scenario));
+        settings.scenarios.dedup();
+        settings
     }
+}
 
-    fn set(&mut self, option: &str, value: &str) -> Result<(), String> {
-        let seconds = |value: &str| -> Result<Duration, String> {
-            match value.parse::<f64>() {
-                Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(Duration::from_secs_f64(seconds)),
-                _ => Err(format!("{option}: {value:?} is not a number of seconds")),
-            }
-        };
-        match option {
-            "--workers" => match value.parse::<usize>() {
-                Ok(workers) if workers > 0 => self.workers = workers,
-                _ => return Err(format!("{option}: {value:?} is not a positive number")),
-            },
-            "--duration" => {
-                self.duration = seconds(value)?;
-                if self.duration.is_zero() {
-                    return Err(format!("{option} must be more than 0"));
-                }
-            }
-            "--rounds" => match value.parse::<u32>() {
-                Ok(rounds) if rounds > 0 => self.rounds = rounds,
-                _ => return Err(format!("{option}: {value:?} is not a positive number")),
-            },
-            "--warmup" => self.warmup = seconds(value)?,
-            "--connections" => match value.parse::<u32>() {
-                Ok(connections) if connections > 0 => self.connections = Some(connections),
-                _ => return Err(format!("{option}: {value:?} is not a positive number")),
-            },
-            "--scenarios" => {
-                let mut scenarios = Vec::new();
-                for key in value.split(',').map(str::trim).filter(|key| !key.is_empty()) {
-                    match Scenario::ALL.iter().find(|scenario| scenario.key() == key) {
-                        Some(scenario) if !scenarios.contains(scenario) => scenarios.push(*scenario),
-                        Some(_) => {}
-                        None => return Err(format!("{option}: unknown scenario {key:?} (sqlite-1, pg-1, pg-2)")),
-                    }
-                }
-                if scenarios.is_empty() {
-                    return Err(format!("{option}: no scenario named"));
-                }
-                scenarios.sort_by_key(|scenario| Scenario::ALL.iter().position(|known| known == scenario));
-                self.scenarios = scenarios;
-            }
-            _ => return Err(format!("unknown option {option}")),
-        }
-        Ok(())
+fn positive_count(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err(format!("{value:?} is not a positive number")),
     }
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("{value:?} is not a number of seconds")),
+    }
+}
+
+fn positive_seconds(value: &str) -> Result<Duration, String> {
+    let duration = seconds(value)?;
+    if duration.is_zero() { Err("must be more than 0".to_owned()) } else { Ok(duration) }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -615,16 +574,7 @@ fn report(settings: &Settings, results: &[Running]) -> String {
 
 #[tokio::main]
 async fn main() {
-    let settings = match Settings::load() {
-        Ok(settings) => settings,
-        Err(error) => {
-            if !error.is_empty() {
-                eprintln!("refresh_load: {error}");
-            }
-            eprintln!("{USAGE}");
-            std::process::exit(if error.is_empty() { 0 } else { 2 });
-        }
-    };
+    let settings = Settings::load();
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     let postgres = postgres_url();
     println!("Tessera refresh-token load benchmark (crates/tessera-server/benches/refresh_load.rs)");
