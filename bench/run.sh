@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Refresh-token throughput on SQLite and PostgreSQL against same-run baselines (see bench/README.md).
 #
-#   bench/run.sh [--workers N] [--duration SECONDS] [--warmup SECONDS] [--connections N] [--scenarios LIST]
+#   bench/run.sh [--workers N] [--duration SECONDS] [--rounds N] [--warmup SECONDS] [--connections N] [--scenarios LIST]
+#   bench/run.sh --help
 #
 # Arguments go to the benchmark unchanged; TESSERA_BENCH_* variables work too (arguments win).
 # TESSERA_TEST_POSTGRES_URL defaults to the CI server on loopback; set it to "" to run SQLite only.

@@ -3,7 +3,7 @@
 # Python recipe and an independent JWT verifier), Node.js `axios` (the guide's Node.js
 # recipe), the latter into target/recipes/ so nothing global changes, and Chromium with
 # chromedriver (the browser tests of the authorization-code flow drive a real browser
-# through `tessera_server::testing::webdriver`).
+# through `tessera_testkit::webdriver`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -c 'import requests, jwt, cryptography' 2>/dev/null \

@@ -34,7 +34,7 @@
 //!
 //! # #[tokio::main(flavor = "multi_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let server = tessera_server::testing::TestServer::start(Default::default()).await;
+//! # let server = tessera_testkit::TestServer::start(Default::default()).await;
 //! # let app = server.client("My App", &[], "read write", false).await;
 //! # server.user("alice", "correct horse battery staple").await;
 //! # let issuer = server.base_url.clone();

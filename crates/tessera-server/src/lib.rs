@@ -14,8 +14,6 @@ pub mod passwords;
 pub mod random;
 pub mod service;
 pub mod store;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;

@@ -1,5 +1,5 @@
 //! The browser login (authorization code with PKCE on a loopback redirect) against the real
-//! server in-process: a headless Chromium, driven by `tessera_server::testing::webdriver`, goes
+//! server in-process: a headless Chromium, driven by `tessera_testkit::webdriver`, goes
 //! through the login and consent pages the way a user does. The redirect's edge cases (wrong
 //! state, stray requests, timeout) are played with plain HTTP requests to the listener.
 
@@ -12,8 +12,8 @@ use tessera_client::{
     TokenSource,
 };
 use tessera_server::config::RawConfig;
-use tessera_server::testing::webdriver::{Browser, WebDriverError};
-use tessera_server::testing::{TestClient, TestServer};
+use tessera_testkit::webdriver::{Browser, WebDriverError};
+use tessera_testkit::{TestClient, TestServer};
 use tokio::io::AsyncWriteExt;
 
 use crate::support::TempDir;
@@ -96,7 +96,7 @@ where
 async fn log_in(browser: &Browser, password: &str) -> Result<(), WebDriverError> {
     browser.wait_for("#username", PAGE_WAIT).await?.send_keys(USERNAME).await?;
     browser.find("#password").await?.send_keys(password).await?;
-    browser.find("#login").await?.click().await
+    Ok(browser.find("#login").await?.click().await?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,7 +163,10 @@ async fn a_redirect_with_another_state_is_refused_and_the_login_goes_on() {
         let page = response.text().await.unwrap();
         assert!(page.contains("not recognised"), "{page}");
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The listener answers the forged redirects one by one in the login's own loop: an answer to
+    // a request sent after them shows that the loop went on, and so the login is still waiting.
+    let probe = http.get(redirect_uri.replace("/callback", "/favicon.ico")).send().await;
+    assert_eq!(probe.map(|response| response.status().as_u16()).ok(), Some(404), "the listener is gone");
     assert!(!finishing.is_finished(), "a forged redirect ended the login");
     assert!(fixture.nothing_stored());
 
@@ -250,7 +253,7 @@ async fn a_browser_login_with_consent_stores_a_working_profile() {
         browser.find("#username").await?.clear().await?;
         log_in(&browser, PASSWORD).await?;
         let approve = browser.wait_for("#approve", PAGE_WAIT).await?;
-        let consent = browser.page_source().await?;
+        let consent = browser.source().await?;
         assert!(consent.contains("Tessera browser test"), "the consent page names the client: {consent}");
         assert!(consent.contains("read"), "the consent page lists the scope: {consent}");
         approve.click().await?;

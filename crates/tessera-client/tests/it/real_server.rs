@@ -1,5 +1,5 @@
 //! The token source against the real Tessera server, in-process on port 0
-//! (`tessera_server::testing`), with a fresh SQLite database per test. The `tessera login | token
+//! (`tessera_testkit`), with a fresh SQLite database per test. The `tessera login | token
 //! | api | logout` commands are tested as processes in the binary's suite (`crates/tessera/tests/it`).
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use tessera_client::{
 };
 use tessera_server::config::RawConfig;
 use tessera_server::store::CountedTable;
-use tessera_server::testing::{TestClient, TestServer};
+use tessera_testkit::{TestClient, TestServer};
 
 use crate::cross_process::{expire_stored_access_token, spawn_child, wait_child};
 use crate::support::{CrashBeforeWrite, TempDir, source, stored_refresh_token};
@@ -160,7 +160,7 @@ async fn twenty_processes_after_expiry_without_grace_keep_the_family_alive() {
     expire_stored_access_token(&temp.store());
 
     let me_url = server.me_url();
-    let children: Vec<_> = (0..20).map(|_| spawn_child(&temp.0, &me_url)).collect();
+    let children: Vec<_> = (0..20).map(|_| spawn_child(temp.path(), &me_url)).collect();
     for child in children {
         let output = wait_child(child).await;
         assert_eq!(output.code, 0, "child failed: {}", output.stderr);

@@ -1,9 +1,9 @@
 //! Shared fixtures: temporary directories, logged-in token sources, and stores that fail on
 //! purpose.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tessera_client::{
     ClientSecret, ClientSettings, CredentialStore, FileStore, ManualClock, Profile, ResourceOwnerPassword, StoreError,
@@ -12,29 +12,22 @@ use tessera_client::{
 
 use crate::fake_server::{self, FakeServer};
 
-/// A fresh directory under the target's temporary directory, removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A fresh directory under the target's temporary directory (`tempfile`), removed on drop,
+/// with the profile store the tests keep in it.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(name: &str) -> Self {
-        static UNIQUE: AtomicU64 = AtomicU64::new(0);
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "tessera-client-it-{name}-{}-{}",
-            std::process::id(),
-            UNIQUE.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        Self(path)
+        let prefix = format!("tessera-client-it-{name}-");
+        Self(tempfile::Builder::new().prefix(&prefix).tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap())
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
     }
 
     pub fn store(&self) -> FileStore {
-        FileStore::in_dir(self.0.join("tessera"), "default").unwrap()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        FileStore::in_dir(self.path().join("tessera"), "default").unwrap()
     }
 }
 

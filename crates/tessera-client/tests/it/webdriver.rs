@@ -1,4 +1,4 @@
-//! The WebDriver harness (`tessera_server::testing::webdriver`) on a page of its own: a form that
+//! The browser harness (`tessera_testkit::webdriver`, over fantoccini) on a page of its own: a form that
 //! redirects after POST, the shape of the login and consent pages, so a failure of the browser
 //! tests can be told apart from a failure of the harness. Needs Chromium and chromedriver
 //! (`scripts/install-test-deps.sh`); fails without them.
@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::response::{Html, Redirect};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use tessera_server::testing::webdriver::Browser;
+use tessera_testkit::webdriver::Browser;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -60,19 +60,19 @@ async fn the_harness_fills_a_form_follows_the_redirect_and_reads_the_page() {
 
     browser.goto(&format!("{site}/")).await.unwrap();
     assert_eq!(browser.title().await.unwrap(), "Greeter");
-    assert_eq!(browser.current_url().await.unwrap(), format!("{site}/"));
+    assert_eq!(browser.current_url().await.unwrap().as_str(), format!("{site}/"));
     let name = browser.find("#name").await.unwrap();
     name.send_keys("Ada Lovelace").await.unwrap();
-    assert_eq!(name.attribute("name").await.unwrap().as_deref(), Some("name"));
-    assert_eq!(name.attribute("no-such-attribute").await.unwrap(), None);
+    assert_eq!(name.attr("name").await.unwrap().as_deref(), Some("name"));
+    assert_eq!(name.attr("no-such-attribute").await.unwrap(), None);
     browser.find("#go").await.unwrap().click().await.unwrap();
 
     let url = browser.wait_for_url(|url| url.contains("/hello?"), WAIT).await.unwrap();
     assert_eq!(url, format!("{site}/hello?name=Ada+Lovelace&action=go"));
     let greeting = browser.wait_for("#greeting", WAIT).await.unwrap();
     assert_eq!(greeting.text().await.unwrap(), "Hello, Ada Lovelace!");
-    assert_eq!(greeting.attribute("data-action").await.unwrap().as_deref(), Some("go"));
-    assert!(browser.page_source().await.unwrap().contains("Hello, Ada Lovelace!"));
+    assert_eq!(greeting.attr("data-action").await.unwrap().as_deref(), Some("go"));
+    assert!(browser.source().await.unwrap().contains("Hello, Ada Lovelace!"));
 
     let missing = browser.find("#login").await.unwrap_err();
     assert!(missing.is_no_such_element(), "{missing}");

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use tessera_server::config::RawConfig;
 use tessera_server::store::Backend;
-use tessera_server::testing::{TestClient, TestDatabase, TestServer};
+use tessera_testkit::{TestClient, TestDatabase, TestServer};
 
 pub const USERNAME: &str = "alice";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -90,14 +90,8 @@ pub fn str_field(body: &Value, name: &str) -> String {
 }
 
 impl Fixture {
-    pub fn server_janitor(&self) -> tessera_server::janitor::Janitor {
-        let config = self.server.service.config();
-        tessera_server::janitor::Janitor::new(
-            self.server.service.store().clone(),
-            std::sync::Arc::new(self.server.clock.clone()),
-            config.access_token_ttl,
-            config.janitor_batch,
-            config.janitor_interval,
-        )
+    /// The server's own janitor (`App::janitor`), to run a pass on demand.
+    pub fn server_janitor(&self) -> &tessera_server::janitor::Janitor {
+        self.server.janitor()
     }
 }

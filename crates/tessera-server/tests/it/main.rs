@@ -18,8 +18,8 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if tessera_server::testing::postgres_url().is_none() {
-                        tessera_server::testing::report_skipped(concat!(module_path!(), "::", stringify!($name)));
+                    if tessera_testkit::postgres_url().is_none() {
+                        tessera_testkit::report_skipped(concat!(module_path!(), "::", stringify!($name)));
                         return;
                     }
                     super::$name(tessera_server::store::Backend::Postgres).await

@@ -140,7 +140,7 @@ async fn signing_key_survives_restart_and_is_encrypted_at_rest() {
     // making its own.
     let directory = fixture.server.directory.clone();
     let database_url = fixture.server.database_url.clone();
-    let second = tessera_server::testing::TestServer::start(tessera_server::config::RawConfig {
+    let second = tessera_testkit::TestServer::start(tessera_server::config::RawConfig {
         database_url: Some(database_url),
         ..Default::default()
     })

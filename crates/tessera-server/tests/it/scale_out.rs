@@ -8,7 +8,7 @@ use std::time::Duration;
 use tessera_server::config::RawConfig;
 use tessera_server::keys::rotate_keys;
 use tessera_server::store::Backend;
-use tessera_server::testing::{TestDatabase, TestServer};
+use tessera_testkit::{TestDatabase, TestServer};
 
 /// One deployment: every instance shares the database, the master key and the public issuer.
 fn instance_config() -> RawConfig {
@@ -177,8 +177,8 @@ on_both_backends!(
 /// `pg_dump` of a used database holds no refresh token, client secret or password in clear.
 #[tokio::test]
 async fn pg_dump_holds_no_secret_in_clear() {
-    if tessera_server::testing::postgres_url().is_none() {
-        tessera_server::testing::report_skipped("it::scale_out::pg_dump_holds_no_secret_in_clear");
+    if tessera_testkit::postgres_url().is_none() {
+        tessera_testkit::report_skipped("it::scale_out::pg_dump_holds_no_secret_in_clear");
         return;
     }
     let fixture = Fixture::on(Backend::Postgres, RawConfig::default()).await;
@@ -200,7 +200,7 @@ async fn pg_dump_holds_no_secret_in_clear() {
         ("client secret", fixture.secret()),
         ("password", PASSWORD),
         ("access token", access_token.as_str()),
-        ("master key", tessera_server::testing::TEST_MASTER_KEY),
+        ("master key", tessera_testkit::TEST_MASTER_KEY),
     ] {
         assert!(!dump.contains(secret), "{what} found in clear in pg_dump");
     }
@@ -211,8 +211,8 @@ async fn pg_dump_holds_no_secret_in_clear() {
 /// PostgreSQL is shared by instances, so there is no key file to fall back on.
 #[tokio::test]
 async fn postgres_without_a_master_key_is_a_clear_start_error() {
-    let Some(url) = tessera_server::testing::postgres_url() else {
-        tessera_server::testing::report_skipped("it::scale_out::postgres_without_a_master_key_is_a_clear_start_error");
+    let Some(url) = tessera_testkit::postgres_url() else {
+        tessera_testkit::report_skipped("it::scale_out::postgres_without_a_master_key_is_a_clear_start_error");
         return;
     };
     let config = RawConfig { database_url: Some(url), listen: Some("127.0.0.1:0".into()), ..RawConfig::default() }

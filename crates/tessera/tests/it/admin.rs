@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use tessera_server::config::RawConfig;
-use tessera_server::testing::TestServer;
+use tessera_testkit::TestServer;
 
 use crate::support::{Output, TempDir, Tessera};
 

@@ -1,13 +1,13 @@
 //! `tessera login --browser` as a process against the real server in-process: the test reads the
-//! URL the command prints, and a headless Chromium (`tessera_server::testing::webdriver`) goes
+//! URL the command prints, and a headless Chromium (`tessera_testkit::webdriver`) goes
 //! through the login and consent pages while the command waits on its loopback listener.
 
 use std::time::Duration;
 
 use tessera_client::{CredentialStore, FileStore};
 use tessera_server::config::RawConfig;
-use tessera_server::testing::webdriver::Browser;
-use tessera_server::testing::{TestClient, TestServer};
+use tessera_testkit::webdriver::Browser;
+use tessera_testkit::{TestClient, TestServer};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStderr;
 
@@ -180,7 +180,10 @@ async fn a_forged_redirect_does_not_end_tessera_login_browser() {
     let forged = reqwest::get(format!("{redirect_uri}?code=stolen&state=forged")).await.unwrap();
     assert_eq!(forged.status(), 400);
     assert!(forged.text().await.unwrap().contains("not recognised"));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The command answers the redirects one by one in its login loop: an answer to a request sent
+    // after the forged one shows that the loop went on, and so the command is still waiting.
+    let probe = reqwest::get(redirect_uri.replace("/callback", "/favicon.ico")).await;
+    assert_eq!(probe.map(|response| response.status().as_u16()).ok(), Some(404), "the listener is gone");
     assert!(login.running.still_running(), "a forged redirect ended tessera login --browser");
 
     let state = tessera_client::Url::parse(&login.url)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tessera_client::{CredentialStore, FileStore};
 use tessera_server::config::RawConfig;
 use tessera_server::store::CountedTable;
-use tessera_server::testing::{TestClient, TestServer};
+use tessera_testkit::{TestClient, TestServer};
 
 use crate::support::{Output, TempDir, Tessera};
 

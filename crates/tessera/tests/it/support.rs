@@ -4,7 +4,6 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -14,48 +13,35 @@ use tokio::process::{Child, ChildStderr, ChildStdout};
 /// machine may be busy compiling or running twenty other processes.
 pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A fresh directory under the target's temporary directory, removed on drop. It holds the
-/// test's database, config files, `$HOME` and `$XDG_CONFIG_HOME`.
-pub struct TempDir(PathBuf);
+/// A fresh directory under the target's temporary directory (`tempfile`), removed on drop. It
+/// holds the test's database, config files, `$HOME` and `$XDG_CONFIG_HOME`.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(name: &str) -> Self {
-        static UNIQUE: AtomicU64 = AtomicU64::new(0);
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "tessera-it-{name}-{}-{}",
-            std::process::id(),
-            UNIQUE.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
+        let prefix = format!("tessera-it-{name}-");
+        Self(tempfile::Builder::new().prefix(&prefix).tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap())
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     /// `sqlite://<dir>/t.db` (created on first use).
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.0.join("t.db").display())
+        format!("sqlite://{}", self.path().join("t.db").display())
     }
 
     /// What `XDG_CONFIG_HOME` points to in every `tessera` process of the test.
     pub fn config_home(&self) -> PathBuf {
-        self.0.join("config")
+        self.path().join("config")
     }
 
     /// Writes `text` to `name` in the directory and returns its path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.path().join(name);
         std::fs::write(&path, text).unwrap();
         path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
