@@ -6,6 +6,8 @@
 //! [`authorization`] (browser sessions and codes), [`bearer`] (access checks at the API),
 //! [`revocation`] (RFC 7009 and family revocation), [`introspection`] (RFC 7662) and
 //! [`throttle`] (password checks and their per-username limit); [`error`] holds the errors.
+//! The caches that spare requests work live beside their users: [`revocation_cache`],
+//! [`verified_tokens`].
 
 pub mod authorization;
 mod bearer;
@@ -18,6 +20,7 @@ mod refresh;
 mod revocation;
 mod revocation_cache;
 mod throttle;
+mod verified_tokens;
 
 pub use bearer::{BearerError, InvalidToken, KEY_RELOAD_BACKOFF};
 pub use error::{InternalError, ServiceError};
@@ -34,6 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tessera_core::{ClientId, SuccessorKey, Timestamp, UserId};
 use tessera_proto::JwkSet;
+use verified_tokens::VerifiedTokens;
 
 pub struct AuthService {
     store: Store,
@@ -44,6 +48,7 @@ pub struct AuthService {
     successor_key: SuccessorKey,
     csrf_key: ring::hmac::Key,
     revocations: RevocationCache,
+    verified_tokens: VerifiedTokens,
     last_key_reload: Mutex<Option<Instant>>,
     metrics: Arc<Metrics>,
     /// Argon2 costs ~19 MiB and tens of milliseconds of CPU per check, and the password grant
@@ -71,6 +76,7 @@ impl AuthService {
             successor_key: master_key.successor_key(),
             csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master_key.browser_csrf_key()),
             revocations,
+            verified_tokens: VerifiedTokens::new(),
             last_key_reload: Mutex::new(None),
             metrics: Arc::new(Metrics::default()),
             password_checks: tokio::sync::Semaphore::new(
