@@ -70,6 +70,8 @@ pub struct Config {
     pub log: String,
     /// How long a bearer check may trust a cached "not revoked" answer (DESIGN.md §4).
     pub revocation_cache_ttl: Duration,
+    /// How long an instance may use a cached client row; changes through the instance drop it at once.
+    pub client_cache_ttl: Duration,
     /// How often the janitor runs, and how many rows of each kind one pass deletes at most.
     pub janitor_interval: Duration,
     pub janitor_batch: i64,
@@ -137,6 +139,7 @@ impl RawConfig {
             })?,
             log: self.log.unwrap_or_else(|| "info".to_owned()),
             revocation_cache_ttl: parse("TESSERA_REVOCATION_CACHE_TTL", self.revocation_cache_ttl, "5s", duration)?,
+            client_cache_ttl: parse("TESSERA_CLIENT_CACHE_TTL", self.client_cache_ttl, "5s", duration)?,
             janitor_interval: Duration::from_secs(60),
             janitor_batch: 1000,
             key_refresh_interval: Duration::from_secs(60),

@@ -6,11 +6,12 @@
 //! [`authorization`] (browser sessions and codes), [`bearer`] (access checks at the API),
 //! [`revocation`] (RFC 7009 and family revocation), [`introspection`] (RFC 7662) and
 //! [`throttle`] (password checks and their per-username limit); [`error`] holds the errors.
-//! The caches that spare requests work live beside their users: [`revocation_cache`],
-//! [`verified_tokens`].
+//! The caches that spare requests work live beside their users: [`client_cache`],
+//! [`revocation_cache`], [`verified_tokens`].
 
 pub mod authorization;
 mod bearer;
+mod client_cache;
 mod clients;
 mod error;
 mod grants;
@@ -32,6 +33,7 @@ use crate::config::Config;
 use crate::keys::{KeyError, KeyManager};
 use crate::metrics::Metrics;
 use crate::store::{ClientRow, Store, StoreError, UserRow};
+use client_cache::ClientCache;
 use revocation_cache::RevocationCache;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -48,6 +50,7 @@ pub struct AuthService {
     successor_key: SuccessorKey,
     csrf_key: ring::hmac::Key,
     revocations: RevocationCache,
+    clients: ClientCache,
     verified_tokens: VerifiedTokens,
     last_key_reload: Mutex<Option<Instant>>,
     metrics: Arc<Metrics>,
@@ -67,6 +70,7 @@ impl AuthService {
         master_key: &tessera_core::MasterKey,
     ) -> Self {
         let revocations = RevocationCache::new(config.revocation_cache_ttl);
+        let clients = ClientCache::new(config.client_cache_ttl);
         AuthService {
             store,
             keys,
@@ -76,6 +80,7 @@ impl AuthService {
             successor_key: master_key.successor_key(),
             csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master_key.browser_csrf_key()),
             revocations,
+            clients,
             verified_tokens: VerifiedTokens::new(),
             last_key_reload: Mutex::new(None),
             metrics: Arc::new(Metrics::default()),
@@ -143,6 +148,6 @@ impl AuthService {
     }
 
     pub async fn find_client(&self, client_id: &ClientId) -> Result<Option<ClientRow>, ServiceError> {
-        Ok(self.store.get_client(client_id).await?)
+        Ok(self.client(client_id).await?.map(Arc::unwrap_or_clone))
     }
 }
