@@ -21,10 +21,10 @@ impl AuthService {
         };
         // A cached row that refuses the credentials is read again: the secret may have been
         // rotated elsewhere a moment ago, and the new one must work at once.
-        if let Some(client) = self.clients.get(credentials.client_id(), self.now()) {
-            if accepts(&client) {
-                return Ok(client);
-            }
+        if let Some(client) = self.clients.get(credentials.client_id(), self.now())
+            && accepts(&client)
+        {
+            return Ok(client);
         }
         let client = self.read_client(credentials.client_id()).await?.ok_or_else(failed)?;
         if accepts(&client) { Ok(client) } else { Err(failed()) }

@@ -121,6 +121,11 @@ impl AuthService {
         Arc::clone(&self.metrics)
     }
 
+    /// The counters, borrowed: per-request timing needs no reference count.
+    pub fn metrics_ref(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Whether the database answers (`/healthz`).
     pub async fn health(&self) -> Result<(), StoreError> {
         self.store.ping().await

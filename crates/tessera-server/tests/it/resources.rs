@@ -139,6 +139,14 @@ async fn metrics_count_grants_decisions_and_bearer_checks() {
         "tessera_refresh_decisions_total{decision=\"reuse_detected\"} 1",
         "tessera_families_revoked_total{reason=\"refresh token reuse detected\"} 1",
         "tessera_bearer_checks_total{result=\"revoked\"} 1",
+        // Latency histograms: one series per endpoint and per grant type.
+        "# TYPE tessera_http_request_duration_seconds histogram",
+        "tessera_http_request_duration_seconds_count{endpoint=\"token\"} 5",
+        "tessera_http_request_duration_seconds_count{endpoint=\"users_me\"} 1",
+        "tessera_http_request_duration_seconds_count{endpoint=\"healthz\"} 0",
+        "tessera_token_grant_duration_seconds_count{grant_type=\"password\"} 1",
+        "tessera_token_grant_duration_seconds_count{grant_type=\"refresh_token\"} 4",
+        "tessera_token_grant_duration_seconds_bucket{le=\"+Inf\",grant_type=\"refresh_token\"} 4",
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
     }
