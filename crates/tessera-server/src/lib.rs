@@ -36,6 +36,8 @@ pub enum StartError {
     MasterKey(#[from] master::MasterKeySourceError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error("cannot open the access log {target:?}: {source}")]
+    AccessLog { target: config::AccessLogTarget, source: std::io::Error },
     #[error("cannot compute the dummy password hash that makes unknown usernames as slow to check as known ones: {0}")]
     DummyPasswordHash(passwords::PasswordError),
 }
@@ -50,6 +52,7 @@ pub struct App {
     listener: tokio::net::TcpListener,
     address: SocketAddr,
     service: Arc<AuthService>,
+    access_log: Option<(http::AccessLog, http::AccessLogWriter)>,
 }
 
 impl App {
@@ -73,8 +76,11 @@ impl App {
         let keys = Arc::new(
             KeyManager::load(store.clone(), &master_key, config.signing_alg, issuer.clone(), clock.now()).await?,
         );
+        let access_log_target = config.access_log.clone();
         let service = Arc::new(AuthService::new(store, keys, clock, config, issuer, &master_key));
-        Ok(App { listener, address, service })
+        let access_log = http::AccessLog::open(&access_log_target, service.metrics())
+            .map_err(|source| StartError::AccessLog { target: access_log_target, source })?;
+        Ok(App { listener, address, service, access_log })
     }
 
     /// The bound address (the real port when the configuration asked for port 0).
@@ -108,14 +114,22 @@ impl App {
         .with_metrics(self.service.metrics())
     }
 
-    /// Serves until `shutdown` completes, then stops background work and drains requests.
+    /// Serves until `shutdown` completes, then stops background work and drains requests, and
+    /// writes out the access log.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (stop_sender, stop) = watch::channel(false);
         let janitor = tokio::spawn(self.janitor().run_until_stopped(stop.clone()));
         let key_refresher = tokio::spawn(refresh_keys_until_stopped(Arc::clone(&self.service), stop));
-        let router = http::router(Arc::clone(&self.service));
-        let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        let (access_log, access_log_writer) = self.access_log.unzip();
+        let router = http::router(Arc::clone(&self.service), access_log);
+        // The peer's address is for the access log.
+        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
         let _ = stop_sender.send(true);
+        if let Some(writer) = access_log_writer {
+            let _ = tokio::task::spawn_blocking(move || writer.finish()).await;
+        }
         let _ = janitor.await;
         let _ = key_refresher.await;
         self.service.store().close().await;

@@ -1,99 +1,33 @@
-//! Counters for `GET /metrics`, kept and rendered by prometheus-client.
+//! Counters and latency histograms for `GET /metrics`, kept and rendered by prometheus-client.
 //!
 //! Each counter is a typed field and each label set a struct whose values come from fixed
-//! enums (grant types, RFC error codes, decision names), never from user input: a misspelt
-//! metric or label is a compile error, and counting is an atomic increment.
+//! enums (grant types, RFC error codes, decision names, endpoints), never from user input: a
+//! misspelt metric or label is a compile error, and counting is an atomic increment. The
+//! histograms are [`latency::LatencyFamily`]s: an observation is two atomic adds, no lock.
+
+mod labels;
+mod latency;
+
+pub use labels::{BearerResult, Endpoint, Label, LabelName, RefreshOutcome, TokenOutcome};
 
 use crate::service::InvalidToken;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use latency::LatencyFamily;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use std::fmt::Write;
+use std::time::Duration;
 use tessera_core::{GrantType, RevocationReason};
-use tessera_proto::ErrorCode;
 
-/// A label value from a fixed set of names.
-pub trait LabelName {
-    fn label_name(&self) -> &'static str;
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: Label<Endpoint>,
 }
 
-/// Wraps a [`LabelName`] so prometheus-client can encode it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Label<T>(pub T);
-
-impl<T: LabelName> EncodeLabelValue for Label<T> {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
-        encoder.write_str(self.0.label_name())
-    }
-}
-
-impl LabelName for GrantType {
-    fn label_name(&self) -> &'static str {
-        self.as_str()
-    }
-}
-
-impl LabelName for RevocationReason {
-    fn label_name(&self) -> &'static str {
-        self.as_str()
-    }
-}
-
-/// How a token request ended: `ok`, or the RFC 6749 §5.2 error code it was answered with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenOutcome {
-    Ok,
-    Error(ErrorCode),
-}
-
-impl LabelName for TokenOutcome {
-    fn label_name(&self) -> &'static str {
-        match self {
-            TokenOutcome::Ok => "ok",
-            TokenOutcome::Error(code) => code.as_str(),
-        }
-    }
-}
-
-/// What a presented refresh token led to (DESIGN.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RefreshOutcome {
-    Rotated,
-    /// Grace-window replay.
-    Replayed,
-    Rejected,
-    ReuseDetected,
-}
-
-impl LabelName for RefreshOutcome {
-    fn label_name(&self) -> &'static str {
-        match self {
-            RefreshOutcome::Rotated => "rotated",
-            RefreshOutcome::Replayed => "replayed",
-            RefreshOutcome::Rejected => "rejected",
-            RefreshOutcome::ReuseDetected => "reuse_detected",
-        }
-    }
-}
-
-/// How a bearer check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BearerResult {
-    Ok,
-    Invalid(InvalidToken),
-    /// Our failure (the database, say), not the token's.
-    Error,
-}
-
-impl LabelName for BearerResult {
-    fn label_name(&self) -> &'static str {
-        match self {
-            BearerResult::Ok => "ok",
-            BearerResult::Invalid(reason) => reason.as_str(),
-            BearerResult::Error => "error",
-        }
-    }
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct GrantLabels {
+    grant_type: Label<GrantType>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -125,6 +59,9 @@ pub struct Metrics {
     families_revoked: Family<RevocationLabels, Counter>,
     bearer_checks: Family<BearerLabels, Counter>,
     janitor_deleted_rows: Counter,
+    request_latency: LatencyFamily<EndpointLabels>,
+    grant_latency: LatencyFamily<GrantLabels>,
+    access_log_dropped_lines: Counter,
 }
 
 impl Default for Metrics {
@@ -134,6 +71,11 @@ impl Default for Metrics {
         let families_revoked = Family::default();
         let bearer_checks = Family::default();
         let janitor_deleted_rows = Counter::default();
+        let request_latency =
+            LatencyFamily::new(Endpoint::ALL.map(|endpoint| EndpointLabels { endpoint: Label(endpoint) }));
+        let grant_latency =
+            LatencyFamily::new(GrantType::ALL.map(|grant_type| GrantLabels { grant_type: Label(grant_type) }));
+        let access_log_dropped_lines = Counter::default();
         let mut registry = Registry::default();
         registry.register(
             "tessera_token_requests",
@@ -156,6 +98,23 @@ impl Default for Metrics {
             bearer_checks.clone(),
         );
         registry.register("tessera_janitor_deleted_rows", "Rows deleted by the janitor", janitor_deleted_rows.clone());
+        registry.register_with_unit(
+            "tessera_http_request_duration",
+            "Time from a request's arrival to its response, by endpoint",
+            prometheus_client::registry::Unit::Seconds,
+            request_latency.clone(),
+        );
+        registry.register_with_unit(
+            "tessera_token_grant_duration",
+            "Time the token endpoint spends on a grant, client authentication included, by grant type",
+            prometheus_client::registry::Unit::Seconds,
+            grant_latency.clone(),
+        );
+        registry.register(
+            "tessera_access_log_dropped_lines",
+            "Access-log lines dropped because the writer fell behind (requests never wait for it)",
+            access_log_dropped_lines.clone(),
+        );
         let metrics = Metrics {
             registry,
             token_requests,
@@ -163,6 +122,9 @@ impl Default for Metrics {
             families_revoked,
             bearer_checks,
             janitor_deleted_rows,
+            request_latency,
+            grant_latency,
+            access_log_dropped_lines,
         };
         metrics.start_at_zero();
         metrics
@@ -217,6 +179,22 @@ impl Metrics {
         self.janitor_deleted_rows.inc_by(rows);
     }
 
+    /// A request to `endpoint` was answered after `elapsed`.
+    pub fn request_served(&self, endpoint: Endpoint, elapsed: Duration) {
+        self.request_latency.observe(endpoint as usize, elapsed);
+    }
+
+    /// The token endpoint finished a `grant_type` request after `elapsed`.
+    pub fn grant_served(&self, grant_type: GrantType, elapsed: Duration) {
+        if let Some(index) = GrantType::ALL.iter().position(|known| *known == grant_type) {
+            self.grant_latency.observe(index, elapsed);
+        }
+    }
+
+    pub fn access_log_line_dropped(&self) {
+        self.access_log_dropped_lines.inc();
+    }
+
     /// The Prometheus text exposition of every counter, including those never incremented.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -231,6 +209,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_proto::ErrorCode;
 
     #[test]
     fn renders_prometheus_text() {
@@ -263,9 +242,34 @@ mod tests {
             "tessera_families_revoked",
             "tessera_bearer_checks",
             "tessera_janitor_deleted_rows",
+            "tessera_access_log_dropped_lines",
         ] {
             assert!(text.lines().any(|l| l == format!("# TYPE {name} counter")), "no {name} in\n{text}");
         }
         assert!(text.lines().any(|l| l == "tessera_refresh_decisions_total{decision=\"reuse_detected\"} 0"), "{text}");
+        for name in ["tessera_http_request_duration_seconds", "tessera_token_grant_duration_seconds"] {
+            assert!(text.lines().any(|l| l == format!("# TYPE {name} histogram")), "no {name} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn latency_histograms_per_endpoint_and_grant() {
+        let metrics = Metrics::default();
+        metrics.request_served(Endpoint::of_path("/api/1.0/users/me"), Duration::from_micros(300));
+        metrics.request_served(Endpoint::of_path("/nowhere"), Duration::from_millis(3));
+        metrics.grant_served(GrantType::RefreshToken, Duration::from_millis(4));
+        let text = metrics.render();
+        for line in [
+            "tessera_http_request_duration_seconds_bucket{le=\"0.0005\",endpoint=\"users_me\"} 1",
+            "tessera_http_request_duration_seconds_count{endpoint=\"users_me\"} 1",
+            "tessera_http_request_duration_seconds_bucket{le=\"0.0025\",endpoint=\"other\"} 0",
+            "tessera_http_request_duration_seconds_bucket{le=\"0.005\",endpoint=\"other\"} 1",
+            "tessera_http_request_duration_seconds_bucket{le=\"+Inf\",endpoint=\"other\"} 1",
+            "tessera_http_request_duration_seconds_count{endpoint=\"healthz\"} 0",
+            "tessera_token_grant_duration_seconds_bucket{le=\"0.005\",grant_type=\"refresh_token\"} 1",
+            "tessera_token_grant_duration_seconds_count{grant_type=\"password\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
     }
 }

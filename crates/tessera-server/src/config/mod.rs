@@ -53,6 +53,28 @@ impl SigningAlgorithm {
     }
 }
 
+/// Where the access log goes (`TESSERA_ACCESS_LOG`): nowhere by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    Off,
+    Stdout,
+    Stderr,
+    /// Appended to.
+    File(std::path::PathBuf),
+}
+
+impl AccessLogTarget {
+    /// `off` (or empty), `stdout`, `stderr`, or a file path.
+    pub fn parse(text: &str) -> AccessLogTarget {
+        match text.trim() {
+            "" | "off" => AccessLogTarget::Off,
+            "stdout" | "-" => AccessLogTarget::Stdout,
+            "stderr" => AccessLogTarget::Stderr,
+            path => AccessLogTarget::File(path.into()),
+        }
+    }
+}
+
 /// The configuration, every value parsed. `Debug` is safe to log: the database URL and the
 /// master key redact themselves.
 #[derive(Debug, Clone)]
@@ -68,8 +90,11 @@ pub struct Config {
     pub refresh: RefreshPolicy,
     pub signing_alg: SigningAlgorithm,
     pub log: String,
+    pub access_log: AccessLogTarget,
     /// How long a bearer check may trust a cached "not revoked" answer (DESIGN.md §4).
     pub revocation_cache_ttl: Duration,
+    /// How long an instance may use a cached client row; changes through the instance drop it at once.
+    pub client_cache_ttl: Duration,
     /// How often the janitor runs, and how many rows of each kind one pass deletes at most.
     pub janitor_interval: Duration,
     pub janitor_batch: i64,
@@ -136,7 +161,9 @@ impl RawConfig {
                 SigningAlgorithm::parse(text).ok_or_else(|| format!("{text:?} is not supported (use ES256 or EdDSA)"))
             })?,
             log: self.log.unwrap_or_else(|| "info".to_owned()),
+            access_log: AccessLogTarget::parse(self.access_log.as_deref().unwrap_or("off")),
             revocation_cache_ttl: parse("TESSERA_REVOCATION_CACHE_TTL", self.revocation_cache_ttl, "5s", duration)?,
+            client_cache_ttl: parse("TESSERA_CLIENT_CACHE_TTL", self.client_cache_ttl, "5s", duration)?,
             janitor_interval: Duration::from_secs(60),
             janitor_batch: 1000,
             key_refresh_interval: Duration::from_secs(60),
@@ -160,6 +187,20 @@ mod tests {
         assert_eq!(config.refresh, RefreshPolicy::default());
         assert_eq!(config.max_connections.get(), 10);
         assert!(config.master_key.is_none());
+        assert_eq!(config.access_log, AccessLogTarget::Off);
+    }
+
+    #[test]
+    fn access_log_targets() {
+        for (text, target) in [
+            ("off", AccessLogTarget::Off),
+            ("stdout", AccessLogTarget::Stdout),
+            ("stderr", AccessLogTarget::Stderr),
+            ("/var/log/tessera/access.log", AccessLogTarget::File("/var/log/tessera/access.log".into())),
+        ] {
+            let config = RawConfig { access_log: Some(text.into()), ..RawConfig::default() }.resolve().unwrap();
+            assert_eq!(config.access_log, target, "{text}");
+        }
     }
 
     #[test]

@@ -74,9 +74,15 @@ raw_config! {
         /// Log filter, RUST_LOG syntax [default: info]
         #[arg(long, env = "TESSERA_LOG", global = true, value_name = "FILTER")]
         pub log: Option<String>,
+        /// Access log, one line per request: off, stdout, stderr or a file path [default: off]
+        #[arg(long, env = "TESSERA_ACCESS_LOG", global = true, value_name = "TARGET")]
+        pub access_log: Option<String>,
         /// How stale a cached "family not revoked" answer may be [default: 5s]
         #[arg(long, env = "TESSERA_REVOCATION_CACHE_TTL", global = true, value_name = "DURATION")]
         pub revocation_cache_ttl: Option<String>,
+        /// How stale a cached client (its secret, grants, redirect URIs) may be [default: 5s]; 0s turns the cache off
+        #[arg(long, env = "TESSERA_CLIENT_CACHE_TTL", global = true, value_name = "DURATION")]
+        pub client_cache_ttl: Option<String>,
         /// Database connections per instance [default: 10]
         #[arg(long, env = "TESSERA_DATABASE_MAX_CONNECTIONS", global = true, value_name = "N")]
         pub database_max_connections: Option<u32>,

@@ -1,20 +1,25 @@
 //! HTTP: the router and its handlers. Handlers parse, call the service, render; the RFC
-//! error mapping lives in [`error::ApiError`].
+//! error mapping lives in [`error::ApiError`]. Every request is timed for `/metrics`, logged
+//! at debug level, and written to the access log when that is on.
 
+pub mod access_log;
 mod authorize;
 mod error;
 mod params;
 
+pub use access_log::{AccessLog, AccessLogWriter};
 pub use error::{ApiError, BearerRefusal};
 
+use crate::metrics::Endpoint;
 use crate::service::AuthService;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use params::{TokenEndpointRequest, TokenOperation};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_core::{ClientAuthMethod, GrantType};
@@ -22,7 +27,16 @@ use tessera_proto::{IntrospectionResponse, ServerMetadata, TokenResponse, UserIn
 
 pub type AppState = Arc<AuthService>;
 
-pub fn router(state: AppState) -> Router {
+/// What every request passes through on its way in and out.
+#[derive(Clone)]
+struct Observer {
+    service: AppState,
+    access_log: Option<AccessLog>,
+}
+
+/// The routes; `access_log` is `None` when the access log is off.
+pub fn router(state: AppState, access_log: Option<AccessLog>) -> Router {
+    let observer = Observer { service: Arc::clone(&state), access_log };
     let oauth = Router::new()
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
@@ -37,7 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/1.0/users/me", get(users_me))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(observer, observe_request))
         .with_state(state)
 }
 
@@ -49,19 +63,34 @@ async fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// One line per request: method, path (never the query, which may carry a secret), status.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+/// Times the request for `/metrics`; one debug line, and one access-log line if that is on:
+/// method, path (never the query, which may carry a secret), status, duration.
+async fn observe_request(State(observer): State<Observer>, request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let endpoint = Endpoint::of_path(request.uri().path());
+    let described = (observer.access_log.is_some()
+        || tracing::enabled!(target: "tessera::http", tracing::Level::DEBUG))
+    .then(|| {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
+        (request.method().clone(), request.uri().path().to_owned(), peer)
+    });
     let response = next.run(request).await;
-    tracing::info!(
-        target: "tessera::http",
-        %method,
-        path,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-    );
+    let elapsed = started.elapsed();
+    observer.service.metrics_ref().request_served(endpoint, elapsed);
+    if let Some((method, path, peer)) = described {
+        let status = response.status().as_u16();
+        tracing::debug!(
+            target: "tessera::http",
+            %method,
+            path,
+            status,
+            elapsed_ms = elapsed.as_millis() as u64,
+        );
+        if let Some(access_log) = &observer.access_log {
+            let at = observer.service.now();
+            access_log.record(&access_log::Entry { at, peer, method: method.as_str(), path: &path, status, elapsed });
+        }
+    }
     response
 }
 

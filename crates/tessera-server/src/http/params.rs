@@ -56,7 +56,7 @@ impl<S: Send + Sync> FromRequest<S> for TokenEndpointRequest {
 /// and introspection (RFC 7662 §2.1): the same client authentication as the token endpoint,
 /// parameters from the same body.
 pub struct TokenOperation {
-    pub client: ClientRow,
+    pub client: std::sync::Arc<ClientRow>,
     pub parameters: HashMap<String, String>,
 }
 

@@ -1,11 +1,13 @@
-//! Bearer checks at the protected API (RFC 6750): JWT access tokens (signature, expiry
-//! against our clock, family and `jti` revocation through the revocation cache) and personal
-//! access tokens (`tsp_…`).
+//! Bearer checks at the protected API (RFC 6750): JWT access tokens (signature, remembered
+//! per token until evicted by [`super::verified_tokens`]; expiry against our clock and family
+//! and `jti` revocation through the revocation cache, on every use) and personal access
+//! tokens (`tsp_…`).
 
 use super::{AuthService, InternalError};
 use crate::keys::VerifyError;
 use crate::metrics::BearerResult;
 use crate::store::PersonalAccessTokenRow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_core::{PersonalAccessToken, TokenHash, UserId};
 use tessera_proto::AccessTokenClaims;
@@ -56,7 +58,9 @@ impl AuthService {
             self.count_bearer_check(&result);
             return result.map(|pat| pat.user_id);
         }
-        Ok(UserId::new(self.authenticate_bearer(token).await?.sub))
+        let result = self.check_bearer(token).await;
+        self.count_bearer_check(&result);
+        Ok(UserId::new(result?.sub.as_str()))
     }
 
     pub(super) async fn check_personal_access_token(&self, token: &str) -> Result<PersonalAccessTokenRow, BearerError> {
@@ -79,7 +83,7 @@ impl AuthService {
     pub async fn authenticate_bearer(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
         let result = self.check_bearer(token).await;
         self.count_bearer_check(&result);
-        result
+        result.map(Arc::unwrap_or_clone)
     }
 
     fn count_bearer_check<T>(&self, result: &Result<T, BearerError>) {
@@ -90,16 +94,17 @@ impl AuthService {
         });
     }
 
-    async fn check_bearer(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
+    async fn check_bearer(&self, token: &str) -> Result<Arc<AccessTokenClaims>, BearerError> {
         let claims = self.verify_jwt(token).await.map_err(|error| {
             tracing::debug!(%error, "bearer token refused");
             BearerError::Invalid(InvalidToken::Signature)
         })?;
-        self.check_claims(claims).await
+        self.check_claims(&claims).await?;
+        Ok(claims)
     }
 
     /// Expiry against our clock, then revocation (the family's and the token's own).
-    pub(super) async fn check_claims(&self, claims: AccessTokenClaims) -> Result<AccessTokenClaims, BearerError> {
+    pub(super) async fn check_claims(&self, claims: &AccessTokenClaims) -> Result<(), BearerError> {
         if self.now().secs() >= claims.exp {
             return Err(BearerError::Invalid(InvalidToken::Expired));
         }
@@ -111,12 +116,22 @@ impl AuthService {
             }
             self.revocations.remember(&claims.jti, claims.fid.as_ref());
         }
+        Ok(())
+    }
+
+    /// Verifies a JWT's signature and claims, or finds that this instance already did; a `kid`
+    /// this instance has not loaded yet (another instance or the CLI rotated keys) triggers
+    /// one reload of the key ring, at most once per [`KEY_RELOAD_BACKOFF`].
+    pub(super) async fn verify_jwt(&self, token: &str) -> Result<Arc<AccessTokenClaims>, VerifyError> {
+        if let Some(claims) = self.verified_tokens.get(token) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.verify_signature(token).await?);
+        self.verified_tokens.remember(token, Arc::clone(&claims));
         Ok(claims)
     }
 
-    /// Verifies a JWT; a `kid` this instance has not loaded yet (another instance or the CLI
-    /// rotated keys) triggers one reload of the key ring, at most once per [`KEY_RELOAD_BACKOFF`].
-    pub(super) async fn verify_jwt(&self, token: &str) -> Result<AccessTokenClaims, VerifyError> {
+    async fn verify_signature(&self, token: &str) -> Result<AccessTokenClaims, VerifyError> {
         match self.keys.verify(token) {
             Err(VerifyError::UnknownKey) if self.may_reload_keys() => {
                 if let Err(error) = self.keys.reload().await {

@@ -49,9 +49,11 @@ impl<'a> AccessGrant<'a> {
 
 impl AuthService {
     /// `POST /oauth/token`: authenticates the client, runs the grant, counts the outcome in
-    /// `tessera_token_requests_total`.
+    /// `tessera_token_requests_total` and times it in `tessera_token_grant_duration_seconds`.
     pub async fn token(&self, request: &TokenRequest) -> Result<Issued, ServiceError> {
+        let started = std::time::Instant::now();
         let result = self.run_grant(request).await;
+        self.metrics.grant_served(request.grant.grant_type(), started.elapsed());
         let outcome = match &result {
             Ok(_) => TokenOutcome::Ok,
             Err(error) => TokenOutcome::Error(error.error_code()),

@@ -84,8 +84,8 @@ impl AuthService {
 
     async fn introspect_access_token(&self, token: &str) -> Result<Option<IntrospectionResponse>, ServiceError> {
         let Ok(claims) = self.verify_jwt(token).await else { return Ok(None) };
-        let claims = match self.check_claims(claims).await {
-            Ok(claims) => claims,
+        match self.check_claims(&claims).await {
+            Ok(()) => {}
             Err(BearerError::Invalid(_)) => return Ok(Some(IntrospectionResponse::default())),
             Err(BearerError::Internal(error)) => return Err(error.into()),
         };

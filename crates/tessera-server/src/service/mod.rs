@@ -6,9 +6,12 @@
 //! [`authorization`] (browser sessions and codes), [`bearer`] (access checks at the API),
 //! [`revocation`] (RFC 7009 and family revocation), [`introspection`] (RFC 7662) and
 //! [`throttle`] (password checks and their per-username limit); [`error`] holds the errors.
+//! The caches that spare requests work live beside their users: [`client_cache`],
+//! [`revocation_cache`], [`verified_tokens`].
 
 pub mod authorization;
 mod bearer;
+mod client_cache;
 mod clients;
 mod error;
 mod grants;
@@ -18,6 +21,7 @@ mod refresh;
 mod revocation;
 mod revocation_cache;
 mod throttle;
+mod verified_tokens;
 
 pub use bearer::{BearerError, InvalidToken, KEY_RELOAD_BACKOFF};
 pub use error::{InternalError, ServiceError};
@@ -29,11 +33,13 @@ use crate::config::Config;
 use crate::keys::{KeyError, KeyManager};
 use crate::metrics::Metrics;
 use crate::store::{ClientRow, Store, StoreError, UserRow};
+use client_cache::ClientCache;
 use revocation_cache::RevocationCache;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tessera_core::{ClientId, SuccessorKey, Timestamp, UserId};
 use tessera_proto::JwkSet;
+use verified_tokens::VerifiedTokens;
 
 pub struct AuthService {
     store: Store,
@@ -44,6 +50,8 @@ pub struct AuthService {
     successor_key: SuccessorKey,
     csrf_key: ring::hmac::Key,
     revocations: RevocationCache,
+    clients: ClientCache,
+    verified_tokens: VerifiedTokens,
     last_key_reload: Mutex<Option<Instant>>,
     metrics: Arc<Metrics>,
     /// Argon2 costs ~19 MiB and tens of milliseconds of CPU per check, and the password grant
@@ -62,6 +70,7 @@ impl AuthService {
         master_key: &tessera_core::MasterKey,
     ) -> Self {
         let revocations = RevocationCache::new(config.revocation_cache_ttl);
+        let clients = ClientCache::new(config.client_cache_ttl);
         AuthService {
             store,
             keys,
@@ -71,6 +80,8 @@ impl AuthService {
             successor_key: master_key.successor_key(),
             csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master_key.browser_csrf_key()),
             revocations,
+            clients,
+            verified_tokens: VerifiedTokens::new(),
             last_key_reload: Mutex::new(None),
             metrics: Arc::new(Metrics::default()),
             password_checks: tokio::sync::Semaphore::new(
@@ -110,6 +121,11 @@ impl AuthService {
         Arc::clone(&self.metrics)
     }
 
+    /// The counters, borrowed: per-request timing needs no reference count.
+    pub fn metrics_ref(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Whether the database answers (`/healthz`).
     pub async fn health(&self) -> Result<(), StoreError> {
         self.store.ping().await
@@ -137,6 +153,6 @@ impl AuthService {
     }
 
     pub async fn find_client(&self, client_id: &ClientId) -> Result<Option<ClientRow>, ServiceError> {
-        Ok(self.store.get_client(client_id).await?)
+        Ok(self.client(client_id).await?.map(Arc::unwrap_or_clone))
     }
 }

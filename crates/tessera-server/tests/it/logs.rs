@@ -1,9 +1,11 @@
 //! Secrets never reach the logs: every event of a full flow, at TRACE level, is captured and
-//! searched for the secrets that flowed through the server.
+//! searched for the secrets that flowed through the server. Per-request lines are at DEBUG;
+//! the access log (off by default) holds method, path, status and duration, never a query.
 
 use crate::helpers::{Fixture, PASSWORD, str_field};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+use tessera_server::config::RawConfig;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -62,6 +64,11 @@ async fn no_secret_in_trace_logs() {
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(text.contains("tessera::audit"), "the reuse audit event is logged");
     assert!(text.contains("/oauth/token"), "requests are logged");
+    let request_lines: Vec<&str> = text.lines().filter(|line| line.contains("tessera::http")).collect();
+    assert!(!request_lines.is_empty());
+    for line in request_lines {
+        assert!(line.contains("DEBUG"), "per-request lines are at debug level, not at the default info: {line}");
+    }
     for (what, secret) in [
         ("refresh token", first.as_str()),
         ("rotated refresh token", second.as_str()),
@@ -73,4 +80,35 @@ async fn no_secret_in_trace_logs() {
     ] {
         assert!(!text.contains(secret), "{what} found in the logs");
     }
+}
+
+#[tokio::test]
+async fn the_access_log_records_requests_without_their_secrets() {
+    let directory = tessera_server::testing::scratch_directory();
+    let path = directory.join("access.log");
+    let config = RawConfig { access_log: Some(path.display().to_string()), ..RawConfig::default() };
+    let fixture = Fixture::with(config).await;
+    let (access_token, refresh_token) = fixture.login().await;
+    fixture.me(&access_token).await;
+    let response = fixture.http.get(fixture.url("/healthz?token=query-secret-value")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    fixture.http.get(fixture.url("/no/such/page")).send().await.unwrap();
+    let secret = fixture.secret().to_owned();
+    let Fixture { server, .. } = fixture;
+    server.stop().await; // writes out the queue
+    let log = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 4, "{log}");
+    for (line, request) in lines.iter().zip([
+        "\"POST /oauth/token\" 200 ",
+        "\"GET /api/1.0/users/me\" 200 ",
+        "\"GET /healthz\" 200 ",
+        "\"GET /no/such/page\" 404 ",
+    ]) {
+        assert!(line.contains(request) && line.contains(" 127.0.0.1:") && line.ends_with("ms"), "{line}");
+    }
+    for secret in [access_token.as_str(), refresh_token.as_str(), &secret, PASSWORD, "query-secret-value"] {
+        assert!(!log.contains(secret), "a secret in the access log:\n{log}");
+    }
+    let _ = std::fs::remove_dir_all(directory);
 }

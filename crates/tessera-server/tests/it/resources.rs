@@ -56,6 +56,28 @@ async fn users_me_refusals(backend: Backend) {
     assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
 }
 
+/// A token seen before skips its signature check, never its expiry or revocation checks.
+async fn a_token_verified_before_is_still_refused_once_revoked_or_expired(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    let (revoked, _) = fixture.login().await;
+    let (expiring, _) = fixture.login().await;
+    for token in [&revoked, &expiring, &revoked, &expiring] {
+        assert_eq!(fixture.me(token).await.status(), 200);
+    }
+    let form = [
+        ("token", revoked.as_str()),
+        ("token_type_hint", "access_token"),
+        ("client_id", &fixture.app.client_id),
+        ("client_secret", fixture.secret()),
+    ];
+    let (status, body) = fixture.post_form("/oauth/revoke", &form).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fixture.me(&revoked).await.status(), 401, "revoked through this instance: refused at once");
+    assert_eq!(fixture.me(&expiring).await.status(), 200);
+    fixture.server.clock.advance(Duration::from_secs(3600));
+    assert_eq!(fixture.me(&expiring).await.status(), 401, "expired");
+}
+
 async fn access_token_is_an_rfc9068_jwt_listed_in_jwks(backend: Backend) {
     let fixture = Fixture::on(backend, RawConfig::default()).await;
     let (access_token, _) = fixture.login().await;
@@ -117,6 +139,14 @@ async fn metrics_count_grants_decisions_and_bearer_checks() {
         "tessera_refresh_decisions_total{decision=\"reuse_detected\"} 1",
         "tessera_families_revoked_total{reason=\"refresh token reuse detected\"} 1",
         "tessera_bearer_checks_total{result=\"revoked\"} 1",
+        // Latency histograms: one series per endpoint and per grant type.
+        "# TYPE tessera_http_request_duration_seconds histogram",
+        "tessera_http_request_duration_seconds_count{endpoint=\"token\"} 5",
+        "tessera_http_request_duration_seconds_count{endpoint=\"users_me\"} 1",
+        "tessera_http_request_duration_seconds_count{endpoint=\"healthz\"} 0",
+        "tessera_token_grant_duration_seconds_count{grant_type=\"password\"} 1",
+        "tessera_token_grant_duration_seconds_count{grant_type=\"refresh_token\"} 4",
+        "tessera_token_grant_duration_seconds_bucket{le=\"+Inf\",grant_type=\"refresh_token\"} 4",
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
     }
@@ -149,4 +179,9 @@ async fn signing_key_survives_restart_and_is_encrypted_at_rest() {
     assert!(directory.join("tessera.db.key").exists());
 }
 
-on_both_backends!(users_me_with_a_valid_token, users_me_refusals, access_token_is_an_rfc9068_jwt_listed_in_jwks,);
+on_both_backends!(
+    users_me_with_a_valid_token,
+    users_me_refusals,
+    a_token_verified_before_is_still_refused_once_revoked_or_expired,
+    access_token_is_an_rfc9068_jwt_listed_in_jwks,
+);

@@ -213,6 +213,8 @@ async fn client_delete_removes_the_client_everywhere() {
     assert!(deleted.stdout.contains(&format!("client {id} deleted")), "{}", deleted.stdout);
     admin.run(&["client", "show", id]).await.assert_one_line_error(&format!("client {id} does not exist"));
     assert_eq!(admin.json(&["client", "list", "--json"]).await, json!([]));
+    // The CLI writes to the database; a running server sees that within TESSERA_CLIENT_CACHE_TTL (5 s).
+    server.clock.advance(std::time::Duration::from_secs(5));
     let (status, body) = token_request(&server, id, secret, &[("grant_type", "client_credentials")]).await;
     assert_eq!((status, &body["error"]), (401, &json!("invalid_client")), "{body}");
 }
