@@ -6,7 +6,7 @@ use std::time::Duration;
 use tessera_server::admin::rotate_client_secret;
 use tessera_server::config::RawConfig;
 use tessera_server::store::Backend;
-use tessera_server::testing::TestClient;
+use tessera_testkit::TestClient;
 
 async fn client_credentials(fixture: &Fixture, id: &str, secret: &str) -> u16 {
     let form = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];

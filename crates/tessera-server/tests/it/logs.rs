@@ -84,8 +84,8 @@ async fn no_secret_in_trace_logs() {
 
 #[tokio::test]
 async fn the_access_log_records_requests_without_their_secrets() {
-    let directory = tessera_server::testing::scratch_directory();
-    let path = directory.join("access.log");
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("access.log");
     let config = RawConfig { access_log: Some(path.display().to_string()), ..RawConfig::default() };
     let fixture = Fixture::with(config).await;
     let (access_token, refresh_token) = fixture.login().await;
