@@ -218,6 +218,10 @@ pub fn parse_basic(header_value: &str) -> Result<(String, String), RequestError>
 }
 
 /// `application/x-www-form-urlencoded` decoding of one component (`+` is a space).
+///
+/// Hand-written on purpose: `form_urlencoded` passes a malformed escape (`%4`, `%+1`) through
+/// verbatim, so a mangled client secret would be compared as if it were meant; here it is
+/// `None`, and the client gets `invalid_client` for malformed credentials.
 fn form_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
