@@ -55,28 +55,35 @@ pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
 }
 
 /// `http://127.0.0.1:1234/cb` → `http://127.0.0.1/cb`; `None` for non-loopback URIs.
+///
+/// The URI is parsed with `url`, but only a URI already spelled the way `url` writes it counts:
+/// the parser would otherwise make spellings equal (dot segments, escapes, case) that RFC 6749
+/// §3.1.2.3's simple string comparison tells apart. Two spellings `url` changes are kept:
+/// no path at all (`http://127.0.0.1:5000`) and the default port written out (`:80`).
 fn loopback_without_port(uri: &str) -> Option<String> {
-    let rest = uri.strip_prefix("http://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => rest.split_at(slash),
-        None => (rest, ""),
+    let mut parsed = url::Url::parse(uri).ok()?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        _ => false,
     };
-    let host = if let Some(bracketed) = authority.strip_prefix('[') {
-        let end = bracketed.find(']')?;
-        let host = &bracketed[..end];
-        let port = &bracketed[end + 1..];
-        if !(port.is_empty() || (port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit()))) {
-            return None;
-        }
-        format!("[{host}]")
-    } else {
-        let (host, port) = authority.split_once(':').unwrap_or((authority, ""));
-        if !port.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        host.to_owned()
+    if parsed.scheme() != "http" || !loopback || !parsed.username().is_empty() || parsed.password().is_some() {
+        return None;
+    }
+    let no_path =
+        parsed.path() == "/" && parsed.query().is_none() && parsed.fragment().is_none() && !uri.ends_with('/');
+    let spelled = |url: &url::Url| {
+        let text = url.as_str();
+        if no_path { text.trim_end_matches('/').to_owned() } else { text.to_owned() }
     };
-    matches!(host.as_str(), "127.0.0.1" | "[::1]").then(|| format!("http://{host}{path}"))
+    let normal = spelled(&parsed);
+    let host = parsed.host_str().unwrap_or_default().to_owned();
+    let default_port_written = parsed.port().is_none() && normal.replacen(&host, &format!("{host}:80"), 1) == uri;
+    if normal != uri && !default_port_written {
+        return None;
+    }
+    parsed.set_port(None).ok()?;
+    Some(spelled(&parsed))
 }
 
 impl AuthorizationRequest {
@@ -183,6 +190,21 @@ mod tests {
             ("http://localhost/cb", "http://localhost:4000/cb", false),
             ("http://127.0.0.1/cb", "http://127.0.0.1:80x/cb", false),
             ("http://127.0.0.1/cb", "http://127.0.0.1.evil.example/cb", false),
+            // No path at all, as some native apps register it.
+            ("http://127.0.0.1", "http://127.0.0.1:5000", true),
+            ("http://127.0.0.1", "http://127.0.0.1:5000/", false),
+            ("http://[::1]:4000", "http://[::1]", true),
+            // The default port written out is still just a port.
+            ("http://127.0.0.1/cb", "http://127.0.0.1:80/cb", true),
+            // Spellings the parser would make equal stay apart (simple string comparison).
+            ("http://127.0.0.1/cb", "http://127.0.0.1:5000/a/../cb", false),
+            ("http://127.0.0.1/c%62", "http://127.0.0.1:5000/cb", false),
+            ("http://127.0.0.1/cb", "HTTP://127.0.0.1:5000/cb", false),
+            ("http://127.0.0.1/cb", "http://user@127.0.0.1:5000/cb", false),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:65536/cb", false),
+            ("http://127.0.0.1/cb", "https://127.0.0.1:5000/cb", false),
+            ("http://127.0.0.1/cb?x=1", "http://127.0.0.1:5000/cb?x=1", true),
+            ("http://127.0.0.1/cb?x=1", "http://127.0.0.1:5000/cb?x=2", false),
         ];
         for (registered, presented, expected) in cases {
             assert_eq!(redirect_uri_matches(registered, presented), expected, "{registered} vs {presented}");
