@@ -19,6 +19,7 @@ macro_rules! forward {
                 $(#[$doc])*
                 pub async fn $name(&self $(, $arg: $ty)*) -> $out {
                     match &self.inner {
+                        Inner::Sqlite(store) => store.$name($($arg),*).await,
                         Inner::Postgres(store) => store.$name($($arg),*).await,
                     }
                 }
@@ -30,13 +31,25 @@ macro_rules! forward {
 impl Store {
     pub fn backend(&self) -> Backend {
         match &self.inner {
+            Inner::Sqlite(store) => store.backend(),
             Inner::Postgres(store) => store.backend(),
         }
     }
 
     pub async fn close(&self) {
         match &self.inner {
+            Inner::Sqlite(store) => store.close().await,
             Inner::Postgres(store) => store.close().await,
+        }
+    }
+
+    /// Tests: the SQLite writer, to hold its groups or fail a commit (`None` on PostgreSQL
+    /// and in-memory SQLite).
+    #[cfg(feature = "testing")]
+    pub fn sqlite_writer_hooks(&self) -> Option<crate::store::SqliteWriterHooks<'_>> {
+        match &self.inner {
+            Inner::Sqlite(store) => Some(crate::store::SqliteWriterHooks(store)),
+            Inner::Postgres(_) => None,
         }
     }
 }

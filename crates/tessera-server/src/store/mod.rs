@@ -1,7 +1,11 @@
 //! Storage: one set of methods ([`Store`]), one implementation per backend, one migration
 //! folder per backend.
 //!
-//! - `postgres`: sqlx, a pool, portable SQL over `sqlx::Any`. For now it also serves SQLite.
+//! - `sqlite`: rusqlite, one writer thread that commits waiting operations in groups (one
+//!   fsync for many requests), read connections used in place; see `sqlite/writer.rs`.
+//! - `postgres`: sqlx, a pool, portable SQL over `sqlx::Any`. It also runs the SQLite
+//!   migrations (so `_sqlx_migrations` stays the one schema history) and serves in-memory
+//!   SQLite databases.
 //!
 //! Both apply the same rules the same way (rotation is a compare-and-set `UPDATE … WHERE
 //! used_at IS NULL` plus the successor's insert, atomically), and the conformance suite runs
@@ -10,6 +14,7 @@
 mod forward;
 mod postgres;
 mod rows;
+mod sqlite;
 
 pub use rows::*;
 
@@ -30,6 +35,13 @@ pub enum StoreError {
     Migrate(sqlx::migrate::MigrateError),
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
+    #[error("SQLite error: {0}")]
+    Sqlite(rusqlite::Error),
+    /// The store could not keep a write it was given (the group commit that held it failed),
+    /// or is shutting down. Nothing of the operation was kept; the client may retry: the
+    /// HTTP layer answers 503 with `Retry-After`.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -40,8 +52,17 @@ impl StoreError {
                 matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517"))
             }
             StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => {
+                matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            }
             _ => false,
         }
+    }
+
+    /// Whether the client should be told to come back shortly (503 with `Retry-After`)
+    /// rather than be answered with an internal error.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 }
 
@@ -107,15 +128,28 @@ pub struct Store {
 
 #[derive(Clone)]
 enum Inner {
+    Sqlite(sqlite::SqliteStore),
     Postgres(postgres::PostgresStore),
 }
 
 impl Store {
     /// Connects, creating an SQLite file if it does not exist. Does not migrate.
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Store> {
-        Backend::of_url(url)?;
-        // For now one implementation serves both backends; the next change gives SQLite its own.
-        let inner = Inner::Postgres(postgres::PostgresStore::connect(url, options).await?);
+        let inner = match (Backend::of_url(url)?, sqlite_path(url)) {
+            (Backend::Sqlite, Some(file)) => {
+                let url = url.to_owned();
+                let options = options.clone();
+                let store = tokio::task::spawn_blocking(move || sqlite::SqliteStore::connect(&url, file, &options))
+                    .await
+                    .map_err(|error| StoreError::Unavailable(format!("opening the database failed: {error}")))??;
+                Inner::Sqlite(store)
+            }
+            // An in-memory SQLite database is one connection's own: the sqlx store, whose
+            // write and read pools are then that one connection, keeps serving it.
+            (Backend::Sqlite, None) | (Backend::Postgres, _) => {
+                Inner::Postgres(postgres::PostgresStore::connect(url, options).await?)
+            }
+        };
         Ok(Store { inner })
     }
 }
@@ -175,5 +209,27 @@ impl CountedTable {
             CountedTable::RefreshFamilies => "refresh_families",
             CountedTable::RevokedAccessTokens => "revoked_access_tokens",
         }
+    }
+}
+
+/// Tests: reach into the SQLite writer (see [`Store::sqlite_writer_hooks`]).
+#[cfg(feature = "testing")]
+pub struct SqliteWriterHooks<'a>(&'a sqlite::SqliteStore);
+
+#[cfg(feature = "testing")]
+impl SqliteWriterHooks<'_> {
+    /// While paused, the writer holds the operations it receives instead of running them.
+    pub fn pause(&self, paused: bool) {
+        self.0.pause_writer(paused);
+    }
+
+    /// Operations sent to the writer and not yet answered.
+    pub fn queue_depth(&self) -> usize {
+        self.0.writer_queue_depth()
+    }
+
+    /// The next group's COMMIT fails: every operation in it is answered `Unavailable`.
+    pub fn fail_next_commit(&self) {
+        self.0.fail_next_commit();
     }
 }

@@ -30,6 +30,7 @@ macro_rules! on_both_backends {
 }
 
 mod authorize;
+mod group_commit;
 mod helpers;
 mod lifecycle;
 mod logs;

@@ -1,5 +1,6 @@
 //! The PostgreSQL store, over sqlx: a pool of connections and portable SQL with `$n`
-//! placeholders, through `sqlx::Any`. For now the same code also serves SQLite.
+//! placeholders, through `sqlx::Any`. The same code also runs the SQLite migrations for
+//! `super::sqlite` and serves in-memory SQLite databases.
 
 mod rows;
 mod tokens;
