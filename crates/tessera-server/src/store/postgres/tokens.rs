@@ -3,7 +3,9 @@
 //! revoked access tokens.
 
 use super::super::rows::USER_COLUMNS;
-use super::super::{AuthorizationCodeRow, PersonalAccessTokenRow, RotateOutcome, Rotation, StoreResult, UserRow};
+use super::super::{
+    AuthorizationCodeRow, Backend, PersonalAccessTokenRow, RotateOutcome, Rotation, StoreResult, UserRow,
+};
 use super::{PAT_SELECT, PostgresStore, insert_family, opt_ts, scope, ts};
 use sqlx::Row;
 use tessera_core::{
@@ -59,7 +61,7 @@ impl PostgresStore {
         Ok(Some((token, family)))
     }
 
-    /// Rotation: marks `presented` used and inserts its successor, in one transaction.
+    /// Rotation: marks `presented` used and inserts its successor, atomically.
     ///
     /// The `UPDATE … WHERE used_at IS NULL` is the compare-and-set that makes rotation
     /// atomic: of any number of concurrent calls, on one instance or many sharing a
@@ -67,8 +69,33 @@ impl PostgresStore {
     /// [`RotateOutcome::LostRace`] and nothing of theirs is written. On PostgreSQL the
     /// row lock taken by the first UPDATE makes the others wait and then re-check the
     /// condition (READ COMMITTED), so they never both win.
+    ///
+    /// On PostgreSQL it is one statement, so one round trip: a data-modifying CTE does the
+    /// compare-and-set and the INSERT takes its family from the CTE's `RETURNING`, so it
+    /// inserts a row only if the UPDATE changed one; the statement commits as a whole. SQLite
+    /// (in-memory databases only, here) has no DML in CTEs: there it is two statements in
+    /// one transaction.
     pub async fn rotate_refresh_token(&self, rotation: &Rotation<'_>) -> StoreResult<RotateOutcome> {
         let Rotation { presented, successor, family_id, rotated_at: now, successor_idle_expires_at } = *rotation;
+        if self.backend == Backend::Postgres {
+            let inserted = sqlx::query(
+                "WITH marked AS ( \
+                   UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
+                   WHERE token_hash = $3 AND used_at IS NULL \
+                     AND EXISTS (SELECT 1 FROM refresh_families f \
+                                 WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NULL) \
+                   RETURNING family_id) \
+                 INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) \
+                 SELECT $2, family_id, $1, $4 FROM marked",
+            )
+            .bind(now.millis())
+            .bind(successor.as_str())
+            .bind(presented.as_str())
+            .bind(successor_idle_expires_at.millis())
+            .execute(&self.writer)
+            .await?;
+            return Ok(if inserted.rows_affected() == 1 { RotateOutcome::Rotated } else { RotateOutcome::LostRace });
+        }
         let mut tx = self.writer.begin().await?;
         let marked = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
