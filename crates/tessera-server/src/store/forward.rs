@@ -43,6 +43,14 @@ impl Store {
         }
     }
 
+    /// The SQLite writer's counters; `None` on PostgreSQL and in-memory SQLite.
+    pub fn writer_stats(&self) -> Option<super::WriterStats> {
+        match &self.inner {
+            Inner::Sqlite(store) => Some(store.writer_stats()),
+            Inner::Postgres(_) => None,
+        }
+    }
+
     /// Tests: the SQLite writer, to hold its groups or fail a commit (`None` on PostgreSQL
     /// and in-memory SQLite).
     #[cfg(feature = "testing")]

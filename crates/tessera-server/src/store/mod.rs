@@ -212,6 +212,16 @@ impl CountedTable {
     }
 }
 
+/// The SQLite writer's counters, for `/metrics`: how many operations wait now, and how many
+/// groups (transactions, so fsyncs) and operations it has committed or failed so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub queue_depth: u64,
+    pub groups: u64,
+    pub operations: u64,
+    pub failed_groups: u64,
+}
+
 /// Tests: reach into the SQLite writer (see [`Store::sqlite_writer_hooks`]).
 #[cfg(feature = "testing")]
 pub struct SqliteWriterHooks<'a>(&'a sqlite::SqliteStore);
@@ -225,7 +235,7 @@ impl SqliteWriterHooks<'_> {
 
     /// Operations sent to the writer and not yet answered.
     pub fn queue_depth(&self) -> usize {
-        self.0.writer_queue_depth()
+        self.0.writer_stats().queue_depth as usize
     }
 
     /// The next group's COMMIT fails: every operation in it is answered `Unavailable`.

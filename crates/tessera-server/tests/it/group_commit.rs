@@ -74,6 +74,8 @@ async fn one_group_of_concurrent_refreshes_of_one_token_gives_one_successor() {
         successors.insert(str_field(body, "refresh_token"));
     }
     assert_eq!(successors.len(), 1, "one successor: {successors:?}");
+    let stats = fixture.server.store().writer_stats().unwrap();
+    assert!(stats.operations >= stats.groups + 15, "16 rotations shared one group: {stats:?}");
     assert_eq!(fixture.server.store().count_rows(CountedTable::RefreshTokens).await.unwrap(), 2);
 }
 
@@ -112,6 +114,8 @@ async fn a_failed_group_commit_answers_every_request_503_and_keeps_nothing() {
         assert_eq!(body["error"], "server_error", "{body}");
         assert_eq!(retry_after.as_deref(), Some("1"));
     }
+    let stats = fixture.server.store().writer_stats().unwrap();
+    assert_eq!(stats.failed_groups, 1, "{stats:?}");
     let rows_after = fixture.server.store().count_rows(CountedTable::RefreshTokens).await.unwrap();
     assert_eq!(rows_after, rows_before, "no successor was kept");
     // None was acknowledged, so each token is still unspent: a retry rotates it (a new

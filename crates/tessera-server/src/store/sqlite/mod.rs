@@ -138,10 +138,16 @@ impl SqliteStore {
         self.shared.writer.state.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
     }
 
-    #[cfg(feature = "testing")]
-    /// Operations sent to the writer and not yet answered.
-    pub fn writer_queue_depth(&self) -> usize {
-        self.shared.writer.state.queued.load(std::sync::atomic::Ordering::Relaxed)
+    /// The writer's counters so far.
+    pub fn writer_stats(&self) -> super::WriterStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let state = &self.shared.writer.state;
+        super::WriterStats {
+            queue_depth: state.queued.load(Relaxed) as u64,
+            groups: state.groups.load(Relaxed),
+            operations: state.operations.load(Relaxed),
+            failed_groups: state.failed_groups.load(Relaxed),
+        }
     }
 
     #[cfg(feature = "testing")]

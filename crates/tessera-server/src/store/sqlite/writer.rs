@@ -11,7 +11,7 @@
 use super::super::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -70,6 +70,12 @@ enum Message {
 pub struct WriterState {
     /// Operations sent and not yet answered.
     pub queued: AtomicUsize,
+    /// Groups finished (committed or failed), and the operations they held: their ratio is
+    /// the mean group size.
+    pub groups: AtomicU64,
+    pub operations: AtomicU64,
+    /// Groups whose BEGIN or COMMIT failed.
+    pub failed_groups: AtomicU64,
     /// Tests: while set, the writer holds the operations it receives instead of running them.
     pub paused: AtomicBool,
     /// Tests: the next group's COMMIT fails (the transaction is rolled back instead).
@@ -147,6 +153,8 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Message>, state: &Writer
         let size = group.len();
         commit_group(&connection, group.drain(..), state);
         state.queued.fetch_sub(size, Ordering::Relaxed);
+        state.groups.fetch_add(1, Ordering::Relaxed);
+        state.operations.fetch_add(size as u64, Ordering::Relaxed);
         after_commit();
     }
 }
@@ -202,6 +210,7 @@ fn commit_group(connection: &Connection, jobs: impl Iterator<Item = Box<dyn Job>
     }
     let group_error = || failure.as_ref().map(|error| StoreError::Unavailable(error.clone()));
     if let Some(error) = &failure {
+        state.failed_groups.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(%error, operations = completions.len() + unrun.len(), "SQLite group commit failed; nothing in it was kept");
     }
     for completion in completions {
