@@ -125,6 +125,10 @@ impl Writer {
         let thread = self.thread.lock().ok().and_then(|mut thread| thread.take());
         if let Some(thread) = thread {
             let _ = thread.join();
+            let groups = self.state.groups.load(Ordering::Relaxed);
+            let operations = self.state.operations.load(Ordering::Relaxed);
+            let failed = self.state.failed_groups.load(Ordering::Relaxed);
+            tracing::debug!(groups, operations, failed, "SQLite writer stopped");
         }
     }
 }
