@@ -156,3 +156,37 @@ impl SqliteStore {
         self.shared.writer.state.fail_next_commit.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragmas(connection: &Connection) -> (String, i64, i64, i64) {
+        let text = |name: &str| connection.query_row(&format!("PRAGMA {name}"), [], |row| row.get::<_, String>(0));
+        let number = |name: &str| connection.query_row(&format!("PRAGMA {name}"), [], |row| row.get::<_, i64>(0));
+        (
+            text("journal_mode").unwrap(),
+            number("synchronous").unwrap(),
+            number("foreign_keys").unwrap(),
+            number("wal_autocheckpoint").unwrap(),
+        )
+    }
+
+    /// What makes an acknowledged write durable, pinned: WAL, `synchronous=FULL` (2) and
+    /// foreign keys on every connection, and no automatic checkpoint on the writer's path.
+    #[tokio::test]
+    async fn every_connection_is_wal_synchronous_full_with_foreign_keys() {
+        let directory = std::env::temp_dir().join(format!("tessera-sqlite-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let file = directory.join("t.db");
+        let url = format!("sqlite://{}", file.display());
+        let store = SqliteStore::connect(&url, file, &StoreOptions::default()).unwrap();
+        let expected = ("wal".to_owned(), 2, 1, 0);
+        for reader in &store.shared.readers {
+            assert_eq!(pragmas(&reader.lock().unwrap()), expected);
+        }
+        assert_eq!(store.write(|connection| Ok(pragmas(connection))).await.unwrap(), expected);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+}
