@@ -107,6 +107,7 @@ pub use crate::config::{redact_url, sqlite_path};
 
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
+    /// PostgreSQL: the pool's size. SQLite: read connections, at most 4 (the writer has its own).
     pub max_connections: u32,
     /// PostgreSQL `statement_timeout`; SQLite's equivalent is its busy timeout.
     pub statement_timeout: Duration,

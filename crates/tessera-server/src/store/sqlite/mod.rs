@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use writer::Writer;
 
-/// Read connections: enough for every runtime worker plus a request or two in a blocking task.
-const READERS: usize = 4;
+/// At most this many read connections: enough for every runtime worker plus a request or two
+/// in a blocking task. Fewer if `max_connections` says so (the CLI asks for 2).
+const MAX_READERS: u32 = 4;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -64,7 +65,9 @@ impl SqliteStore {
         super::create_private_file(&file);
         let busy = options.statement_timeout;
         let writer_connection = open(&file, busy)?;
-        let readers = (0..READERS).map(|_| open(&file, busy).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
+        let readers = (0..options.max_connections.clamp(1, MAX_READERS))
+            .map(|_| open(&file, busy).map(Mutex::new))
+            .collect::<StoreResult<Vec<_>>>()?;
         let checkpointer = checkpoint::Checkpointer::start(open(&file, busy)?, &file)?;
         let nudge = checkpointer.nudger();
         let writer = Writer::start(writer_connection, move || nudge.nudge())?;
