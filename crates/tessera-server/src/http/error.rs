@@ -124,6 +124,18 @@ impl IntoResponse for ApiError {
                 }
             }
             ApiError::Body(rejection) => rejection.into_response(),
+            // The store could not keep the request's writes (a failed group commit): nothing
+            // was done, so the client may simply retry (RFC 9110 §15.6.4, §10.2.3).
+            ApiError::Internal(InternalError::Store(error)) if error.is_unavailable() => {
+                tracing::warn!(%error, "store unavailable; answered 503");
+                let mut response = error_body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::ServerError,
+                    "the server could not store this request; retry shortly".into(),
+                );
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
             ApiError::Internal(error) => {
                 // Logged here, once; the client learns nothing of the inside.
                 tracing::error!(%error, "internal error");

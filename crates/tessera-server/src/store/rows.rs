@@ -1,12 +1,9 @@
 //! Rows as the store reads and writes them.
 
-use super::{StoreError, StoreResult, opt_ts, scope, ts};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 use tessera_core::{ClientId, FamilyId, GrantType, IssuedCode, Scope, Timestamp, TokenHash, UserId};
 
-pub(super) const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at";
-pub(super) const USER_COLUMNS: &str = "user_id, username, email, password_hash, is_admin, created_at";
+pub(crate) const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at";
+pub(crate) const USER_COLUMNS: &str = "user_id, username, email, password_hash, is_admin, created_at";
 
 /// A registered client application. Its secret is present only as a hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,27 +24,6 @@ impl ClientRow {
 
     pub fn allows_grant(&self, grant_type: GrantType) -> bool {
         self.grant_types.contains(&grant_type)
-    }
-
-    pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
-        let redirect_uris: String = row.try_get("redirect_uris")?;
-        let grant_types: String = row.try_get("grant_types")?;
-        Ok(ClientRow {
-            client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
-            name: row.try_get("name")?,
-            secret_hash: row.try_get::<Option<String>, _>("secret_hash")?.map(TokenHash::from_stored),
-            redirect_uris: serde_json::from_str(&redirect_uris)
-                .map_err(|error| StoreError::Corrupt(format!("clients.redirect_uris: {error}")))?,
-            grant_types: grant_types
-                .split_whitespace()
-                .map(|name| {
-                    GrantType::parse(name)
-                        .ok_or_else(|| StoreError::Corrupt(format!("clients.grant_types: unknown grant {name:?}")))
-                })
-                .collect::<StoreResult<_>>()?,
-            scope: scope(row, "scope")?,
-            created_at: ts(row, "created_at")?,
-        })
     }
 }
 
@@ -74,19 +50,6 @@ impl std::fmt::Debug for UserRow {
     }
 }
 
-impl UserRow {
-    pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
-        Ok(UserRow {
-            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
-            username: row.try_get("username")?,
-            email: row.try_get("email")?,
-            password_hash: row.try_get("password_hash")?,
-            is_admin: row.try_get::<i64, _>("is_admin")? != 0,
-            created_at: ts(row, "created_at")?,
-        })
-    }
-}
-
 /// A signing key as stored: the private half only as ciphertext under the master key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRow {
@@ -109,19 +72,6 @@ impl std::fmt::Debug for SigningKeyRow {
     }
 }
 
-impl SigningKeyRow {
-    pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
-        Ok(SigningKeyRow {
-            kid: row.try_get("kid")?,
-            algorithm: row.try_get("algorithm")?,
-            encrypted_private_key: row.try_get("private_key")?,
-            public_jwk: row.try_get("public_jwk")?,
-            created_at: ts(row, "created_at")?,
-            retired_at: opt_ts(row, "retired_at")?,
-        })
-    }
-}
-
 /// A personal access token as stored: the token itself only as a hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonalAccessTokenRow {
@@ -139,20 +89,6 @@ pub struct PersonalAccessTokenRow {
 impl PersonalAccessTokenRow {
     pub fn is_active(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|expires_at| now < expires_at)
-    }
-
-    pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
-        Ok(PersonalAccessTokenRow {
-            pat_id: row.try_get("pat_id")?,
-            token_hash: TokenHash::from_stored(row.try_get("token_hash")?),
-            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
-            username: row.try_get("username")?,
-            name: row.try_get("name")?,
-            scope: scope(row, "scope")?,
-            created_at: ts(row, "created_at")?,
-            expires_at: opt_ts(row, "expires_at")?,
-            revoked_at: opt_ts(row, "revoked_at")?,
-        })
     }
 }
 
@@ -183,21 +119,5 @@ impl AuthorizationCodeRow {
             expires_at: self.expires_at,
             used_at: self.used_at,
         }
-    }
-
-    pub(super) fn from_row(row: &AnyRow) -> StoreResult<Self> {
-        Ok(AuthorizationCodeRow {
-            code_hash: TokenHash::from_stored(row.try_get("code_hash")?),
-            client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
-            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
-            redirect_uri: row.try_get("redirect_uri")?,
-            redirect_uri_given: row.try_get::<i64, _>("redirect_uri_given")? != 0,
-            scope: scope(row, "scope")?,
-            code_challenge: row.try_get("code_challenge")?,
-            created_at: ts(row, "created_at")?,
-            expires_at: ts(row, "expires_at")?,
-            used_at: opt_ts(row, "used_at")?,
-            family_id: row.try_get::<Option<String>, _>("family_id")?.map(FamilyId::new),
-        })
     }
 }

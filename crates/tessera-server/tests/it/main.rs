@@ -31,6 +31,7 @@ macro_rules! on_both_backends {
 
 mod authorize;
 mod clients;
+mod group_commit;
 mod helpers;
 mod lifecycle;
 mod logs;

@@ -11,6 +11,7 @@
 mod admin;
 mod browser_login;
 mod consumer;
+mod durability;
 mod serve;
 mod settings;
 mod support;

@@ -222,6 +222,13 @@ impl Server {
         format!("{}{path}", self.base_url)
     }
 
+    /// Kills the process outright (SIGKILL): no shutdown path runs, as in a crash.
+    pub async fn kill_9(&self) {
+        let pid = self.child.id().unwrap().to_string();
+        let status = tokio::process::Command::new("kill").args(["-KILL", &pid]).status().await.unwrap();
+        assert!(status.success(), "kill -KILL {pid} failed");
+    }
+
     /// Sends `signal` (`TERM` or `INT`) with the `kill` command, checking first that the
     /// process already handles it.
     pub async fn signal(&self, signal: &str) {

@@ -1,0 +1,141 @@
+//! [`Store`]'s methods, each written once as a dispatch to the backend that holds the data.
+//! The backends' own methods carry the documentation of what each one guarantees.
+
+use super::{
+    AuthorizationCodeRow, Backend, ClientRow, CountedTable, Inner, PersonalAccessTokenRow, RotateOutcome, Rotation,
+    SigningKeyRow, Store, StoreResult, UserRow,
+};
+use std::time::Duration;
+use tessera_core::{
+    ClientId, Family, FamilyId, Jti, RevocationReason, StoredRefreshToken, Timestamp, TokenHash, UserId,
+};
+
+/// `pub async fn name(&self, arg: Type, …) -> Output;` becomes a method of [`Store`] that
+/// awaits the same method of whichever backend the store is.
+macro_rules! forward {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $out:ty;)*) => {
+        impl Store {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $out {
+                    match &self.inner {
+                        Inner::Sqlite(store) => store.$name($($arg),*).await,
+                        Inner::Postgres(store) => store.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+impl Store {
+    pub fn backend(&self) -> Backend {
+        match &self.inner {
+            Inner::Sqlite(store) => store.backend(),
+            Inner::Postgres(store) => store.backend(),
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.inner {
+            Inner::Sqlite(store) => store.close().await,
+            Inner::Postgres(store) => store.close().await,
+        }
+    }
+
+    /// The SQLite writer's counters; `None` on PostgreSQL and in-memory SQLite.
+    pub fn writer_stats(&self) -> Option<super::WriterStats> {
+        match &self.inner {
+            Inner::Sqlite(store) => Some(store.writer_stats()),
+            Inner::Postgres(_) => None,
+        }
+    }
+
+    /// Tests: the SQLite writer, to hold its groups or fail a commit (`None` on PostgreSQL
+    /// and in-memory SQLite).
+    #[cfg(feature = "fault-injection")]
+    pub fn sqlite_writer_hooks(&self) -> Option<crate::store::SqliteWriterHooks<'_>> {
+        match &self.inner {
+            Inner::Sqlite(store) => Some(crate::store::SqliteWriterHooks(store)),
+            Inner::Postgres(_) => None,
+        }
+    }
+}
+
+forward! {
+    /// Applies pending migrations, once even when several processes start together.
+    fn migrate(&self) -> StoreResult<()>;
+    fn ping(&self) -> StoreResult<()>;
+
+    fn insert_client(&self, client: &ClientRow) -> StoreResult<()>;
+    fn get_client(&self, client_id: &ClientId) -> StoreResult<Option<ClientRow>>;
+    fn list_clients(&self) -> StoreResult<Vec<ClientRow>>;
+    /// Deletes a client and, by cascade, every token family issued to it.
+    fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool>;
+    fn set_client_secret(&self, client_id: &ClientId, secret_hash: &TokenHash) -> StoreResult<bool>;
+
+    fn insert_user(&self, user: &UserRow) -> StoreResult<()>;
+    fn get_user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>>;
+    fn get_user(&self, user_id: &UserId) -> StoreResult<Option<UserRow>>;
+
+    /// Starts a family, with its first refresh token if the client may refresh, atomically.
+    fn create_family(&self, family: &Family, first_token: Option<(&TokenHash, Timestamp)>) -> StoreResult<()>;
+    /// A presented refresh token's state and its family, in one read.
+    fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<(StoredRefreshToken, Family)>>;
+    /// Rotation: marks the presented token used and inserts its successor, atomically, by
+    /// compare-and-set: of any number of concurrent calls exactly one wins.
+    fn rotate_refresh_token(&self, rotation: &Rotation<'_>) -> StoreResult<RotateOutcome>;
+    /// Returns false if the family was already revoked or does not exist.
+    fn revoke_family(&self, family_id: &FamilyId, now: Timestamp, reason: RevocationReason) -> StoreResult<bool>;
+    fn get_family(&self, family_id: &FamilyId) -> StoreResult<Option<Family>>;
+
+    fn insert_personal_access_token(&self, pat: &PersonalAccessTokenRow) -> StoreResult<()>;
+    fn find_personal_access_token(&self, hash: &TokenHash) -> StoreResult<Option<PersonalAccessTokenRow>>;
+    /// Every personal access token, or one user's, oldest first.
+    fn list_personal_access_tokens(&self, username: Option<&str>) -> StoreResult<Vec<PersonalAccessTokenRow>>;
+    /// Returns false if no such token exists or it was already revoked.
+    fn revoke_personal_access_token(&self, pat_id: &str, now: Timestamp) -> StoreResult<bool>;
+
+    fn insert_authorization_code(&self, code: &AuthorizationCodeRow) -> StoreResult<()>;
+    fn find_authorization_code(&self, hash: &TokenHash) -> StoreResult<Option<AuthorizationCodeRow>>;
+    /// Redeems a code (compare-and-set) and starts the family it grants, atomically; false,
+    /// changing nothing, if the code was already used.
+    fn redeem_authorization_code(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        family: &Family,
+        first_token: Option<(&TokenHash, Timestamp)>,
+    ) -> StoreResult<bool>;
+    fn insert_browser_session(
+        &self,
+        hash: &TokenHash,
+        user_id: &UserId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The user of a live browser session.
+    fn find_browser_session(&self, hash: &TokenHash, now: Timestamp) -> StoreResult<Option<UserRow>>;
+
+    /// Failed password checks for `username` in the window that is still open.
+    fn login_failures(&self, username: &str, window_opened_after: Timestamp) -> StoreResult<i64>;
+    /// Counts one failed password check in one atomic upsert.
+    fn record_login_failure(&self, username: &str, now: Timestamp, window_opened_after: Timestamp) -> StoreResult<()>;
+    fn clear_login_failures(&self, username: &str) -> StoreResult<()>;
+
+    fn revoke_access_token(&self, jti: &Jti, expires_at: Timestamp) -> StoreResult<()>;
+    /// Whether an access token may still be honoured (its family exists and is not revoked,
+    /// its `jti` was not revoked on its own).
+    fn access_token_revoked(&self, family_id: Option<&FamilyId>, jti: &Jti) -> StoreResult<bool>;
+
+    fn insert_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()>;
+    /// Retires every active key except `keep`; returns how many were retired.
+    fn retire_signing_keys_except(&self, keep: &str, now: Timestamp) -> StoreResult<u64>;
+    /// All keys, newest first.
+    fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>>;
+
+    /// Deletes at most `batch` rows of each kind that no rule needs any more; returns how many.
+    fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64>;
+    /// Row counts, for tests and `/metrics`.
+    fn count_rows(&self, table: CountedTable) -> StoreResult<i64>;
+}

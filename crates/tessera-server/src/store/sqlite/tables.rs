@@ -1,0 +1,225 @@
+//! The SQLite store's administrative tables: clients, users, sign-in failures, signing keys,
+//! the janitor's purge and row counts. Writes go through the writer (`SqliteStore::write`),
+//! reads through a read connection (`SqliteStore::read`).
+
+use super::SqliteStore;
+use super::rows::{all, execute, optional, unique_violation};
+use crate::store::rows::{CLIENT_COLUMNS, USER_COLUMNS};
+use crate::store::{ClientRow, CountedTable, SigningKeyRow, StoreResult, UserRow};
+use rusqlite::params;
+use std::time::Duration;
+use tessera_core::{ClientId, Timestamp, TokenHash, UserId};
+
+impl SqliteStore {
+    // ---- clients ----------------------------------------------------------------------
+
+    pub async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
+        let client = client.clone();
+        self.write(move |connection| {
+            execute(
+                connection,
+                "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    client.client_id.as_str(),
+                    client.name,
+                    client.secret_hash.as_ref().map(|hash| hash.as_str()),
+                    serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()),
+                    client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>().join(" "),
+                    client.scope.to_string(),
+                    client.created_at.millis(),
+                ],
+            )
+            .map_err(|error| unique_violation(error, "a client with this id"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn get_client(&self, client_id: &ClientId) -> StoreResult<Option<ClientRow>> {
+        self.read(|connection| {
+            let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1");
+            optional(connection, &sql, [client_id.as_str()], super::rows::client)
+        })
+    }
+
+    pub async fn list_clients(&self) -> StoreResult<Vec<ClientRow>> {
+        self.read(|connection| {
+            let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id");
+            all(connection, &sql, [], super::rows::client)
+        })
+    }
+
+    pub async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
+        let client_id = client_id.clone();
+        self.write(move |connection| {
+            Ok(execute(connection, "DELETE FROM clients WHERE client_id = ?1", [client_id.as_str()])? > 0)
+        })
+        .await
+    }
+
+    pub async fn set_client_secret(&self, client_id: &ClientId, secret_hash: &TokenHash) -> StoreResult<bool> {
+        let (client_id, secret_hash) = (client_id.clone(), secret_hash.clone());
+        self.write(move |connection| {
+            let sql = "UPDATE clients SET secret_hash = ?1 WHERE client_id = ?2 AND secret_hash IS NOT NULL";
+            Ok(execute(connection, sql, [secret_hash.as_str(), client_id.as_str()])? > 0)
+        })
+        .await
+    }
+
+    // ---- users ------------------------------------------------------------------------
+
+    pub async fn insert_user(&self, user: &UserRow) -> StoreResult<()> {
+        let user = user.clone();
+        self.write(move |connection| {
+            execute(
+                connection,
+                "INSERT INTO users (user_id, username, email, password_hash, is_admin, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    user.user_id.as_str(),
+                    user.username,
+                    user.email,
+                    user.password_hash,
+                    i64::from(user.is_admin),
+                    user.created_at.millis()
+                ],
+            )
+            .map_err(|error| unique_violation(error, "a user with this username"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>> {
+        self.read(|connection| {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1");
+            optional(connection, &sql, [username], super::rows::user)
+        })
+    }
+
+    pub async fn get_user(&self, user_id: &UserId) -> StoreResult<Option<UserRow>> {
+        self.read(|connection| {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1");
+            optional(connection, &sql, [user_id.as_str()], super::rows::user)
+        })
+    }
+
+    // ---- failed sign-ins ----------------------------------------------------------------
+
+    pub async fn login_failures(&self, username: &str, window_opened_after: Timestamp) -> StoreResult<i64> {
+        self.read(|connection| {
+            let sql = "SELECT failures FROM login_failures WHERE username = ?1 AND window_started_at > ?2";
+            let found = optional(connection, sql, params![username, window_opened_after.millis()], |row| {
+                Ok(row.get::<_, i64>(0)?)
+            })?;
+            Ok(found.unwrap_or(0))
+        })
+    }
+
+    pub async fn record_login_failure(
+        &self,
+        username: &str,
+        now: Timestamp,
+        window_opened_after: Timestamp,
+    ) -> StoreResult<()> {
+        let username = username.to_owned();
+        self.write(move |connection| {
+            execute(
+                connection,
+                "INSERT INTO login_failures (username, window_started_at, failures) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (username) DO UPDATE SET \
+                   failures = CASE WHEN login_failures.window_started_at > ?3 THEN login_failures.failures + 1 ELSE 1 END, \
+                   window_started_at = CASE WHEN login_failures.window_started_at > ?3 \
+                                            THEN login_failures.window_started_at ELSE ?2 END",
+                params![username, now.millis(), window_opened_after.millis()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn clear_login_failures(&self, username: &str) -> StoreResult<()> {
+        let username = username.to_owned();
+        self.write(move |connection| {
+            execute(connection, "DELETE FROM login_failures WHERE username = ?1", [username])?;
+            Ok(())
+        })
+        .await
+    }
+
+    // ---- signing keys -----------------------------------------------------------------
+
+    pub async fn insert_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()> {
+        let key = key.clone();
+        self.write(move |connection| {
+            execute(
+                connection,
+                "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at, retired_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    key.kid,
+                    key.algorithm,
+                    key.encrypted_private_key,
+                    key.public_jwk,
+                    key.created_at.millis(),
+                    key.retired_at.map(Timestamp::millis)
+                ],
+            )
+            .map_err(|error| unique_violation(error, "a signing key with this kid"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn retire_signing_keys_except(&self, keep: &str, now: Timestamp) -> StoreResult<u64> {
+        let keep = keep.to_owned();
+        self.write(move |connection| {
+            let sql = "UPDATE signing_keys SET retired_at = ?1 WHERE retired_at IS NULL AND kid <> ?2";
+            Ok(execute(connection, sql, params![now.millis(), keep])? as u64)
+        })
+        .await
+    }
+
+    pub async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
+        self.read(|connection| {
+            let sql = "SELECT kid, algorithm, private_key, public_jwk, created_at, retired_at FROM signing_keys \
+                       ORDER BY created_at DESC, kid";
+            all(connection, sql, [], super::rows::signing_key)
+        })
+    }
+
+    // ---- janitor ----------------------------------------------------------------------
+
+    /// The same rules as the PostgreSQL store's `purge_expired` (which documents them), in
+    /// one writer operation.
+    pub async fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64> {
+        let day_ago = now.minus(Duration::from_secs(86_400));
+        let purges: [(&str, &str, &str, Timestamp); 6] = [
+            ("refresh_tokens", "token_hash", "idle_expires_at < ?1 AND used_at IS NULL", now),
+            ("refresh_families", "family_id", "expires_at < ?1 OR revoked_at < ?1", now.minus(access_ttl)),
+            ("revoked_access_tokens", "jti", "expires_at < ?1", now),
+            ("authorization_codes", "code_hash", "expires_at < ?1", day_ago),
+            ("browser_sessions", "session_hash", "expires_at < ?1", now),
+            ("login_failures", "username", "window_started_at < ?1", day_ago),
+        ];
+        self.write(move |connection| {
+            let mut deleted = 0;
+            for (table, key, condition, cutoff) in purges {
+                let sql = format!(
+                    "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT ?2)"
+                );
+                deleted += execute(connection, &sql, params![cutoff.millis(), batch])? as u64;
+            }
+            Ok(deleted)
+        })
+        .await
+    }
+
+    pub async fn count_rows(&self, table: CountedTable) -> StoreResult<i64> {
+        self.read(|connection| {
+            let sql = format!("SELECT COUNT(*) FROM {}", table.name());
+            Ok(connection.prepare_cached(&sql)?.query_row([], |row| row.get::<_, i64>(0))?)
+        })
+    }
+}
