@@ -8,7 +8,7 @@ mod ids;
 pub use ids::{ClientId, FamilyId, Jti, UserId};
 use serde::{Deserialize, Serialize};
 
-/// RFC 6749 §5.2 error codes, plus RFC 7009 §2.2.1 and RFC 6750 §3.1 codes.
+/// RFC 6749 §5.2 and §4.1.2.1 error codes, plus RFC 7009 §2.2.1 and RFC 6750 §3.1 codes.
 ///
 /// `Display` is the code as it appears on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -26,6 +26,8 @@ pub enum ErrorCode {
     InsufficientScope,
     AccessDenied,
     ServerError,
+    /// RFC 6749 §4.1.2.1: the server is overloaded; try again later.
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -43,6 +45,7 @@ impl ErrorCode {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }

@@ -17,7 +17,7 @@ pub enum ApiError {
     InvalidClient { description: String, attempted: Option<ClientAuthMethod> },
     /// RFC 6750 §3: the protected resource refuses the request.
     Bearer(BearerRefusal),
-    /// The body could not be read (too large, say): axum's own answer.
+    /// The body could not be read (too large, say): `413` or `400`, `invalid_request`.
     Body(BytesRejection),
     /// Not the client's fault: logged once, answered with an opaque 500.
     Internal(InternalError),
@@ -75,7 +75,7 @@ impl From<InternalError> for ApiError {
     }
 }
 
-fn error_body(status: StatusCode, error: ErrorCode, description: String) -> Response {
+pub(super) fn error_body(status: StatusCode, error: ErrorCode, description: String) -> Response {
     (status, Json(ErrorResponse { error, error_description: Some(description) })).into_response()
 }
 
@@ -123,7 +123,16 @@ impl IntoResponse for ApiError {
                     Err(_) => with_challenge(response, HeaderValue::from_static(r#"Bearer realm="tessera""#)),
                 }
             }
-            ApiError::Body(rejection) => rejection.into_response(),
+            ApiError::Body(rejection) => {
+                // axum's own answer is plain text; ours is the RFC body, and echoes nothing.
+                let status = rejection.status();
+                let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    format!("the request body is larger than the {} bytes allowed", super::limits::OAUTH_BODY_LIMIT)
+                } else {
+                    "the request body could not be read".into()
+                };
+                error_body(status, ErrorCode::InvalidRequest, description)
+            }
             ApiError::Internal(error) => {
                 // Logged here, once; the client learns nothing of the inside.
                 tracing::error!(%error, "internal error");

@@ -33,6 +33,7 @@ mod authorize;
 mod clients;
 mod helpers;
 mod lifecycle;
+mod limits;
 mod logs;
 mod pats;
 mod recipes;

@@ -14,6 +14,7 @@ use crate::service::authorization::SignIn;
 use crate::service::pages::CheckedRequest;
 use crate::store::{ClientRow, UserRow};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -97,8 +98,13 @@ pub async fn authorize_get(
 pub async fn authorize_post(
     State(service): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, PageError> {
+    // Too large, say: the same `413` and RFC body as the other OAuth endpoints.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return Ok(ApiError::Body(rejection).into_response()),
+    };
     let form = parse_pairs(serde_urlencoded::from_bytes(&body))?;
     let params: HashMap<String, String> = form
         .iter()
