@@ -128,6 +128,10 @@ pub struct ServerMetadata {
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
     pub code_challenge_methods_supported: Vec<String>,
     pub scopes_supported: Vec<String>,
+    /// RFC 9207 §3: authorization responses carry `iss`. Absent (false) from servers that
+    /// do not say.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 /// RFC 7517 §5 JWK Set.

@@ -163,6 +163,7 @@ async fn metadata(State(service): State<AppState>) -> Json<ServerMetadata> {
         introspection_endpoint_auth_methods_supported: methods(&[basic, post]),
         code_challenge_methods_supported: strings(&["S256"]),
         scopes_supported: Vec::new(),
+        authorization_response_iss_parameter_supported: true,
         issuer,
     })
 }

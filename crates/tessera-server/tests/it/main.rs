@@ -35,6 +35,7 @@ mod helpers;
 mod lifecycle;
 mod limits;
 mod logs;
+mod no_echo;
 mod pats;
 mod recipes;
 mod resources;
