@@ -172,6 +172,37 @@ pub struct TokenRequest {
     pub grant: GrantRequest,
 }
 
+/// The parameter names the OAuth endpoints define (RFC 6749, 7009, 7662, 7636), the only
+/// names an error description may repeat: any other name came from the client and may be a
+/// secret pasted in the wrong place, or markup.
+const KNOWN_PARAMETERS: [&str; 16] = [
+    "client_id",
+    "client_secret",
+    "code",
+    "code_challenge",
+    "code_challenge_method",
+    "code_verifier",
+    "grant_type",
+    "password",
+    "redirect_uri",
+    "refresh_token",
+    "response_type",
+    "scope",
+    "state",
+    "token",
+    "token_type_hint",
+    "username",
+];
+
+/// "parameter `scope`" for a parameter the RFCs define, "a parameter" for any other: error
+/// descriptions never echo what the client sent.
+pub fn describe_parameter(name: &str) -> String {
+    match KNOWN_PARAMETERS.iter().find(|known| **known == name) {
+        Some(known) => format!("parameter `{known}`"),
+        None => "a parameter".to_owned(),
+    }
+}
+
 /// Collects parameters into a map, refusing repeats (RFC 6749 §3.2: "Request and response
 /// parameters MUST NOT be included more than once") and dropping empty values (§3.1:
 /// "Parameters sent without a value MUST be treated as if they were omitted").
@@ -184,13 +215,11 @@ pub fn collect_parameters(
         // No OAuth parameter contains a NUL character, and PostgreSQL refuses it in text: turn
         // it away here as the client's mistake rather than as a database error.
         if key.contains('\0') || value.contains('\0') {
-            return Err(RequestError::invalid_request(format!(
-                "parameter `{}` contains a NUL character",
-                key.replace('\0', "")
-            )));
+            let name = if key.contains('\0') { "a parameter name".to_owned() } else { describe_parameter(&key) };
+            return Err(RequestError::invalid_request(format!("{name} contains a NUL character")));
         }
         if seen.insert(key.clone(), ()).is_some() {
-            return Err(RequestError::invalid_request(format!("parameter `{key}` was sent more than once")));
+            return Err(RequestError::invalid_request(format!("{} was sent more than once", describe_parameter(&key))));
         }
         if !value.is_empty() {
             params.insert(key, value);
@@ -248,7 +277,15 @@ fn form_decode(text: &str) -> Option<String> {
 fn optional_scope(params: &HashMap<String, String>) -> Result<Option<Scope>, RequestError> {
     params
         .get("scope")
-        .map(|text| Scope::parse(text).map_err(|error| RequestError::new(ErrorCode::InvalidScope, error.to_string())))
+        .map(|text| {
+            // The scope error names the token; the answer must not.
+            Scope::parse(text).map_err(|_| {
+                RequestError::new(
+                    ErrorCode::InvalidScope,
+                    "the scope contains a character RFC 6749 §3.3 does not allow",
+                )
+            })
+        })
         .transpose()
 }
 
@@ -319,7 +356,7 @@ impl TokenRequest {
             None => {
                 return Err(RequestError::new(
                     ErrorCode::UnsupportedGrantType,
-                    format!("grant_type `{grant_type}` is not supported"),
+                    "this grant_type is not supported (use authorization_code, client_credentials, password or refresh_token)",
                 ));
             }
         };
@@ -364,6 +401,18 @@ mod tests {
     fn repeated_parameter_is_refused() {
         let pairs = vec![("a".to_string(), "1".to_string()), ("a".to_string(), "2".to_string())];
         assert_eq!(collect_parameters(pairs).map_err(|e| e.code), Err(ErrorCode::InvalidRequest));
+    }
+
+    #[test]
+    fn descriptions_name_known_parameters_only() {
+        let repeated = |name: &str| {
+            let pairs = vec![(name.to_string(), "1".to_string()), (name.to_string(), "2".to_string())];
+            collect_parameters(pairs).map(|_| ()).unwrap_err().description
+        };
+        assert_eq!(repeated("scope"), "parameter `scope` was sent more than once");
+        assert_eq!(repeated("tsr_secret"), "a parameter was sent more than once");
+        let nul = collect_parameters(vec![("tsr_\0".to_string(), "1".to_string())]).unwrap_err();
+        assert!(!nul.description.contains("tsr"), "{}", nul.description);
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod ids;
 pub use ids::{ClientId, FamilyId, Jti, UserId};
 use serde::{Deserialize, Serialize};
 
-/// RFC 6749 §5.2 error codes, plus RFC 7009 §2.2.1 and RFC 6750 §3.1 codes.
+/// RFC 6749 §5.2 and §4.1.2.1 error codes, plus RFC 7009 §2.2.1 and RFC 6750 §3.1 codes.
 ///
 /// `Display` is the code as it appears on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -26,6 +26,8 @@ pub enum ErrorCode {
     InsufficientScope,
     AccessDenied,
     ServerError,
+    /// RFC 6749 §4.1.2.1: the server is overloaded; try again later.
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -43,6 +45,7 @@ impl ErrorCode {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }
@@ -125,6 +128,10 @@ pub struct ServerMetadata {
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
     pub code_challenge_methods_supported: Vec<String>,
     pub scopes_supported: Vec<String>,
+    /// RFC 9207 §3: authorization responses carry `iss`. Absent (false) from servers that
+    /// do not say.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 /// RFC 7517 §5 JWK Set.

@@ -12,6 +12,7 @@ pub mod master;
 pub mod metrics;
 pub mod passwords;
 pub mod random;
+pub mod serve;
 pub mod service;
 pub mod store;
 
@@ -114,18 +115,20 @@ impl App {
         .with_metrics(self.service.metrics())
     }
 
-    /// Serves until `shutdown` completes, then stops background work and drains requests, and
-    /// writes out the access log.
+    /// Serves until `shutdown` completes, then stops background work, drains requests (for at
+    /// most the shutdown timeout), and writes out the access log.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (stop_sender, stop) = watch::channel(false);
         let janitor = tokio::spawn(self.janitor().run_until_stopped(stop.clone()));
         let key_refresher = tokio::spawn(refresh_keys_until_stopped(Arc::clone(&self.service), stop));
         let (access_log, access_log_writer) = self.access_log.unzip();
         let router = http::router(Arc::clone(&self.service), access_log);
-        // The peer's address is for the access log.
-        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let config = self.service.config();
+        let limits = serve::ConnectionLimits {
+            header_read_timeout: config.header_read_timeout,
+            shutdown_timeout: config.shutdown_timeout,
+        };
+        let served = serve::serve(self.listener, router, limits, shutdown).await;
         let _ = stop_sender.send(true);
         if let Some(writer) = access_log_writer {
             let _ = tokio::task::spawn_blocking(move || writer.finish()).await;

@@ -58,7 +58,8 @@ fn read_or_create(path: &Path) -> Result<MasterKey, MasterKeySourceError> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             // Written whole to a private temporary file, then hard-linked into place: the link
             // either creates the key file complete or fails because another process won, so a
-            // concurrent reader never sees a half-written key.
+            // concurrent reader never sees a half-written key. Then the directory is synced,
+            // so that the new name survives a crash as the contents do.
             let text = base64_key(&crate::random::random_bytes::<32>()?);
             let mut temporary = path.as_os_str().to_owned();
             temporary.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
@@ -77,7 +78,11 @@ fn read_or_create(path: &Path) -> Result<MasterKey, MasterKeySourceError> {
             let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
             let _ = std::fs::remove_file(&temporary);
             match linked {
-                Ok(()) => Ok(MasterKey::parse(&text)?),
+                Ok(()) => {
+                    let directory = path.parent().filter(|parent| !parent.as_os_str().is_empty());
+                    sync_directory(directory.unwrap_or(Path::new("."))).map_err(file_error)?;
+                    Ok(MasterKey::parse(&text)?)
+                }
                 // Another process created it first: use theirs, which is complete.
                 Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                     Ok(MasterKey::parse(&std::fs::read_to_string(path).map_err(file_error)?)?)
@@ -87,6 +92,23 @@ fn read_or_create(path: &Path) -> Result<MasterKey, MasterKeySourceError> {
         }
         Err(error) => Err(file_error(error)),
     }
+}
+
+/// Syncs `directory`, so that an entry just linked into it survives a crash (the file's own
+/// `sync_all` does not cover its name).
+fn sync_directory(directory: &Path) -> std::io::Result<()> {
+    #[cfg(test)]
+    SYNCED_DIRECTORIES.with(|synced| synced.borrow_mut().push(directory.to_owned()));
+    // Only Unix can open a directory as a file to sync it.
+    #[cfg(unix)]
+    std::fs::File::open(directory)?.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The directories [`sync_directory`] synced on this thread, for the tests.
+    static SYNCED_DIRECTORIES: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[cfg(test)]
@@ -117,5 +139,21 @@ mod tests {
         let leftovers = std::fs::read_dir(&directory).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary files left behind");
         std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    /// The link that creates the key file is an entry in its directory: until the directory
+    /// is synced, a crash can lose the file even though its contents were synced, and with it
+    /// every signing key encrypted under it.
+    #[test]
+    fn the_key_files_directory_is_synced_after_the_link() {
+        let directory = tempfile::tempdir().unwrap();
+        let database = directory.path().join("t.db");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", database.display())).unwrap();
+        resolve(None, &url).unwrap();
+        let synced = SYNCED_DIRECTORIES.with(|synced| synced.borrow().clone());
+        assert_eq!(synced, vec![directory.path().to_owned()]);
+        // A key file that exists already is only read.
+        resolve(None, &url).unwrap();
+        assert_eq!(SYNCED_DIRECTORIES.with(|synced| synced.borrow().len()), 1);
     }
 }

@@ -101,6 +101,14 @@ pub struct Config {
     /// How often an instance re-reads signing keys, so a `tessera keys rotate` reaches it.
     pub key_refresh_interval: Duration,
     pub max_connections: NonZeroU32,
+    /// A connection that has not sent a request's headers within this time is closed.
+    pub header_read_timeout: Duration,
+    /// A request not answered within this time gets `503`.
+    pub request_timeout: Duration,
+    /// Requests served at once; past it, requests are refused with `503` and `Retry-After`.
+    pub max_concurrent_requests: NonZeroU32,
+    /// After a shutdown signal, how long requests in flight may still take.
+    pub shutdown_timeout: Duration,
 }
 
 /// Parses one setting, or its default when it is not given; errors name the variable.
@@ -170,6 +178,17 @@ impl RawConfig {
             max_connections: NonZeroU32::new(self.database_max_connections.unwrap_or(10)).ok_or_else(|| {
                 ConfigError::Invalid { name: "TESSERA_DATABASE_MAX_CONNECTIONS", message: "must be at least 1".into() }
             })?,
+            header_read_timeout: parse(
+                "TESSERA_HEADER_READ_TIMEOUT",
+                self.header_read_timeout,
+                "10s",
+                positive_duration,
+            )?,
+            request_timeout: parse("TESSERA_REQUEST_TIMEOUT", self.request_timeout, "30s", positive_duration)?,
+            max_concurrent_requests: NonZeroU32::new(self.max_concurrent_requests.unwrap_or(512)).ok_or_else(|| {
+                ConfigError::Invalid { name: "TESSERA_MAX_CONCURRENT_REQUESTS", message: "must be at least 1".into() }
+            })?,
+            shutdown_timeout: parse("TESSERA_SHUTDOWN_TIMEOUT", self.shutdown_timeout, "10s", duration)?,
         })
     }
 }
@@ -188,6 +207,10 @@ mod tests {
         assert_eq!(config.max_connections.get(), 10);
         assert!(config.master_key.is_none());
         assert_eq!(config.access_log, AccessLogTarget::Off);
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
+        assert_eq!(config.max_concurrent_requests.get(), 512);
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -248,7 +271,7 @@ mod tests {
     /// One row per setting that can be invalid: the error names the variable.
     #[test]
     fn invalid_values_name_their_setting() {
-        let rows: [(RawConfig, &str); 9] = [
+        let rows: [(RawConfig, &str); 12] = [
             (RawConfig { listen: Some("localhost".into()), ..RawConfig::default() }, "TESSERA_LISTEN"),
             (RawConfig { database_url: Some("mysql://x/t".into()), ..RawConfig::default() }, "TESSERA_DATABASE_URL"),
             (RawConfig { issuer: Some("ftp://x".into()), ..RawConfig::default() }, "TESSERA_ISSUER"),
@@ -261,6 +284,12 @@ mod tests {
                 RawConfig { database_max_connections: Some(0), ..RawConfig::default() },
                 "TESSERA_DATABASE_MAX_CONNECTIONS",
             ),
+            (
+                RawConfig { header_read_timeout: Some("0s".into()), ..RawConfig::default() },
+                "TESSERA_HEADER_READ_TIMEOUT",
+            ),
+            (RawConfig { request_timeout: Some("0s".into()), ..RawConfig::default() }, "TESSERA_REQUEST_TIMEOUT"),
+            (RawConfig { max_concurrent_requests: Some(0), ..RawConfig::default() }, "TESSERA_MAX_CONCURRENT_REQUESTS"),
         ];
         for (raw, name) in rows {
             let error = raw.resolve().err().map(|error| error.to_string()).unwrap_or_default();

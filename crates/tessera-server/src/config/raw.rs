@@ -86,6 +86,18 @@ raw_config! {
         /// Database connections per instance [default: 10]
         #[arg(long, env = "TESSERA_DATABASE_MAX_CONNECTIONS", global = true, value_name = "N")]
         pub database_max_connections: Option<u32>,
+        /// A connection that has not sent a request's headers within this time is closed [default: 10s]
+        #[arg(long, env = "TESSERA_HEADER_READ_TIMEOUT", global = true, value_name = "DURATION")]
+        pub header_read_timeout: Option<String>,
+        /// A request not answered within this time (a slow body included) gets 503 [default: 30s]
+        #[arg(long, env = "TESSERA_REQUEST_TIMEOUT", global = true, value_name = "DURATION")]
+        pub request_timeout: Option<String>,
+        /// Requests served at once; past it requests get 503 with Retry-After [default: 512]
+        #[arg(long, env = "TESSERA_MAX_CONCURRENT_REQUESTS", global = true, value_name = "N")]
+        pub max_concurrent_requests: Option<u32>,
+        /// On shutdown, connections still open after this time are closed [default: 10s]
+        #[arg(long, env = "TESSERA_SHUTDOWN_TIMEOUT", global = true, value_name = "DURATION")]
+        pub shutdown_timeout: Option<String>,
     }
 }
 
@@ -124,7 +136,10 @@ mod tests {
             assert_eq!(argument.get_long(), Some(key.replace('_', "-").as_str()), "{key}");
             let variable = argument.get_env().and_then(|variable| variable.to_str());
             assert_eq!(variable, Some(format!("TESSERA_{}", key.to_uppercase()).as_str()), "{key}");
-            let toml = format!("{key} = {}", if key == "database_max_connections" { "1" } else { "\"x\"" });
+            let toml = format!(
+                "{key} = {}",
+                if key.starts_with("database_max") || key.starts_with("max_") { "1" } else { "\"x\"" }
+            );
             assert!(toml::from_str::<RawConfig>(&toml).is_ok(), "{key} is a TOML key");
             names.push(key.to_owned());
         }

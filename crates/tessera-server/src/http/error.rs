@@ -17,7 +17,7 @@ pub enum ApiError {
     InvalidClient { description: String, attempted: Option<ClientAuthMethod> },
     /// RFC 6750 §3: the protected resource refuses the request.
     Bearer(BearerRefusal),
-    /// The body could not be read (too large, say): axum's own answer.
+    /// The body could not be read (too large, say): `413` or `400`, `invalid_request`.
     Body(BytesRejection),
     /// Not the client's fault: logged once, answered with an opaque 500.
     Internal(InternalError),
@@ -75,7 +75,7 @@ impl From<InternalError> for ApiError {
     }
 }
 
-fn error_body(status: StatusCode, error: ErrorCode, description: String) -> Response {
+pub(super) fn error_body(status: StatusCode, error: ErrorCode, description: String) -> Response {
     (status, Json(ErrorResponse { error, error_description: Some(description) })).into_response()
 }
 
@@ -123,14 +123,23 @@ impl IntoResponse for ApiError {
                     Err(_) => with_challenge(response, HeaderValue::from_static(r#"Bearer realm="tessera""#)),
                 }
             }
-            ApiError::Body(rejection) => rejection.into_response(),
+            ApiError::Body(rejection) => {
+                // axum's own answer is plain text; ours is the RFC body, and echoes nothing.
+                let status = rejection.status();
+                let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    format!("the request body is larger than the {} bytes allowed", super::limits::OAUTH_BODY_LIMIT)
+                } else {
+                    "the request body could not be read".into()
+                };
+                error_body(status, ErrorCode::InvalidRequest, description)
+            }
             // The store could not keep the request's writes (a failed group commit): nothing
             // was done, so the client may simply retry (RFC 9110 §15.6.4, §10.2.3).
             ApiError::Internal(InternalError::Store(error)) if error.is_unavailable() => {
                 tracing::warn!(%error, "store unavailable; answered 503");
                 let mut response = error_body(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::ServerError,
+                    ErrorCode::TemporarilyUnavailable,
                     "the server could not store this request; retry shortly".into(),
                 );
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -1,10 +1,11 @@
 //! HTTP: the router and its handlers. Handlers parse, call the service, render; the RFC
-//! error mapping lives in [`error::ApiError`]. Every request is timed for `/metrics`, logged
-//! at debug level, and written to the access log when that is on.
+//! error mapping lives in [`error::ApiError`], the request limits in [`limits`]. Every request
+//! is timed for `/metrics`, logged at debug level, and written to the access log when that is on.
 
 pub mod access_log;
 mod authorize;
 mod error;
+mod limits;
 mod params;
 
 pub use access_log::{AccessLog, AccessLogWriter};
@@ -41,16 +42,19 @@ pub fn router(state: AppState, access_log: Option<AccessLog>) -> Router {
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
         .route("/oauth/introspect", post(introspect))
-        .layer(middleware::map_response(no_store));
-    Router::new()
-        .merge(oauth)
+        .layer(middleware::map_response(no_store))
         .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
+        .layer(limits::oauth_body_limit());
+    let routes = Router::new()
+        .merge(oauth)
         .route("/oauth/jwks", get(jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata))
         .route("/.well-known/openid-configuration", get(metadata))
         .route("/api/1.0/users/me", get(users_me))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics));
+    // The observer is outside the limits, so that refusals are counted and logged too.
+    limits::limit_requests(routes, state.config())
         .layer(middleware::from_fn_with_state(observer, observe_request))
         .with_state(state)
 }
@@ -159,6 +163,7 @@ async fn metadata(State(service): State<AppState>) -> Json<ServerMetadata> {
         introspection_endpoint_auth_methods_supported: methods(&[basic, post]),
         code_challenge_methods_supported: strings(&["S256"]),
         scopes_supported: Vec::new(),
+        authorization_response_iss_parameter_supported: true,
         issuer,
     })
 }

@@ -11,7 +11,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
 use std::collections::HashMap;
-use tessera_core::request::{client_credentials, collect_parameters, parse_basic};
+use tessera_core::request::{client_credentials, collect_parameters, describe_parameter, parse_basic};
 use tessera_core::{ClientAuthMethod, RequestError, TokenRequest, TokenTypeHint};
 use tessera_proto::ErrorCode;
 
@@ -104,7 +104,9 @@ impl<'de> Deserialize<'de> for JsonPairs {
                         serde_json::Value::String(text) => text,
                         serde_json::Value::Number(number) => number.to_string(),
                         serde_json::Value::Null => String::new(),
-                        _ => return Err(A::Error::custom(format!("parameter `{key}` must be a string"))),
+                        _ => {
+                            return Err(A::Error::custom(format!("{} must be a string", describe_parameter(&key))));
+                        }
                     };
                     pairs.push((key, value));
                 }
@@ -134,12 +136,10 @@ fn body_parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, S
                 })?
                 .0
         }
-        Some(other) => {
+        Some(_) => {
             return Err(RequestError::new(
                 ErrorCode::InvalidRequest,
-                format!(
-                    "unsupported content type {other:?}: send application/x-www-form-urlencoded or application/json"
-                ),
+                "unsupported content type: send application/x-www-form-urlencoded or application/json",
             ));
         }
     };
@@ -150,7 +150,8 @@ fn body_parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, S
 fn json_reason(error: &serde_json::Error) -> String {
     let text = error.to_string();
     match text.split(" at line ").next() {
-        Some(reason) if reason.starts_with("parameter `") => reason.to_owned(),
+        // Our own message from `JsonPairs`, which names only known parameters.
+        Some(reason) if reason.ends_with(" must be a string") => reason.to_owned(),
         _ => match error.classify() {
             serde_json::error::Category::Eof => "unexpected end of input".into(),
             serde_json::error::Category::Syntax => "syntax error".into(),

@@ -126,6 +126,9 @@ async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
     assert!(location.starts_with(REDIRECT), "{location}");
     let params = query_of(&location);
     assert_eq!(params["state"], "st4te");
+    // RFC 9207 §2: the response names the issuer, so a client talking to several cannot be
+    // handed one's code as if it came from another (mix-up).
+    assert_eq!(params["iss"], browser.fixture.server.base_url, "{location}");
     params["code"].clone()
 }
 
@@ -297,6 +300,7 @@ async fn authorize_request_errors() {
         assert_eq!(page.status, 303, "{query:?}: {}", page.body);
         let params = query_of(page.location.as_deref().unwrap());
         assert_eq!((params["error"].as_str(), params["state"].as_str()), (code, "st4te"), "{query:?}");
+        assert_eq!(params["iss"], fixture.server.base_url, "RFC 9207 §2: error responses too");
     }
 }
 
@@ -357,6 +361,7 @@ async fn login_and_consent_refusals() {
     assert_eq!(page.status, 303);
     let params = query_of(page.location.as_deref().unwrap());
     assert_eq!((params["error"].as_str(), params["state"].as_str()), ("access_denied", "st4te"));
+    assert_eq!(params["iss"], fixture.server.base_url);
     assert!(!params.contains_key("code"));
     // The session expires.
     fixture.server.clock.advance(Duration::from_secs(8 * 3600 + 1));
@@ -378,28 +383,43 @@ fn cookie_attributes(page: &Page, name: &str) -> std::collections::BTreeSet<Stri
 
 #[tokio::test]
 async fn the_browser_cookies_keep_their_attributes() {
-    // Scoped to the endpoint, out of reach of scripts, left off cross-site POSTs, `Secure`
-    // behind an https issuer, and the session cookie expiring with the session (8 hours).
-    for (issuer, secure) in [(None, false), (Some("https://auth.example.test"), true)] {
+    // Out of reach of scripts, left off cross-site POSTs, and the session cookie expiring with
+    // the session (8 hours). Behind an https issuer they are `__Host-` cookies (RFC 6265bis
+    // §4.1.3.2: `Secure`, `Path=/`, no `Domain`), which no sibling host can set or shadow;
+    // over plain http, scoped to the endpoint.
+    for (issuer, prefix, scope) in
+        [(None, "", "path=/oauth/authorize"), (Some("https://auth.example.test"), "__Host-", "path=/")]
+    {
         let fixture = Fixture::with(RawConfig { issuer: issuer.map(str::to_owned), ..RawConfig::default() }).await;
         let mut browser = Browser::new(&fixture);
         let query = request(&fixture.app.client_id, &[]);
         let login = browser.get(&query).await;
         let mut expected: std::collections::BTreeSet<String> =
-            ["httponly", "samesite=lax", "path=/oauth/authorize"].map(str::to_owned).into();
-        if secure {
+            ["httponly", "samesite=lax", scope].map(str::to_owned).into();
+        if !prefix.is_empty() {
             expected.insert("secure".into());
         }
-        assert_eq!(cookie_attributes(&login, "tessera_login"), expected, "issuer {issuer:?}");
+        assert_eq!(cookie_attributes(&login, &format!("{prefix}tessera_login")), expected, "issuer {issuer:?}");
         let mut form = query.clone();
         let login_csrf = csrf(&login);
         form.extend([("action", "login"), ("username", USERNAME), ("password", PASSWORD), ("csrf", &login_csrf)]);
         let consent = browser.post(&form).await;
         assert_eq!(consent.status, 200, "{}", consent.body);
         expected.insert("max-age=28800".into());
-        assert_eq!(cookie_attributes(&consent, "tessera_session"), expected, "issuer {issuer:?}");
+        assert_eq!(cookie_attributes(&consent, &format!("{prefix}tessera_session")), expected, "issuer {issuer:?}");
         // The browser has its login cookie already: it is not set again.
         assert!(browser.get(&query).await.headers.get("set-cookie").is_none());
+        // The session cookie works: the consent page comes at once.
+        let again = browser.get(&query).await;
+        assert!(again.body.contains("value=\"approve\""), "{}", again.body);
+        // Under https, a cookie without the prefix (planted by a sibling host) is not ours.
+        if !prefix.is_empty() {
+            let mut planted = Browser::new(&fixture);
+            let session = browser.cookies[&format!("{prefix}tessera_session")].clone();
+            planted.cookies.insert("tessera_session".into(), session);
+            let page = planted.get(&query).await;
+            assert!(!page.body.contains("value=\"approve\""), "{}", page.body);
+        }
     }
 }
 
@@ -458,9 +478,11 @@ async fn pages_escape_every_value_they_show_or_carry() {
     assert_eq!(redirect.status, 303, "{}", redirect.body);
     let params = query_of(redirect.location.as_deref().unwrap());
     assert_eq!(params["state"], MARKUP);
-    // The error page names the repeated parameter, as text.
+    // The error page does not repeat a parameter name it does not know (issue 10: error
+    // descriptions never echo input), escaped or not.
     let page = browser.get(&[("<script>alert('x')</script>", "1"), ("<script>alert('x')</script>", "2")]).await;
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(page.body.contains("id=\"error\""));
-    escaped(&page, &["parameter `<script>alert('x')</script>` was sent more than once"]);
+    escaped(&page, &["a parameter was sent more than once"]);
+    assert!(!decode_entities(&page.body).contains("alert('x')"), "{}", page.body);
 }

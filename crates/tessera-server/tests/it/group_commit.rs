@@ -111,7 +111,7 @@ async fn a_failed_group_commit_answers_every_request_503_and_keeps_nothing() {
     .await;
     for (status, body, retry_after) in &answers {
         assert_eq!(*status, 503, "{body}");
-        assert_eq!(body["error"], "server_error", "{body}");
+        assert_eq!(body["error"], "temporarily_unavailable", "{body}");
         assert_eq!(retry_after.as_deref(), Some("1"));
     }
     let stats = fixture.server.store().writer_stats().unwrap();

@@ -107,6 +107,8 @@ async fn metadata_and_health() {
         assert_eq!(body["token_endpoint"], fixture.url("/oauth/token"));
         assert_eq!(body["jwks_uri"], fixture.url("/oauth/jwks"));
         assert_eq!(body["revocation_endpoint"], fixture.url("/oauth/revoke"));
+        // RFC 9207 §3: authorization responses carry `iss`.
+        assert_eq!(body["authorization_response_iss_parameter_supported"], true);
     }
     let response = fixture.http.get(fixture.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), 200);

@@ -1,25 +1,51 @@
 //! The authorization endpoint's two browser cookies, read from `Cookie` and written as
-//! `Set-Cookie` with the `cookie` crate. Both are scoped to `/oauth/authorize`, `HttpOnly`,
-//! `SameSite=Lax`, and `Secure` when the issuer is served over HTTPS.
+//! `Set-Cookie` with the `cookie` crate. Both are `HttpOnly` and `SameSite=Lax`. When the
+//! issuer is served over HTTPS they are `__Host-` cookies (`Secure`, `Path=/`, no `Domain`:
+//! RFC 6265bis §4.1.3.2), which a sibling host cannot set or shadow; over plain HTTP (a
+//! development set-up) they are scoped to `/oauth/authorize`.
 
 use crate::service::authorization::SESSION_TTL;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
-/// The browser session: its value is the session token, valid for [`SESSION_TTL`].
-pub const SESSION_COOKIE: &str = "tessera_session";
-/// A random value bound to the browser before sign-in; the login form must carry its HMAC.
-/// Without it, a page elsewhere could post the login form with the attacker's credentials and
-/// plant the attacker's session in the victim's browser (login CSRF). `SameSite=Lax` keeps the
-/// cookie off cross-site POSTs, and the form field cannot be forged without reading the cookie.
-pub const LOGIN_COOKIE: &str = "tessera_login";
-const PATH: &str = "/oauth/authorize";
+/// Which of the two cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jar {
+    /// The browser session: its value is the session token, valid for [`SESSION_TTL`].
+    Session,
+    /// A random value bound to the browser before sign-in; the login form must carry its HMAC.
+    /// Without it, a page elsewhere could post the login form with the attacker's credentials
+    /// and plant the attacker's session in the victim's browser (login CSRF). `SameSite=Lax`
+    /// keeps the cookie off cross-site POSTs, and the form field cannot be forged without
+    /// reading the cookie.
+    Login,
+}
 
-/// The value of the request's cookie `name`, if it has a non-empty one. When a browser sends
+/// Whether the issuer is served over HTTPS, which decides the cookies' names and attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Https,
+    Http,
+}
+
+impl Jar {
+    fn name(self, transport: Transport) -> &'static str {
+        match (self, transport) {
+            (Jar::Session, Transport::Https) => "__Host-tessera_session",
+            (Jar::Session, Transport::Http) => "tessera_session",
+            (Jar::Login, Transport::Https) => "__Host-tessera_login",
+            (Jar::Login, Transport::Http) => "tessera_login",
+        }
+    }
+}
+
+/// The value of the request's cookie `jar`, if it has a non-empty one. When a browser sends
 /// the name twice, the first wins: browsers send the cookie with the longest path first, which
-/// is ours, rather than one planted for `/` by a sibling host.
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+/// over HTTP is ours rather than one planted for `/` by a sibling host (over HTTPS the
+/// `__Host-` prefix keeps such cookies out altogether).
+pub fn read(headers: &HeaderMap, jar: Jar, transport: Transport) -> Option<String> {
+    let name = jar.name(transport);
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -31,18 +57,22 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The login cookie: for this browser session only (no `Max-Age`).
-pub fn login(nonce: &str, secure: bool) -> Cookie<'static> {
-    base(LOGIN_COOKIE, nonce, secure).build()
+pub fn login(nonce: &str, transport: Transport) -> Cookie<'static> {
+    base(Jar::Login, nonce, transport).build()
 }
 
 /// The session cookie: it lasts as long as the session does.
-pub fn session(session: &str, secure: bool) -> Cookie<'static> {
+pub fn session(session: &str, transport: Transport) -> Cookie<'static> {
     let max_age = cookie::time::Duration::try_from(SESSION_TTL).unwrap_or(cookie::time::Duration::MAX);
-    base(SESSION_COOKIE, session, secure).max_age(max_age).build()
+    base(Jar::Session, session, transport).max_age(max_age).build()
 }
 
-fn base(name: &'static str, value: &str, secure: bool) -> cookie::CookieBuilder<'static> {
-    Cookie::build((name, value.to_owned())).path(PATH).http_only(true).same_site(SameSite::Lax).secure(secure)
+fn base(jar: Jar, value: &str, transport: Transport) -> cookie::CookieBuilder<'static> {
+    let builder = Cookie::build((jar.name(transport), value.to_owned())).http_only(true).same_site(SameSite::Lax);
+    match transport {
+        Transport::Https => builder.path("/").secure(true),
+        Transport::Http => builder.path("/oauth/authorize"),
+    }
 }
 
 /// Adds `Set-Cookie: cookie` to a response.

@@ -14,9 +14,11 @@ use crate::service::authorization::SignIn;
 use crate::service::pages::CheckedRequest;
 use crate::store::{ClientRow, UserRow};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cookies::{Jar, Transport};
 use std::collections::HashMap;
 use tessera_core::Password;
 use tessera_core::authorize::{AuthorizationRequest, AuthorizeError};
@@ -53,17 +55,25 @@ impl From<AuthorizeError> for PageError {
     }
 }
 
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
+impl PageError {
+    /// The answer; a redirect names `issuer` (RFC 9207 §2), as successful responses do.
+    fn into_response(self, issuer: &str) -> Response {
         match self {
             PageError::Refused(message) => pages::error(&message),
             PageError::Redirect { redirect_uri, state, code, description } => redirect_to_client(
                 &redirect_uri,
-                &with_state(vec![("error", code.as_str()), ("error_description", &description)], state.as_deref()),
+                issuer,
+                vec![("error", code.as_str()), ("error_description", &description)],
+                state.as_deref(),
             ),
             PageError::Service(error) => ApiError::from(error).into_response(),
         }
     }
+}
+
+/// A handler's result as the response.
+fn respond(service: &AppState, result: Result<Response, PageError>) -> Response {
+    result.unwrap_or_else(|error| error.into_response(service.issuer()))
 }
 
 /// An authorization request that passed its checks, with the parameters the forms carry along.
@@ -80,16 +90,17 @@ enum Decision {
 }
 
 /// `GET /oauth/authorize`: the login page, or the consent page for a signed-in browser.
-pub async fn authorize_get(
-    State(service): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
+pub async fn authorize_get(State(service): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let result = show(&service, &headers, query).await;
+    respond(&service, result)
+}
+
+async fn show(service: &AppState, headers: &HeaderMap, query: Option<String>) -> Result<Response, PageError> {
     let params = parse_pairs(serde_urlencoded::from_str(query.as_deref().unwrap_or_default()))?;
-    let checked = check_request(&service, params).await?;
-    match signed_in(&service, &headers).await? {
-        Some((session, user)) => Ok(consent_page(&service, &checked, &user, &session)),
-        None => login_page(&service, &headers, &checked, None),
+    let checked = check_request(service, params).await?;
+    match signed_in(service, headers).await? {
+        Some((session, user)) => Ok(consent_page(service, &checked, &user, &session)),
+        None => login_page(service, headers, &checked, None),
     }
 }
 
@@ -97,19 +108,29 @@ pub async fn authorize_get(
 pub async fn authorize_post(
     State(service): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    let form = parse_pairs(serde_urlencoded::from_bytes(&body))?;
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // Too large, say: the same `413` and RFC body as the other OAuth endpoints.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return ApiError::Body(rejection).into_response(),
+    };
+    let result = submit(&service, &headers, &body).await;
+    respond(&service, result)
+}
+
+async fn submit(service: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, PageError> {
+    let form = parse_pairs(serde_urlencoded::from_bytes(body))?;
     let params: HashMap<String, String> = form
         .iter()
         .filter(|(name, _)| pages::REQUEST_FIELDS.contains(&name.as_str()))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
-    let checked = check_request(&service, params).await?;
+    let checked = check_request(service, params).await?;
     match form.get("action").map(String::as_str) {
-        Some("login") => sign_in(&service, &headers, &form, &checked).await,
-        Some("approve") => decide(&service, &headers, &form, &checked, Decision::Approve).await,
-        Some("deny") => decide(&service, &headers, &form, &checked, Decision::Deny).await,
+        Some("login") => sign_in(service, headers, &form, &checked).await,
+        Some("approve") => decide(service, headers, &form, &checked, Decision::Approve).await,
+        Some("deny") => decide(service, headers, &form, &checked, Decision::Deny).await,
         _ => Err(PageError::Refused("Unknown action.".into())),
     }
 }
@@ -131,7 +152,7 @@ async fn sign_in(
     match service.sign_in(username, password).await? {
         SignIn::SignedIn { session, user } => {
             let mut response = consent_page(service, checked, &user, &session);
-            cookies::set(&mut response, &cookies::session(&session, service.cookies_are_secure()));
+            cookies::set(&mut response, &cookies::session(&session, transport(service)));
             Ok(response)
         }
         SignIn::Refused(message) => login_page(service, headers, checked, Some(message)),
@@ -163,7 +184,8 @@ async fn decide(
         }),
         Decision::Approve => {
             let code = service.issue_authorization_code(request, &user).await?;
-            Ok(redirect_to_client(&request.redirect_uri, &with_state(vec![("code", &code)], request.state.as_deref())))
+            let extra = vec![("code", code.as_str())];
+            Ok(redirect_to_client(&request.redirect_uri, service.issuer(), extra, request.state.as_deref()))
         }
     }
 }
@@ -176,7 +198,7 @@ fn login_page(
     checked: &Checked,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
-    let existing = cookies::read(headers, cookies::LOGIN_COOKIE);
+    let existing = cookies::read(headers, Jar::Login, transport(service));
     let nonce = match &existing {
         Some(nonce) => nonce.clone(),
         None => service.new_login_nonce()?,
@@ -184,14 +206,14 @@ fn login_page(
     let csrf = service.login_csrf_token(&nonce);
     let mut response = pages::login(&checked.client.name, &checked.params, &csrf, error);
     if existing.is_none() {
-        cookies::set(&mut response, &cookies::login(&nonce, service.cookies_are_secure()));
+        cookies::set(&mut response, &cookies::login(&nonce, transport(service)));
     }
     Ok(response)
 }
 
 /// Whether a login POST carries the CSRF token of this browser's login cookie.
 fn login_csrf_ok(service: &AppState, headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
-    match (cookies::read(headers, cookies::LOGIN_COOKIE), form.get("csrf")) {
+    match (cookies::read(headers, Jar::Login, transport(service)), form.get("csrf")) {
         (Some(nonce), Some(presented)) => service.login_csrf_token_matches(&nonce, presented),
         _ => false,
     }
@@ -202,9 +224,12 @@ fn consent_page(service: &AppState, checked: &Checked, user: &UserRow, session: 
     pages::consent(&checked.client.name, &user.username, &checked.request.scope, &checked.params, &csrf)
 }
 
-/// `303 See Other` to the client's redirect URI with `extra` appended to its query.
-fn redirect_to_client(redirect_uri: &str, extra: &[(&str, &str)]) -> Response {
-    let query = serde_urlencoded::to_string(extra).unwrap_or_default();
+/// `303 See Other` to the client's redirect URI with `extra`, the `state` and the issuer
+/// (RFC 9207 §2, against mix-up attacks) appended to its query.
+fn redirect_to_client(redirect_uri: &str, issuer: &str, extra: Vec<(&str, &str)>, state: Option<&str>) -> Response {
+    let mut extra = with_state(extra, state);
+    extra.push(("iss", issuer));
+    let query = serde_urlencoded::to_string(&extra).unwrap_or_default();
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
     let location = format!("{redirect_uri}{separator}{query}");
     match HeaderValue::from_str(&location) {
@@ -233,9 +258,14 @@ async fn check_request(service: &AppState, params: HashMap<String, String>) -> R
     }
 }
 
+/// Whether the browser reaches us over HTTPS, as far as the cookies are concerned.
+fn transport(service: &AppState) -> Transport {
+    if service.cookies_are_secure() { Transport::Https } else { Transport::Http }
+}
+
 /// The session token and user of a signed-in browser.
 async fn signed_in(service: &AppState, headers: &HeaderMap) -> Result<Option<(String, UserRow)>, PageError> {
-    let Some(session) = cookies::read(headers, cookies::SESSION_COOKIE) else { return Ok(None) };
+    let Some(session) = cookies::read(headers, Jar::Session, transport(service)) else { return Ok(None) };
     let user = service.session_user(&session).await?;
     Ok(user.map(|user| (session, user)))
 }
