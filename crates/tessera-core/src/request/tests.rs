@@ -1,4 +1,4 @@
-//! The token-request parsing tables: one row per malformed request and the error it gets.
+//! Unit tests of token-request parsing: Basic decoding, parameter collection, and which parameter names an error may repeat.
 
 use super::*;
 
