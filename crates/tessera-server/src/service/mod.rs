@@ -141,6 +141,7 @@ impl AuthService {
 
     /// The counters in Prometheus text (`/metrics`).
     pub fn render_metrics(&self) -> String {
+        self.metrics.store_stats(self.store.writer_stats(), self.store.pool_stats());
         self.metrics.render()
     }
 

@@ -147,9 +147,24 @@ async fn metrics_count_grants_decisions_and_bearer_checks() {
         "tessera_token_grant_duration_seconds_count{grant_type=\"password\"} 1",
         "tessera_token_grant_duration_seconds_count{grant_type=\"refresh_token\"} 4",
         "tessera_token_grant_duration_seconds_bucket{le=\"+Inf\",grant_type=\"refresh_token\"} 4",
+        // The store (SQLite here): nothing waits for the writer once the requests are answered.
+        "tessera_store_writer_queue_depth 0",
+        "tessera_store_writer_failed_groups_total 0",
+        "# TYPE tessera_store_writer_groups counter",
+        "# TYPE tessera_store_connections gauge",
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
     }
+    let value = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.split(' ').next() == Some(name));
+        line.and_then(|l| l.split(' ').nth(1)).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name}: {text}"))
+    };
+    // The login and four refreshes each wrote: at least one group, each of one or more operations.
+    let (groups, operations) =
+        (value("tessera_store_writer_groups_total"), value("tessera_store_writer_operations_total"));
+    assert!(groups >= 1 && operations >= groups, "groups {groups}, operations {operations}");
+    assert!(value("tessera_store_connections") >= 1, "{text}");
+    assert!(value("tessera_store_busy_connections") <= value("tessera_store_connections"), "{text}");
 }
 
 #[tokio::test]
@@ -179,7 +194,26 @@ async fn signing_key_survives_restart_and_is_encrypted_at_rest() {
     assert!(directory.join("tessera.db.key").exists());
 }
 
+/// Both backends report their connections; only SQLite has a writer thread to count.
+async fn metrics_show_the_store_connections(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    fixture.login().await;
+    let text = fixture.http.get(fixture.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let value = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.split(' ').next() == Some(name));
+        line.and_then(|l| l.split(' ').nth(1)).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name}: {text}"))
+    };
+    let (connections, busy) = (value("tessera_store_connections"), value("tessera_store_busy_connections"));
+    assert!(connections >= 1 && busy <= connections, "connections {connections}, busy {busy}");
+    let groups = value("tessera_store_writer_groups_total");
+    match backend {
+        Backend::Sqlite => assert!(groups >= 1, "{text}"),
+        Backend::Postgres => assert_eq!(groups, 0, "no writer thread on PostgreSQL"),
+    }
+}
+
 on_both_backends!(
+    metrics_show_the_store_connections,
     users_me_with_a_valid_token,
     users_me_refusals,
     a_token_verified_before_is_still_refused_once_revoked_or_expired,
