@@ -147,9 +147,10 @@ async fn metrics_count_grants_decisions_and_bearer_checks() {
         "tessera_token_grant_duration_seconds_count{grant_type=\"password\"} 1",
         "tessera_token_grant_duration_seconds_count{grant_type=\"refresh_token\"} 4",
         "tessera_token_grant_duration_seconds_bucket{le=\"+Inf\",grant_type=\"refresh_token\"} 4",
-        // The store (SQLite here): nothing waits for the writer once the requests are answered.
-        "tessera_store_writer_queue_depth 0",
+        // The store (SQLite here). The writer answers a group before it updates its counters,
+        // so a scrape right after the answers may still count the last group as queued.
         "tessera_store_writer_failed_groups_total 0",
+        "# TYPE tessera_store_writer_queue_depth gauge",
         "# TYPE tessera_store_writer_groups counter",
         "# TYPE tessera_store_connections gauge",
     ] {
@@ -159,10 +160,11 @@ async fn metrics_count_grants_decisions_and_bearer_checks() {
         let line = text.lines().find(|l| l.split(' ').next() == Some(name));
         line.and_then(|l| l.split(' ').nth(1)).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name}: {text}"))
     };
-    // The login and four refreshes each wrote: at least one group, each of one or more operations.
+    // The login and four refreshes each wrote, one after the other: the groups before the last
+    // are counted by now (the writer counts a group before it takes the next operation).
     let (groups, operations) =
         (value("tessera_store_writer_groups_total"), value("tessera_store_writer_operations_total"));
-    assert!(groups >= 1 && operations >= groups, "groups {groups}, operations {operations}");
+    assert!(groups >= 1 && operations >= 1, "groups {groups}, operations {operations}");
     assert!(value("tessera_store_connections") >= 1, "{text}");
     assert!(value("tessera_store_busy_connections") <= value("tessera_store_connections"), "{text}");
 }
@@ -197,7 +199,9 @@ async fn signing_key_survives_restart_and_is_encrypted_at_rest() {
 /// Both backends report their connections; only SQLite has a writer thread to count.
 async fn metrics_show_the_store_connections(backend: Backend) {
     let fixture = Fixture::on(backend, RawConfig::default()).await;
-    fixture.login().await;
+    let (_, refresh_token) = fixture.login().await;
+    // The refresh is answered by a later group than the login's, which is counted by then.
+    fixture.refresh(&refresh_token).await;
     let text = fixture.http.get(fixture.url("/metrics")).send().await.unwrap().text().await.unwrap();
     let value = |name: &str| -> u64 {
         let line = text.lines().find(|l| l.split(' ').next() == Some(name));
