@@ -1,4 +1,4 @@
-//! Counters and latency histograms for `GET /metrics`, kept and rendered by prometheus-client.
+//! Counters, gauges and latency histograms for `GET /metrics`, kept and rendered by prometheus-client.
 //!
 //! Each counter is a typed field and each label set a struct whose values come from fixed
 //! enums (grant types, RFC error codes, decision names, endpoints), never from user input: a
@@ -7,10 +7,12 @@
 
 mod labels;
 mod latency;
+mod store;
 
 pub use labels::{BearerResult, Endpoint, Label, LabelName, RefreshOutcome, TokenOutcome};
 
 use crate::service::InvalidToken;
+use crate::store::{PoolStats, WriterStats};
 use latency::LatencyFamily;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -62,6 +64,7 @@ pub struct Metrics {
     request_latency: LatencyFamily<EndpointLabels>,
     grant_latency: LatencyFamily<GrantLabels>,
     access_log_dropped_lines: Counter,
+    store: store::StoreSeries,
 }
 
 impl Default for Metrics {
@@ -115,6 +118,8 @@ impl Default for Metrics {
             "Access-log lines dropped because the writer fell behind (requests never wait for it)",
             access_log_dropped_lines.clone(),
         );
+        let store = store::StoreSeries::default();
+        store.register(&mut registry);
         let metrics = Metrics {
             registry,
             token_requests,
@@ -125,6 +130,7 @@ impl Default for Metrics {
             request_latency,
             grant_latency,
             access_log_dropped_lines,
+            store,
         };
         metrics.start_at_zero();
         metrics
@@ -195,6 +201,11 @@ impl Metrics {
         self.access_log_dropped_lines.inc();
     }
 
+    /// The store's own numbers, read just before a scrape renders them.
+    pub fn store_stats(&self, writer: Option<WriterStats>, pool: PoolStats) {
+        self.store.set(writer, pool);
+    }
+
     /// The Prometheus text exposition of every counter, including those never incremented.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -250,6 +261,30 @@ mod tests {
         for name in ["tessera_http_request_duration_seconds", "tessera_token_grant_duration_seconds"] {
             assert!(text.lines().any(|l| l == format!("# TYPE {name} histogram")), "no {name} in\n{text}");
         }
+    }
+
+    #[test]
+    fn store_series_show_the_numbers_of_the_last_scrape() {
+        let metrics = Metrics::default();
+        let writer = WriterStats { queue_depth: 3, groups: 10, operations: 42, failed_groups: 1 };
+        metrics.store_stats(Some(writer), PoolStats { connections: 4, busy: 1 });
+        let text = metrics.render();
+        for line in [
+            "tessera_store_writer_queue_depth 3",
+            "tessera_store_writer_groups_total 10",
+            "tessera_store_writer_operations_total 42",
+            "tessera_store_writer_failed_groups_total 1",
+            "tessera_store_connections 4",
+            "tessera_store_busy_connections 1",
+            "# TYPE tessera_store_writer_queue_depth gauge",
+            "# TYPE tessera_store_writer_groups counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        metrics.store_stats(None, PoolStats { connections: 2, busy: 0 });
+        let text = metrics.render();
+        assert!(text.lines().any(|l| l == "tessera_store_writer_queue_depth 0"), "{text}");
+        assert!(text.lines().any(|l| l == "tessera_store_connections 2"), "{text}");
     }
 
     #[test]

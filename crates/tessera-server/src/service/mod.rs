@@ -56,8 +56,9 @@ pub struct AuthService {
     metrics: Arc<Metrics>,
     /// Argon2 costs ~19 MiB and tens of milliseconds of CPU per check, and the password grant
     /// and the login page are open to anyone who knows a public client id: at most one check
-    /// per CPU runs at a time; the others wait their turn instead of exhausting memory.
-    password_checks: tokio::sync::Semaphore,
+    /// per CPU runs at a time; the others wait their turn instead of exhausting memory. Each
+    /// running check reuses one of as many kept buffers, so memory stays flat after the first.
+    password_memory: crate::passwords::PasswordMemory,
 }
 
 impl AuthService {
@@ -84,7 +85,7 @@ impl AuthService {
             verified_tokens: VerifiedTokens::new(),
             last_key_reload: Mutex::new(None),
             metrics: Arc::new(Metrics::default()),
-            password_checks: tokio::sync::Semaphore::new(
+            password_memory: crate::passwords::PasswordMemory::new(
                 std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
             ),
         }
@@ -140,6 +141,7 @@ impl AuthService {
 
     /// The counters in Prometheus text (`/metrics`).
     pub fn render_metrics(&self) -> String {
+        self.metrics.store_stats(self.store.writer_stats(), self.store.pool_stats());
         self.metrics.render()
     }
 

@@ -43,11 +43,14 @@ impl AuthService {
         }
         let user = self.store.get_user_by_username(username).await?;
         let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
-        let _permit = self.password_checks.acquire().await.map_err(|_| InternalError::PasswordTask)?;
-        let verified =
-            tokio::task::spawn_blocking(move || passwords::verify_password(&password, stored_hash.as_deref()))
-                .await
-                .map_err(|_| InternalError::PasswordTask)?;
+        // The lease (a permit and its Argon2 memory) moves into the blocking task: it is held
+        // until the check ends, even if this request is dropped meanwhile.
+        let mut lease = self.password_memory.lease().await.map_err(|_| InternalError::PasswordTask)?;
+        let verified = tokio::task::spawn_blocking(move || {
+            passwords::verify_password(&password, stored_hash.as_deref(), lease.blocks())
+        })
+        .await
+        .map_err(|_| InternalError::PasswordTask)?;
         match user.filter(|_| verified) {
             Some(user) => {
                 self.store.clear_login_failures(&key).await?;

@@ -51,6 +51,14 @@ impl Store {
         }
     }
 
+    /// The connections open and in use now (cheap: no query).
+    pub fn pool_stats(&self) -> super::PoolStats {
+        match &self.inner {
+            Inner::Sqlite(store) => store.pool_stats(),
+            Inner::Postgres(store) => store.pool_stats(),
+        }
+    }
+
     /// Tests: the SQLite writer, to hold its groups or fail a commit (`None` on PostgreSQL
     /// and in-memory SQLite).
     #[cfg(feature = "fault-injection")]

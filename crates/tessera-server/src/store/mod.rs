@@ -223,6 +223,14 @@ pub struct WriterStats {
     pub failed_groups: u64,
 }
 
+/// The connections a store holds, for `/metrics`: how many are open and how many are in use
+/// now. SQLite: its read connections (the writer's is apart); PostgreSQL: its sqlx pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub connections: u64,
+    pub busy: u64,
+}
+
 /// Tests: reach into the SQLite writer (see [`Store::sqlite_writer_hooks`]).
 #[cfg(feature = "fault-injection")]
 pub struct SqliteWriterHooks<'a>(&'a sqlite::SqliteStore);

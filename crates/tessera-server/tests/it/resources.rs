@@ -149,9 +149,26 @@ async fn metrics_count_grants_decisions_and_bearer_checks() {
         "tessera_token_grant_duration_seconds_count{grant_type=\"password\"} 1",
         "tessera_token_grant_duration_seconds_count{grant_type=\"refresh_token\"} 4",
         "tessera_token_grant_duration_seconds_bucket{le=\"+Inf\",grant_type=\"refresh_token\"} 4",
+        // The store (SQLite here). The writer answers a group before it updates its counters,
+        // so a scrape right after the answers may still count the last group as queued.
+        "tessera_store_writer_failed_groups_total 0",
+        "# TYPE tessera_store_writer_queue_depth gauge",
+        "# TYPE tessera_store_writer_groups counter",
+        "# TYPE tessera_store_connections gauge",
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
     }
+    let value = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.split(' ').next() == Some(name));
+        line.and_then(|l| l.split(' ').nth(1)).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name}: {text}"))
+    };
+    // The login and four refreshes each wrote, one after the other: the groups before the last
+    // are counted by now (the writer counts a group before it takes the next operation).
+    let (groups, operations) =
+        (value("tessera_store_writer_groups_total"), value("tessera_store_writer_operations_total"));
+    assert!(groups >= 1 && operations >= 1, "groups {groups}, operations {operations}");
+    assert!(value("tessera_store_connections") >= 1, "{text}");
+    assert!(value("tessera_store_busy_connections") <= value("tessera_store_connections"), "{text}");
 }
 
 #[tokio::test]
@@ -181,7 +198,28 @@ async fn signing_key_survives_restart_and_is_encrypted_at_rest() {
     assert!(directory.join("tessera.db.key").exists());
 }
 
+/// Both backends report their connections; only SQLite has a writer thread to count.
+async fn metrics_show_the_store_connections(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    let (_, refresh_token) = fixture.login().await;
+    // The refresh is answered by a later group than the login's, which is counted by then.
+    fixture.refresh(&refresh_token).await;
+    let text = fixture.http.get(fixture.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let value = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.split(' ').next() == Some(name));
+        line.and_then(|l| l.split(' ').nth(1)).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name}: {text}"))
+    };
+    let (connections, busy) = (value("tessera_store_connections"), value("tessera_store_busy_connections"));
+    assert!(connections >= 1 && busy <= connections, "connections {connections}, busy {busy}");
+    let groups = value("tessera_store_writer_groups_total");
+    match backend {
+        Backend::Sqlite => assert!(groups >= 1, "{text}"),
+        Backend::Postgres => assert_eq!(groups, 0, "no writer thread on PostgreSQL"),
+    }
+}
+
 on_both_backends!(
+    metrics_show_the_store_connections,
     users_me_with_a_valid_token,
     users_me_refusals,
     a_token_verified_before_is_still_refused_once_revoked_or_expired,

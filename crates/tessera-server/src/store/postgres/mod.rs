@@ -194,6 +194,13 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// The pool's connections, open and in use (on PostgreSQL the writes share this pool).
+    pub fn pool_stats(&self) -> super::PoolStats {
+        let connections = u64::from(self.pool.size());
+        let idle = self.pool.num_idle() as u64;
+        super::PoolStats { connections, busy: connections.saturating_sub(idle) }
+    }
+
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;

@@ -153,6 +153,14 @@ impl SqliteStore {
         }
     }
 
+    /// The read connections, and how many are running a query now (one that cannot be locked
+    /// at this instant is busy; the probe holds an idle one for no more than a lock and unlock).
+    pub fn pool_stats(&self) -> super::PoolStats {
+        let readers = &self.shared.readers;
+        let busy = readers.iter().filter(|reader| reader.try_lock().is_err()).count();
+        super::PoolStats { connections: readers.len() as u64, busy: busy as u64 }
+    }
+
     #[cfg(feature = "fault-injection")]
     /// Tests: make the next group's COMMIT fail.
     pub fn fail_next_commit(&self) {
