@@ -121,3 +121,19 @@ impl AuthorizationCodeRow {
         }
     }
 }
+
+/// `clients.redirect_uris` as stored (a JSON array), read back; the same text on both backends.
+pub(crate) fn decode_redirect_uris(stored: &str) -> super::StoreResult<Vec<String>> {
+    serde_json::from_str(stored).map_err(|error| super::StoreError::Corrupt(format!("clients.redirect_uris: {error}")))
+}
+
+/// `clients.grant_types` as stored (space-separated RFC names), read back.
+pub(crate) fn decode_grant_types(stored: &str) -> super::StoreResult<Vec<GrantType>> {
+    stored
+        .split_whitespace()
+        .map(|name| {
+            GrantType::parse(name)
+                .ok_or_else(|| super::StoreError::Corrupt(format!("clients.grant_types: unknown grant {name:?}")))
+        })
+        .collect()
+}

@@ -1,12 +1,10 @@
 //! Rows read back from `sqlx::Any` result rows.
 
 use super::{opt_ts, scope, ts};
-use crate::store::{
-    AuthorizationCodeRow, ClientRow, PersonalAccessTokenRow, SigningKeyRow, StoreError, StoreResult, UserRow,
-};
+use crate::store::{AuthorizationCodeRow, ClientRow, PersonalAccessTokenRow, SigningKeyRow, StoreResult, UserRow};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use tessera_core::{ClientId, FamilyId, GrantType, TokenHash, UserId};
+use tessera_core::{ClientId, FamilyId, TokenHash, UserId};
 
 impl ClientRow {
     pub(super) fn from_any_row(row: &AnyRow) -> StoreResult<Self> {
@@ -16,15 +14,8 @@ impl ClientRow {
             client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
             name: row.try_get("name")?,
             secret_hash: row.try_get::<Option<String>, _>("secret_hash")?.map(TokenHash::from_stored),
-            redirect_uris: serde_json::from_str(&redirect_uris)
-                .map_err(|error| StoreError::Corrupt(format!("clients.redirect_uris: {error}")))?,
-            grant_types: grant_types
-                .split_whitespace()
-                .map(|name| {
-                    GrantType::parse(name)
-                        .ok_or_else(|| StoreError::Corrupt(format!("clients.grant_types: unknown grant {name:?}")))
-                })
-                .collect::<StoreResult<_>>()?,
+            redirect_uris: crate::store::rows::decode_redirect_uris(&redirect_uris)?,
+            grant_types: crate::store::rows::decode_grant_types(&grant_types)?,
             scope: scope(row, "scope")?,
             created_at: ts(row, "created_at")?,
         })

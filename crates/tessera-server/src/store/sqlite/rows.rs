@@ -5,7 +5,7 @@ use crate::store::{
     AuthorizationCodeRow, ClientRow, PersonalAccessTokenRow, SigningKeyRow, StoreError, StoreResult, UserRow,
 };
 use rusqlite::{Connection, Params, Row};
-use tessera_core::{ClientId, FamilyId, GrantType, Scope, Timestamp, TokenHash, UserId};
+use tessera_core::{ClientId, FamilyId, Scope, Timestamp, TokenHash, UserId};
 
 /// Runs `sql` (prepared once per connection) and maps its first row, if any.
 pub(super) fn optional<T>(
@@ -76,15 +76,8 @@ pub(super) fn client(row: &Row<'_>) -> StoreResult<ClientRow> {
         client_id: ClientId::new(row.get::<_, String>("client_id")?),
         name: row.get("name")?,
         secret_hash: row.get::<_, Option<String>>("secret_hash")?.map(TokenHash::from_stored),
-        redirect_uris: serde_json::from_str(&redirect_uris)
-            .map_err(|error| StoreError::Corrupt(format!("clients.redirect_uris: {error}")))?,
-        grant_types: grant_types
-            .split_whitespace()
-            .map(|name| {
-                GrantType::parse(name)
-                    .ok_or_else(|| StoreError::Corrupt(format!("clients.grant_types: unknown grant {name:?}")))
-            })
-            .collect::<StoreResult<_>>()?,
+        redirect_uris: crate::store::rows::decode_redirect_uris(&redirect_uris)?,
+        grant_types: crate::store::rows::decode_grant_types(&grant_types)?,
         scope: scope(row, "scope")?,
         created_at: ts(row, "created_at")?,
     })
