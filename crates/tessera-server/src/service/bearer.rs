@@ -109,12 +109,13 @@ impl AuthService {
             return Err(BearerError::Invalid(InvalidToken::Expired));
         }
         if !self.revocations.fresh(&claims.jti, claims.fid.as_ref()) {
+            let check = self.revocations.start_check();
             let revoked =
                 self.store.access_token_revoked(claims.fid.as_ref(), &claims.jti).await.map_err(InternalError::from)?;
             if revoked {
                 return Err(BearerError::Invalid(InvalidToken::Revoked));
             }
-            self.revocations.remember(&claims.jti, claims.fid.as_ref());
+            self.revocations.remember(check, &claims.jti, claims.fid.as_ref());
         }
         Ok(())
     }

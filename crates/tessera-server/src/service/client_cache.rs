@@ -56,6 +56,10 @@ impl ClientCache {
         let Some(clients) = &self.clients else { return };
         if self.generation.load(Ordering::Acquire) == lookup.0 {
             clients.insert(client.client_id.clone(), (now, Arc::clone(client)));
+            // A forget between the check and the insert may have removed nothing yet.
+            if self.generation.load(Ordering::Acquire) != lookup.0 {
+                clients.remove(&client.client_id);
+            }
         }
     }
 

@@ -5,8 +5,15 @@
 //!
 //! The entries live in a `quick_cache` of bounded size (S3-FIFO eviction); the time-to-live
 //! is checked on read against the instant stored with each entry.
+//!
+//! A check that read "not revoked" just before a revocation on this instance must not put its
+//! stale answer back after the revoking call dropped the entry: every forget bumps a
+//! generation first, a check takes the generation before its database read, and it keeps its
+//! answer only if no forget happened meanwhile, checked again after the insert (a forget that
+//! slips in between removes the entry itself, or is seen by the second check).
 
 use quick_cache::sync::Cache;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tessera_core::{FamilyId, Jti};
 
@@ -22,14 +29,24 @@ pub(super) struct RevocationCache {
     /// Entry → when the database said "not revoked". `None` when `ttl` is zero: every check
     /// goes to the database.
     checked: Option<Cache<Checked, Instant>>,
+    /// Bumped by every forget, before its removal.
+    generation: AtomicU64,
 }
+
+/// Taken before the database read, handed back to [`RevocationCache::remember`] with its answer.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Check(u64);
 
 impl RevocationCache {
     /// At most this many families and tokens are remembered; older entries are evicted.
     pub const CAPACITY: usize = 10_000;
 
     pub fn new(ttl: Duration) -> Self {
-        RevocationCache { ttl, checked: (!ttl.is_zero()).then(|| Cache::new(Self::CAPACITY)) }
+        RevocationCache {
+            ttl,
+            checked: (!ttl.is_zero()).then(|| Cache::new(Self::CAPACITY)),
+            generation: AtomicU64::new(0),
+        }
     }
 
     fn is_fresh(&self, cache: &Cache<Checked, Instant>, key: &Checked) -> bool {
@@ -44,23 +61,43 @@ impl RevocationCache {
             && family_id.is_none_or(|family_id| self.is_fresh(cache, &Checked::Family(family_id.clone())))
     }
 
-    /// Records that the database just said neither is revoked.
-    pub fn remember(&self, jti: &Jti, family_id: Option<&FamilyId>) {
+    /// Call before asking the database whether the token or its family is revoked.
+    pub fn start_check(&self) -> Check {
+        Check(self.generation.load(Ordering::Acquire))
+    }
+
+    /// Records that the database said neither is revoked, unless this instance revoked
+    /// something since `check` was taken: that answer may predate the revocation.
+    pub fn remember(&self, check: Check, jti: &Jti, family_id: Option<&FamilyId>) {
         let Some(cache) = &self.checked else { return };
+        if self.generation.load(Ordering::Acquire) != check.0 {
+            return;
+        }
         let now = Instant::now();
-        cache.insert(Checked::Token(jti.clone()), now);
-        if let Some(family_id) = family_id {
-            cache.insert(Checked::Family(family_id.clone()), now);
+        let token = Checked::Token(jti.clone());
+        let family = family_id.map(|family_id| Checked::Family(family_id.clone()));
+        cache.insert(token.clone(), now);
+        if let Some(family) = &family {
+            cache.insert(family.clone(), now);
+        }
+        // A forget between the first check and the inserts may have removed nothing yet.
+        if self.generation.load(Ordering::Acquire) != check.0 {
+            cache.remove(&token);
+            if let Some(family) = &family {
+                cache.remove(family);
+            }
         }
     }
 
     pub fn forget_family(&self, family_id: &FamilyId) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(cache) = &self.checked {
             cache.remove(&Checked::Family(family_id.clone()));
         }
     }
 
     pub fn forget_token(&self, jti: &Jti) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(cache) = &self.checked {
             cache.remove(&Checked::Token(jti.clone()));
         }
@@ -79,9 +116,9 @@ mod tests {
         let (family, other_family) = (FamilyId::new("f1"), FamilyId::new("f2"));
         let (first, second, third) = (Jti::new("j1"), Jti::new("j2"), Jti::new("j3"));
         assert!(!cache.fresh(&first, Some(&family)), "nothing is known before the first check");
-        cache.remember(&first, Some(&family));
-        cache.remember(&second, Some(&family));
-        cache.remember(&third, Some(&other_family));
+        cache.remember(cache.start_check(), &first, Some(&family));
+        cache.remember(cache.start_check(), &second, Some(&family));
+        cache.remember(cache.start_check(), &third, Some(&other_family));
         assert!(cache.fresh(&first, Some(&family)) && cache.fresh(&second, Some(&family)));
         cache.forget_family(&family);
         assert!(!cache.fresh(&first, Some(&family)) && !cache.fresh(&second, Some(&family)));
@@ -94,7 +131,7 @@ mod tests {
     fn tokens_without_a_family_are_remembered_alone() {
         let cache = RevocationCache::new(TTL);
         let jti = Jti::new("client-credentials token");
-        cache.remember(&jti, None);
+        cache.remember(cache.start_check(), &jti, None);
         assert!(cache.fresh(&jti, None));
     }
 
@@ -102,7 +139,7 @@ mod tests {
     fn zero_ttl_remembers_nothing() {
         let cache = RevocationCache::new(Duration::ZERO);
         let jti = Jti::new("j");
-        cache.remember(&jti, None);
+        cache.remember(cache.start_check(), &jti, None);
         assert!(!cache.fresh(&jti, None));
     }
 
@@ -110,9 +147,29 @@ mod tests {
     fn size_is_bounded() {
         let cache = RevocationCache::new(TTL);
         for i in 0..3 * RevocationCache::CAPACITY {
-            cache.remember(&Jti::new(i.to_string()), None);
+            cache.remember(cache.start_check(), &Jti::new(i.to_string()), None);
         }
         let held = cache.checked.as_ref().map_or(0, Cache::len);
         assert!(held <= RevocationCache::CAPACITY + RevocationCache::CAPACITY / 10, "{held} entries");
+    }
+
+    /// Issue 10, item 8: a check that read "not revoked" before a revocation on this instance
+    /// must not cache its answer after the revoking call dropped the entry.
+    #[test]
+    fn a_check_that_raced_a_revocation_caches_nothing() {
+        let cache = RevocationCache::new(TTL);
+        let (family, jti) = (FamilyId::new("f"), Jti::new("j"));
+        let check = cache.start_check(); // the bearer check is about to read the database ...
+        cache.forget_family(&family); // ... the family is revoked meanwhile ...
+        cache.remember(check, &jti, Some(&family)); // ... and the stale "not revoked" comes back
+        assert!(!cache.fresh(&jti, Some(&family)), "a stale answer was cached after the revocation");
+        let check = cache.start_check();
+        cache.forget_token(&Jti::new("another"));
+        cache.remember(check, &jti, None);
+        assert!(!cache.fresh(&jti, None));
+        // A check that began after the revocation is cached as usual.
+        let check = cache.start_check();
+        cache.remember(check, &jti, Some(&family));
+        assert!(cache.fresh(&jti, Some(&family)));
     }
 }
