@@ -195,6 +195,33 @@ pub enum RotateOutcome {
     LostRace,
 }
 
+/// One rule of the janitor (see `purge_expired` in `postgres/`): rows of `table` whose
+/// `condition` holds for the cutoff `$1` go, `key` identifying them. Written out here, never
+/// from input, once for both backends.
+pub(crate) struct PurgeRule {
+    pub table: &'static str,
+    pub key: &'static str,
+    pub condition: &'static str,
+    pub cutoff: Timestamp,
+}
+
+/// The janitor's rules at `now`, for access tokens living `access_ttl`.
+pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 6] {
+    let day_ago = now.minus(Duration::from_secs(86_400));
+    let rule = |table, key, condition, cutoff| PurgeRule { table, key, condition, cutoff };
+    [
+        rule("refresh_tokens", "token_hash", "idle_expires_at < $1 AND used_at IS NULL", now),
+        rule("refresh_families", "family_id", "expires_at < $1 OR revoked_at < $1", now.minus(access_ttl)),
+        rule("revoked_access_tokens", "jti", "expires_at < $1", now),
+        // Codes live a minute; kept a day past expiry so a late replay is still recognised
+        // (and revokes what the code started) rather than reported as unknown.
+        rule("authorization_codes", "code_hash", "expires_at < $1", day_ago),
+        rule("browser_sessions", "session_hash", "expires_at < $1", now),
+        // Failure counters whose window closed long ago (a day is far past any window).
+        rule("login_failures", "username", "window_started_at < $1", day_ago),
+    ]
+}
+
 /// Tables whose size is worth watching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountedTable {

@@ -7,7 +7,7 @@ mod tables;
 mod tokens;
 
 use super::{Backend, StoreError, StoreOptions, StoreResult};
-use super::{CountedTable, sqlite_path};
+use super::{CountedTable, PurgeRule, purge_rules, sqlite_path};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use std::time::Duration;
@@ -223,21 +223,8 @@ impl PostgresStore {
     /// - revoked access-token ids whose token has expired;
     /// - authorization codes, browser sessions and sign-in failure counters past their use.
     pub async fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64> {
-        let day_ago = now.minus(Duration::from_secs(86_400));
-        // (table, key column, condition on $1 = cutoff, cutoff): written out here, never from input.
-        let purges: [(&str, &str, &str, Timestamp); 6] = [
-            ("refresh_tokens", "token_hash", "idle_expires_at < $1 AND used_at IS NULL", now),
-            ("refresh_families", "family_id", "expires_at < $1 OR revoked_at < $1", now.minus(access_ttl)),
-            ("revoked_access_tokens", "jti", "expires_at < $1", now),
-            // Codes live a minute; kept a day past expiry so a late replay is still recognised
-            // (and revokes what the code started) rather than reported as unknown.
-            ("authorization_codes", "code_hash", "expires_at < $1", day_ago),
-            ("browser_sessions", "session_hash", "expires_at < $1", now),
-            // Failure counters whose window closed long ago (a day is far past any window).
-            ("login_failures", "username", "window_started_at < $1", day_ago),
-        ];
         let mut deleted = 0;
-        for (table, key, condition, cutoff) in purges {
+        for PurgeRule { table, key, condition, cutoff } in purge_rules(now, access_ttl) {
             deleted += sqlx::query(&format!(
                 "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT $2)"
             ))

@@ -2,6 +2,7 @@
 //! the janitor's purge and row counts. Writes go through the writer (`SqliteStore::write`),
 //! reads through a read connection (`SqliteStore::read`).
 
+use super::super::{PurgeRule, purge_rules};
 use super::SqliteStore;
 use super::rows::{all, execute, optional, unique_violation};
 use crate::store::rows::{CLIENT_COLUMNS, USER_COLUMNS};
@@ -191,21 +192,15 @@ impl SqliteStore {
 
     // ---- janitor ----------------------------------------------------------------------
 
-    /// The same rules as the PostgreSQL store's `purge_expired` (which documents them), in
-    /// one writer operation.
+    /// The janitor's rules ([`purge_rules`], documented at the PostgreSQL store's
+    /// `purge_expired`), in one writer operation.
     pub async fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64> {
-        let day_ago = now.minus(Duration::from_secs(86_400));
-        let purges: [(&str, &str, &str, Timestamp); 6] = [
-            ("refresh_tokens", "token_hash", "idle_expires_at < ?1 AND used_at IS NULL", now),
-            ("refresh_families", "family_id", "expires_at < ?1 OR revoked_at < ?1", now.minus(access_ttl)),
-            ("revoked_access_tokens", "jti", "expires_at < ?1", now),
-            ("authorization_codes", "code_hash", "expires_at < ?1", day_ago),
-            ("browser_sessions", "session_hash", "expires_at < ?1", now),
-            ("login_failures", "username", "window_started_at < ?1", day_ago),
-        ];
+        let purges = purge_rules(now, access_ttl);
         self.write(move |connection| {
             let mut deleted = 0;
-            for (table, key, condition, cutoff) in purges {
+            for PurgeRule { table, key, condition, cutoff } in purges {
+                // SQLite reads `$1` as a named parameter; `?1` says plainly that it is the first.
+                let condition = condition.replace("$1", "?1");
                 let sql = format!(
                     "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT ?2)"
                 );
