@@ -79,7 +79,7 @@ impl App {
         );
         let access_log_target = config.access_log.clone();
         let service = Arc::new(AuthService::new(store, keys, clock, config, issuer, &master_key));
-        let access_log = http::AccessLog::open(&access_log_target, service.metrics())
+        let access_log = http::AccessLog::open(&access_log_target, Arc::clone(service.metrics()))
             .map_err(|source| StartError::AccessLog { target: access_log_target, source })?;
         Ok(App { listener, address, service, access_log })
     }
@@ -112,7 +112,7 @@ impl App {
             config.janitor_batch,
             config.janitor_interval,
         )
-        .with_metrics(self.service.metrics())
+        .with_metrics(Arc::clone(self.service.metrics()))
     }
 
     /// Serves until `shutdown` completes, then stops background work, drains requests (for at

@@ -80,7 +80,7 @@ async fn observe_request(State(observer): State<Observer>, request: Request, nex
     });
     let response = next.run(request).await;
     let elapsed = started.elapsed();
-    observer.service.metrics_ref().request_served(endpoint, elapsed);
+    observer.service.metrics().request_served(endpoint, elapsed);
     if let Some((method, path, peer)) = described {
         let status = response.status().as_u16();
         tracing::debug!(

@@ -118,12 +118,8 @@ impl AuthService {
         &self.keys
     }
 
-    pub fn metrics(&self) -> Arc<Metrics> {
-        Arc::clone(&self.metrics)
-    }
-
-    /// The counters, borrowed: per-request timing needs no reference count.
-    pub fn metrics_ref(&self) -> &Metrics {
+    /// The counters; clone the `Arc` to keep them (the janitor, the access log).
+    pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
