@@ -1,0 +1,144 @@
+//! `tessera client …`: register, list, show, delete clients and rotate their secrets.
+
+use super::{IdArgs, JsonFlag, open_store, print_json};
+use crate::timefmt::rfc3339;
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use serde_json::json;
+use tessera_server::admin::{NewClient, create_client, rotate_client_secret};
+use tessera_server::clock::{Clock, SystemClock};
+use tessera_server::config::Config;
+use tessera_server::store::ClientRow;
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Register a client application; prints its id and (once) its secret
+    Create(CreateClient),
+    /// List client applications
+    List(JsonFlag),
+    /// Show one client application
+    Show(IdArgs),
+    /// Delete a client application and every token issued to it
+    Delete(IdArgs),
+    /// Replace a confidential client's secret; the old one stops working at once
+    RotateSecret(IdArgs),
+}
+
+#[derive(Args)]
+pub struct CreateClient {
+    /// Application name
+    #[arg(long)]
+    name: String,
+    /// Allowed redirect URI (repeatable)
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Allowed grant type (repeatable) [default: authorization_code password refresh_token]
+    #[arg(long = "grant", value_name = "TYPE")]
+    grants: Vec<String>,
+    /// Space-separated scopes the client may ask for
+    #[arg(long, default_value = "")]
+    scope: String,
+    /// A public client (no secret; e.g. a native or browser app)
+    #[arg(long)]
+    public: bool,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn client_json(client: &ClientRow, secret: Option<&str>) -> serde_json::Value {
+    let mut value = json!({
+        "client_id": client.client_id,
+        "name": client.name,
+        "grant_types": client.grant_types,
+        "redirect_uris": client.redirect_uris,
+        "scope": client.scope.to_string(),
+        "public": client.is_public(),
+        "created_at": rfc3339(client.created_at),
+    });
+    if let (Some(secret), Some(object)) = (secret, value.as_object_mut()) {
+        object.insert("client_secret".into(), json!(secret));
+    }
+    value
+}
+
+fn print_client(client: &ClientRow) {
+    println!("client_id:     {}", client.client_id);
+    println!("name:          {}", client.name);
+    println!("type:          {}", if client.is_public() { "public" } else { "confidential" });
+    println!("grant_types:   {}", grant_names(client));
+    println!("redirect_uris: {}", client.redirect_uris.join(" "));
+    println!("scope:         {}", client.scope);
+    println!("created_at:    {}", rfc3339(client.created_at));
+}
+
+fn grant_names(client: &ClientRow) -> String {
+    client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    match command {
+        ClientCommand::Create(args) => {
+            let new = NewClient {
+                name: args.name,
+                redirect_uris: args.redirect_uris,
+                grant_types: args.grants,
+                scope: args.scope,
+                public: args.public,
+            };
+            let (client, secret) = create_client(&store, SystemClock.now(), new).await?;
+            let secret = secret.as_ref().map(|secret| secret.secret());
+            if args.json {
+                print_json(&client_json(&client, secret))?;
+            } else {
+                print_client(&client);
+                if let Some(secret) = secret {
+                    println!("client_secret: {secret}");
+                    eprintln!("The client secret is shown only once: store it now.");
+                }
+            }
+        }
+        ClientCommand::List(args) => {
+            let clients = store.list_clients().await?;
+            if args.json {
+                print_json(&json!(clients.iter().map(|c| client_json(c, None)).collect::<Vec<_>>()))?;
+            } else if clients.is_empty() {
+                println!("no clients; create one with `tessera client create --name NAME`");
+            } else {
+                println!("{:<32}  {:<12}  {:<40}  NAME", "CLIENT_ID", "TYPE", "GRANTS");
+                for client in &clients {
+                    let kind = if client.is_public() { "public" } else { "confidential" };
+                    println!("{:<32}  {kind:<12}  {:<40}  {}", client.client_id, grant_names(client), client.name);
+                }
+            }
+        }
+        ClientCommand::Show(args) => {
+            let Some(client) = store.get_client(&args.id.as_str().into()).await? else {
+                bail!("client {} does not exist", args.id)
+            };
+            if args.json { print_json(&client_json(&client, None))? } else { print_client(&client) }
+        }
+        ClientCommand::Delete(args) => {
+            if !store.delete_client(&args.id.as_str().into()).await? {
+                bail!("client {} does not exist", args.id);
+            }
+            if args.json {
+                print_json(&json!({"client_id": args.id, "deleted": true}))?;
+            } else {
+                println!("client {} deleted, with every token issued to it", args.id);
+            }
+        }
+        ClientCommand::RotateSecret(args) => {
+            let secret = rotate_client_secret(&store, &args.id.as_str().into()).await?;
+            if args.json {
+                print_json(&json!({"client_id": args.id, "client_secret": secret.secret()}))?;
+            } else {
+                println!("client_secret: {}", secret.secret());
+                eprintln!("The new secret is shown only once; the old one no longer works.");
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}
