@@ -125,6 +125,9 @@ pub enum RefreshRejection {
     Reused,
     /// RFC 6749 §6: the requested scope must not include any scope not originally granted.
     WiderScope,
+    /// The client was narrowed since the grant, and none of the scope it was granted is left
+    /// (see `client_access::within_client_scope`).
+    ClientScopeNarrowed,
 }
 
 impl RefreshRejection {
@@ -138,13 +141,15 @@ impl RefreshRejection {
             RefreshRejection::IdleExpired => "the refresh token has expired (unused too long)",
             RefreshRejection::Reused => "the refresh token was already used; its family has been revoked",
             RefreshRejection::WiderScope => "the requested scope exceeds the scope originally granted",
+            RefreshRejection::ClientScopeNarrowed => "this client may no longer use any of the scope that was granted",
         }
     }
 
-    /// The RFC 6749 §5.2 error code: `invalid_scope` for a wider scope (§6), else `invalid_grant`.
+    /// The RFC 6749 §5.2 error code: `invalid_scope` for a scope that cannot be given (§6),
+    /// else `invalid_grant`.
     pub fn error_code(self) -> ErrorCode {
         match self {
-            RefreshRejection::WiderScope => ErrorCode::InvalidScope,
+            RefreshRejection::WiderScope | RefreshRejection::ClientScopeNarrowed => ErrorCode::InvalidScope,
             _ => ErrorCode::InvalidGrant,
         }
     }

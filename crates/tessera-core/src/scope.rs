@@ -50,6 +50,16 @@ impl Scope {
         }
     }
 
+    /// What is left of `granted` that `allowed` still permits: the scope of a refresh after an
+    /// admin narrowed the client (RFC 6749 §6 lets the server issue less than was granted; the
+    /// response always carries `scope`). `None` when narrowing took away all of a non-empty
+    /// grant. An empty grant (a client registered without scopes) stays empty and usable, as
+    /// it always was.
+    pub fn still_allowed(granted: &Scope, allowed: &Scope) -> Option<Scope> {
+        let left = Scope(granted.0.intersection(&allowed.0).cloned().collect());
+        (granted.is_empty() || !left.is_empty()).then_some(left)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
@@ -99,5 +109,27 @@ mod tests {
         assert!(some.is_subset_of(&all));
         assert!(!all.is_subset_of(&some));
         assert!(Scope::empty().is_subset_of(&some));
+    }
+
+    #[test]
+    fn still_allowed_table() {
+        // (granted, the client's scope now, what a refresh may still carry)
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("read write", "read write", Some("read write")),
+            ("read write", "read write admin", Some("read write")),
+            ("read admin", "read", Some("read")),
+            ("admin", "read write", None),
+            ("read write", "", None),
+            ("", "", Some("")),
+            ("", "read", Some("")),
+        ];
+        for (granted, allowed, expected) in cases {
+            let got = Scope::still_allowed(&scope(granted), &scope(allowed)).map(|s| s.to_string());
+            assert_eq!(got.as_deref(), *expected, "still_allowed({granted:?}, {allowed:?})");
+        }
+    }
+
+    fn scope(text: &str) -> Scope {
+        Scope::parse(text).unwrap_or_default()
     }
 }
