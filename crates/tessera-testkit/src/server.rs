@@ -116,6 +116,7 @@ impl TestServer {
             grant_types: grants.iter().map(|grant| (*grant).to_owned()).collect(),
             scope: scope.into(),
             public,
+            introspection: Default::default(),
         };
         match create_client(self.store(), self.clock.now(), new).await {
             Ok((client, secret)) => TestClient {

@@ -10,7 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::time::Duration;
 use tessera_core::authorize::AuthorizationRequest;
 use tessera_core::code::{CodeDecision, CodeRedemption, CodeRejection, decide_code_redemption};
-use tessera_core::{GrantType, Password, RevocationReason, TokenHash};
+use tessera_core::{GrantType, Password, RevocationReason, Scope, TokenHash};
+use tessera_proto::ErrorCode;
 
 /// How long a code may wait for its token request (RFC 6749 §4.1.2: "a maximum
 /// authorization code lifetime of 10 minutes is RECOMMENDED"; one minute is plenty).
@@ -113,9 +114,12 @@ impl AuthService {
                 return Err(CodeRejection::Replayed.into());
             }
         }
+        // A client narrowed since the code was issued gets only what it may still ask for.
+        let scope = Scope::still_allowed(&stored.scope, &client.scope)
+            .ok_or_else(|| ServiceError::oauth(ErrorCode::InvalidScope, "this client may no longer use this scope"))?;
         // Every code grant gets a family, refresh token or not, so that its access tokens
         // carry `fid` and a replayed code can revoke them (RFC 6749 §4.1.2).
-        let (family, refresh_token) = self.new_family(client, &stored.user_id, stored.scope.clone(), now)?;
+        let (family, refresh_token) = self.new_family(client, &stored.user_id, scope, now)?;
         let first = refresh_token.as_ref().map(|token| (token.hash(), self.config.refresh.idle_expiry(now, &family)));
         let redeemed = self
             .store

@@ -1,7 +1,8 @@
 //! Remembers registered clients for a short time, so that most token requests need no database
 //! read to authenticate their client. The bound: a change made elsewhere (the CLI, which writes
 //! to the database directly, or another instance) is seen here at most `ttl` later, measured on
-//! the server's clock; a change made through this instance's service drops the entry at once.
+//! the server's clock; a change made through this instance's service (`update_client`,
+//! `rotate_client_secret`, `delete_client`) drops the entry at once.
 //!
 //! Only clients that exist are remembered: an unknown id always asks the database, so a client
 //! created by the CLI works at once, and random ids cannot crowd out the real ones. A lookup
@@ -95,6 +96,7 @@ mod tests {
             grant_types: Vec::new(),
             scope: Scope::default(),
             created_at: Timestamp::from_secs(0),
+            introspection: Default::default(),
         })
     }
 

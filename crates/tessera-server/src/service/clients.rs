@@ -3,7 +3,7 @@
 //! that drop its entries.
 
 use super::{AuthService, ServiceError};
-use crate::admin::AdminError;
+use crate::admin::{AdminError, ClientUpdate};
 use crate::store::ClientRow;
 use std::sync::Arc;
 use tessera_core::{ClientCredentials, ClientId, ClientSecret, GrantType, Scope};
@@ -67,6 +67,14 @@ impl AuthService {
         let rotated = crate::admin::rotate_client_secret(&self.store, client_id).await;
         self.clients.forget(client_id);
         rotated
+    }
+
+    /// `tessera client update` through this instance: the change applies here at once, on
+    /// every other instance within `client_cache_ttl` (see [`AuthService::delete_client`]).
+    pub async fn update_client(&self, client_id: &ClientId, update: ClientUpdate) -> Result<ClientRow, AdminError> {
+        let updated = crate::admin::update_client(&self.store, client_id, update).await;
+        self.clients.forget(client_id);
+        updated
     }
 
     /// Tells this instance that a client changed in the database (any update made next to the

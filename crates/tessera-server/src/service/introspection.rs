@@ -1,11 +1,15 @@
 //! Token introspection (RFC 7662): whether a token is active and what it grants. Activity is
 //! decided by the same rules as use: core's `StoredRefreshToken::is_active` for refresh
-//! tokens, the bearer checks for access tokens and personal access tokens.
+//! tokens, the bearer checks for access tokens and personal access tokens. Who may see which
+//! token is core's `client_access::may_introspect`: a client its own tokens, a resource server
+//! (`--introspect`) any access token too; anything else is `{"active": false}`. Introspection
+//! only reads: it never spends a token nor trips reuse detection.
 
 use super::bearer::BearerError;
 use super::{AuthService, ServiceError};
 use crate::store::ClientRow;
-use tessera_core::{PersonalAccessToken, RefreshToken, Timestamp, TokenHash, TokenTypeHint, UserId};
+use tessera_core::client_access;
+use tessera_core::{IntrospectedToken, PersonalAccessToken, RefreshToken, Timestamp, TokenHash, TokenTypeHint, UserId};
 use tessera_proto::{ErrorCode, IntrospectionResponse};
 
 impl AuthService {
@@ -28,6 +32,9 @@ impl AuthService {
     ) -> Result<IntrospectionResponse, ServiceError> {
         self.may_introspect(client)?;
         if token.starts_with(PersonalAccessToken::PREFIX) {
+            if !Self::may_see(client, IntrospectedToken::PersonalAccess) {
+                return Ok(IntrospectionResponse::default());
+            }
             return match self.check_personal_access_token(token).await {
                 Ok(pat) => Ok(IntrospectionResponse {
                     active: true,
@@ -47,9 +54,9 @@ impl AuthService {
         let refresh_first = hint == Some(TokenTypeHint::RefreshToken) || token.starts_with(RefreshToken::PREFIX);
         for attempt_refresh in [refresh_first, !refresh_first] {
             let found = if attempt_refresh {
-                self.introspect_refresh_token(token).await?
+                self.introspect_refresh_token(client, token).await?
             } else {
-                self.introspect_access_token(token).await?
+                self.introspect_access_token(client, token).await?
             };
             if let Some(response) = found {
                 return Ok(response);
@@ -58,15 +65,25 @@ impl AuthService {
         Ok(IntrospectionResponse::default())
     }
 
+    /// Whether `client` may see `token`'s details (core's rule, on the client's registration).
+    fn may_see(client: &ClientRow, token: IntrospectedToken<'_>) -> bool {
+        client_access::may_introspect(&client.client_id, client.introspection, token)
+    }
+
     async fn username(&self, user_id: &UserId) -> Result<Option<String>, ServiceError> {
         Ok(self.store.get_user(user_id).await?.map(|user| user.username))
     }
 
-    async fn introspect_refresh_token(&self, token: &str) -> Result<Option<IntrospectionResponse>, ServiceError> {
+    async fn introspect_refresh_token(
+        &self,
+        client: &ClientRow,
+        token: &str,
+    ) -> Result<Option<IntrospectionResponse>, ServiceError> {
         let Some((stored, family)) = self.store.find_refresh_token(&TokenHash::of(token)).await? else {
             return Ok(None);
         };
-        if !stored.is_active(&family, self.now()) {
+        let visible = Self::may_see(client, IntrospectedToken::Refresh { client_id: &family.client_id });
+        if !visible || !stored.is_active(&family, self.now()) {
             return Ok(Some(IntrospectionResponse::default()));
         }
         Ok(Some(IntrospectionResponse {
@@ -82,8 +99,15 @@ impl AuthService {
         }))
     }
 
-    async fn introspect_access_token(&self, token: &str) -> Result<Option<IntrospectionResponse>, ServiceError> {
+    async fn introspect_access_token(
+        &self,
+        client: &ClientRow,
+        token: &str,
+    ) -> Result<Option<IntrospectionResponse>, ServiceError> {
         let Ok(claims) = self.verify_jwt(token).await else { return Ok(None) };
+        if !Self::may_see(client, IntrospectedToken::Access { client_id: &claims.client_id }) {
+            return Ok(Some(IntrospectionResponse::default()));
+        }
         match self.check_claims(&claims).await {
             Ok(()) => {}
             Err(BearerError::Invalid(_)) => return Ok(Some(IntrospectionResponse::default())),

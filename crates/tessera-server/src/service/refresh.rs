@@ -5,6 +5,7 @@ use super::grants::AccessGrant;
 use super::{AuthService, InternalError, Issued, ServiceError};
 use crate::metrics::RefreshOutcome;
 use crate::store::{ClientRow, RotateOutcome, Rotation};
+use tessera_core::client_access::within_client_scope;
 use tessera_core::lifecycle::decide_refresh;
 use tessera_core::{Family, GrantType, RefreshDecision, RefreshRejection, RefreshToken, Scope, Timestamp};
 
@@ -29,6 +30,8 @@ impl AuthService {
             };
             let found = found.as_ref().map(|(token, family)| (token, family));
             let decision = decide_refresh(&self.config.refresh, now, found, &client.client_id, requested_scope);
+            // The client's current registration bounds what its older families may still get.
+            let decision = within_client_scope(decision, &client.scope);
             let rejection = match decision {
                 RefreshDecision::Rotate { family, successor_idle_expires_at, access_scope } => {
                     let successor = presented.successor(&self.successor_key);

@@ -78,6 +78,9 @@ forward! {
     fn insert_client(&self, client: &ClientRow) -> StoreResult<()>;
     fn get_client(&self, client_id: &ClientId) -> StoreResult<Option<ClientRow>>;
     fn list_clients(&self) -> StoreResult<Vec<ClientRow>>;
+    /// Replaces a client's name, redirect URIs, grants, scope and introspection access; false
+    /// if there is no such client.
+    fn update_client(&self, client: &ClientRow) -> StoreResult<bool>;
     /// Deletes a client and, by cascade, every token family issued to it.
     fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool>;
     fn set_client_secret(&self, client_id: &ClientId, secret_hash: &TokenHash) -> StoreResult<bool>;

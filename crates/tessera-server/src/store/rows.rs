@@ -1,8 +1,11 @@
 //! Rows as the store reads and writes them.
 
-use tessera_core::{ClientId, FamilyId, GrantType, IssuedCode, Scope, Timestamp, TokenHash, UserId};
+use tessera_core::{
+    ClientId, FamilyId, GrantType, IntrospectionAccess, IssuedCode, Scope, Timestamp, TokenHash, UserId,
+};
 
-pub(crate) const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at";
+pub(crate) const CLIENT_COLUMNS: &str =
+    "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, may_introspect";
 pub(crate) const USER_COLUMNS: &str = "user_id, username, email, password_hash, is_admin, created_at";
 
 /// A registered client application. Its secret is present only as a hash.
@@ -15,6 +18,8 @@ pub struct ClientRow {
     pub grant_types: Vec<GrantType>,
     pub scope: Scope,
     pub created_at: Timestamp,
+    /// Which tokens it may introspect besides its own (`clients.may_introspect`).
+    pub introspection: IntrospectionAccess,
 }
 
 impl ClientRow {
@@ -122,9 +127,32 @@ impl AuthorizationCodeRow {
     }
 }
 
+/// `clients.redirect_uris` as stored: a JSON array.
+pub(crate) fn encode_redirect_uris(uris: &[String]) -> String {
+    serde_json::to_string(uris).unwrap_or_else(|_| "[]".into())
+}
+
+/// `clients.grant_types` as stored: space-separated RFC names.
+pub(crate) fn encode_grant_types(grants: &[GrantType]) -> String {
+    grants.iter().map(|grant| grant.as_str()).collect::<Vec<_>>().join(" ")
+}
+
 /// `clients.redirect_uris` as stored (a JSON array), read back; the same text on both backends.
 pub(crate) fn decode_redirect_uris(stored: &str) -> super::StoreResult<Vec<String>> {
     serde_json::from_str(stored).map_err(|error| super::StoreError::Corrupt(format!("clients.redirect_uris: {error}")))
+}
+
+/// `clients.may_introspect` as stored: 0 or 1.
+pub(crate) fn encode_introspection(access: IntrospectionAccess) -> i64 {
+    match access {
+        IntrospectionAccess::OwnTokens => 0,
+        IntrospectionAccess::AnyAccessToken => 1,
+    }
+}
+
+/// `clients.may_introspect` read back: anything but 1 shows the client its own tokens only.
+pub(crate) fn decode_introspection(stored: i64) -> IntrospectionAccess {
+    if stored == 1 { IntrospectionAccess::AnyAccessToken } else { IntrospectionAccess::OwnTokens }
 }
 
 /// `clients.grant_types` as stored (space-separated RFC names), read back.

@@ -30,9 +30,11 @@ macro_rules! on_both_backends {
 }
 
 mod authorize;
+mod client_update;
 mod clients;
 mod group_commit;
 mod helpers;
+mod introspection_access;
 mod lifecycle;
 mod limits;
 mod logs;

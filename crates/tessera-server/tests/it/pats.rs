@@ -2,7 +2,8 @@
 
 use crate::helpers::{Fixture, USERNAME};
 use std::time::Duration;
-use tessera_server::admin::{create_personal_access_token, revoke_personal_access_token};
+use tessera_core::IntrospectionAccess;
+use tessera_server::admin::{ClientUpdate, create_personal_access_token, revoke_personal_access_token};
 use tessera_server::clock::Clock;
 use tessera_server::config::RawConfig;
 use tessera_server::store::Backend;
@@ -17,6 +18,10 @@ async fn personal_access_tokens(backend: Backend) {
             .unwrap();
     assert!(token.secret().starts_with("tsp_") && token.secret().len() == 47);
     assert_eq!(fixture.me(token.secret()).await.status(), 200);
+    // A personal access token is issued to no client: only a resource server may introspect it.
+    let resource_server =
+        ClientUpdate { introspection: Some(IntrospectionAccess::AnyAccessToken), ..Default::default() };
+    fixture.server.service.update_client(&fixture.app.client_id.as_str().into(), resource_server).await.unwrap();
     let (status, body) = fixture
         .post_form(
             "/oauth/introspect",

@@ -1,11 +1,12 @@
-//! `tessera client …`: register, list, show, delete clients and rotate their secrets.
+//! `tessera client …`: register, list, show, update, delete clients and rotate their secrets.
 
 use super::{IdArgs, JsonFlag, open_store, print_json};
 use crate::timefmt::rfc3339;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::json;
-use tessera_server::admin::{NewClient, create_client, rotate_client_secret};
+use tessera_core::IntrospectionAccess;
+use tessera_server::admin::{ClientUpdate, NewClient, create_client, rotate_client_secret, update_client};
 use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::config::Config;
 use tessera_server::store::ClientRow;
@@ -18,6 +19,13 @@ pub enum ClientCommand {
     List(JsonFlag),
     /// Show one client application
     Show(IdArgs),
+    /// Change a client application: name, scope, grants, redirect URIs, introspection.
+    ///
+    /// Lists given here replace the registered ones. This writes to the database directly:
+    /// running servers see the change within TESSERA_CLIENT_CACHE_TTL (5 s by default). A
+    /// narrower scope applies to tokens already issued too: their next refresh carries only
+    /// what is left, and is refused (invalid_scope) when nothing is.
+    Update(UpdateClient),
     /// Delete a client application and every token issued to it
     Delete(IdArgs),
     /// Replace a confidential client's secret; the old one stops working at once
@@ -41,9 +49,60 @@ pub struct CreateClient {
     /// A public client (no secret; e.g. a native or browser app)
     #[arg(long)]
     public: bool,
+    /// A resource server: may introspect any access token, not only its own
+    #[arg(long)]
+    introspect: bool,
     /// Print JSON
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+pub struct UpdateClient {
+    /// The client's id
+    id: String,
+    /// New application name
+    #[arg(long)]
+    name: Option<String>,
+    /// Allowed redirect URI (repeatable; replaces the registered ones)
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Allowed grant type (repeatable; replaces the registered ones)
+    #[arg(long = "grant", value_name = "TYPE")]
+    grants: Vec<String>,
+    /// Space-separated scopes the client may ask for (replaces them; "" for none)
+    #[arg(long)]
+    scope: Option<String>,
+    /// Make it a resource server: may introspect any access token
+    #[arg(long, conflicts_with = "no_introspect")]
+    introspect: bool,
+    /// May introspect only tokens issued to it
+    #[arg(long)]
+    no_introspect: bool,
+    /// Print JSON (the client, as `show --json` does)
+    #[arg(long)]
+    json: bool,
+}
+
+impl UpdateClient {
+    fn changes(&self) -> ClientUpdate {
+        let given = |list: &Vec<String>| (!list.is_empty()).then(|| list.clone());
+        ClientUpdate {
+            name: self.name.clone(),
+            redirect_uris: given(&self.redirect_uris),
+            grant_types: given(&self.grants),
+            scope: self.scope.clone(),
+            introspection: match (self.introspect, self.no_introspect) {
+                (true, _) => Some(IntrospectionAccess::AnyAccessToken),
+                (false, true) => Some(IntrospectionAccess::OwnTokens),
+                (false, false) => None,
+            },
+        }
+    }
+}
+
+fn introspection(access: IntrospectionAccess) -> bool {
+    access == IntrospectionAccess::AnyAccessToken
 }
 
 fn client_json(client: &ClientRow, secret: Option<&str>) -> serde_json::Value {
@@ -54,6 +113,7 @@ fn client_json(client: &ClientRow, secret: Option<&str>) -> serde_json::Value {
         "redirect_uris": client.redirect_uris,
         "scope": client.scope.to_string(),
         "public": client.is_public(),
+        "introspect": introspection(client.introspection),
         "created_at": rfc3339(client.created_at),
     });
     if let (Some(secret), Some(object)) = (secret, value.as_object_mut()) {
@@ -69,6 +129,8 @@ fn print_client(client: &ClientRow) {
     println!("grant_types:   {}", grant_names(client));
     println!("redirect_uris: {}", client.redirect_uris.join(" "));
     println!("scope:         {}", client.scope);
+    let introspects = if introspection(client.introspection) { "any access token" } else { "its own tokens" };
+    println!("introspects:   {introspects}");
     println!("created_at:    {}", rfc3339(client.created_at));
 }
 
@@ -86,6 +148,11 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                 grant_types: args.grants,
                 scope: args.scope,
                 public: args.public,
+                introspection: if args.introspect {
+                    IntrospectionAccess::AnyAccessToken
+                } else {
+                    IntrospectionAccess::OwnTokens
+                },
             };
             let (client, secret) = create_client(&store, SystemClock.now(), new).await?;
             let secret = secret.as_ref().map(|secret| secret.secret());
@@ -117,6 +184,10 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             let Some(client) = store.get_client(&args.id.as_str().into()).await? else {
                 bail!("client {} does not exist", args.id)
             };
+            if args.json { print_json(&client_json(&client, None))? } else { print_client(&client) }
+        }
+        ClientCommand::Update(args) => {
+            let client = update_client(&store, &args.id.as_str().into(), args.changes()).await?;
             if args.json { print_json(&client_json(&client, None))? } else { print_client(&client) }
         }
         ClientCommand::Delete(args) => {

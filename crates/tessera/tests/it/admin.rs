@@ -313,3 +313,87 @@ fn jwt_kid(token: &str) -> String {
     let header: Value = serde_json::from_slice(&bytes).unwrap();
     header["kid"].as_str().unwrap().to_owned()
 }
+
+/// `tessera client update` (issue 10, item 7): it changes what it is given, prints the client
+/// as `show` does, and a running server follows within its client cache's bound — for tokens
+/// already issued too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_update_changes_the_client_and_its_existing_tokens() {
+    let admin = Admin::new("client-update");
+    let create = ["client", "create", "--name", "Console", "--scope", "read admin", "--json"];
+    let created = admin.json(&create).await;
+    assert_eq!(created["introspect"], false, "{created}");
+    let id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let server = admin.server().await;
+    server.user("alice", "pw").await;
+    let password = [("grant_type", "password"), ("username", "alice"), ("password", "pw")];
+    let (status, body) = token_request(&server, id, secret, &password).await;
+    assert_eq!((status, &body["scope"]), (200, &json!("admin read")), "{body}");
+    let refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    let refresh_with = async |token: &str| {
+        token_request(&server, id, secret, &[("grant_type", "refresh_token"), ("refresh_token", token)]).await
+    };
+
+    // Narrow the scope, rename, replace the redirect URIs; the rest stays.
+    let args =
+        ["client", "update", id, "--scope", "read", "--name", "Console 2", "--redirect-uri", "https://c.example/cb"];
+    let updated = admin.json(&[&args[..], &["--json"]].concat()).await;
+    assert_eq!(updated, admin.json(&["client", "show", id, "--json"]).await, "printed as `show --json`");
+    assert_eq!((&updated["scope"], &updated["name"]), (&json!("read"), &json!("Console 2")));
+    assert_eq!(strings(&updated["redirect_uris"]), ["https://c.example/cb"]);
+    assert_eq!(updated["grant_types"], created["grant_types"]);
+    assert_eq!(updated["created_at"], created["created_at"]);
+    // The CLI writes to the database; the server sees it within TESSERA_CLIENT_CACHE_TTL (5 s).
+    server.clock.advance(std::time::Duration::from_secs(5));
+    let (status, body) = refresh_with(&refresh_token).await;
+    assert_eq!((status, &body["scope"]), (200, &json!("read")), "no admin any more: {body}");
+    let refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+
+    // Nothing left: invalid_scope.
+    admin.run(&["client", "update", id, "--scope", ""]).await.success();
+    server.clock.advance(std::time::Duration::from_secs(5));
+    let (status, body) = refresh_with(&refresh_token).await;
+    assert_eq!((status, &body["error"]), (400, &json!("invalid_scope")), "{body}");
+
+    // Without the refresh_token grant: no refresh at all.
+    let plain = admin.run(&["client", "update", id, "--scope", "read", "--grant", "password"]).await.success();
+    assert!(plain.stdout.contains("grant_types:   password\n"), "{}", plain.stdout);
+    server.clock.advance(std::time::Duration::from_secs(5));
+    let (status, body) = refresh_with(&refresh_token).await;
+    assert_eq!((status, &body["error"]), (400, &json!("unauthorized_client")), "{body}");
+
+    // The introspection capability, on and off.
+    let on = admin.json(&["client", "update", id, "--introspect", "--json"]).await;
+    assert_eq!((&on["introspect"], &on["scope"]), (&json!(true), &json!("read")));
+    let off = admin.json(&["client", "update", id, "--no-introspect", "--json"]).await;
+    assert_eq!(off["introspect"], false);
+    let resource_server = admin.json(&["client", "create", "--name", "API", "--introspect", "--json"]).await;
+    assert_eq!(resource_server["introspect"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_update_refuses_bad_input_and_changes_nothing() {
+    let admin = Admin::new("client-update-errors");
+    let created = admin.json(&["client", "create", "--name", "App", "--scope", "read", "--json"]).await;
+    let id = created["client_id"].as_str().unwrap();
+    let before = admin.json(&["client", "show", id, "--json"]).await;
+    // (arguments after `client update`, what the error line says)
+    let rows: &[(&[&str], &str)] = &[
+        (&["nope", "--scope", "read"], "client nope does not exist"),
+        (&[id, "--grant", "password", "--grant", "implicit", "--scope", "x"], "unknown grant type \"implicit\""),
+        (&[id, "--redirect-uri", "not a url", "--name", "Y"], "redirect URI \"not a url\""),
+        (&[id, "--name", " ", "--scope", "x"], "name must not be empty"),
+        (&[id, "--scope", "bad\"quote"], "scope token"),
+        (&[id], "nothing to change"),
+    ];
+    for (args, fragment) in rows {
+        let output = admin.tessera(&["client", "update"]).args(*args).run().await;
+        eprintln!("{args:?}: {}", output.stderr.trim_end());
+        output.assert_one_line_error(fragment);
+    }
+    let both = admin.run(&["client", "update", id, "--introspect", "--no-introspect"]).await;
+    assert!(both.code().is_some_and(|code| code != 0) && both.stderr.contains("--no-introspect"), "{}", both.stderr);
+    assert_eq!(admin.json(&["client", "show", id, "--json"]).await, before, "nothing changed");
+    assert_eq!(admin.json(&["client", "list", "--json"]).await.as_array().unwrap().len(), 1);
+}

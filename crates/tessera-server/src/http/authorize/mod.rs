@@ -253,7 +253,7 @@ fn with_state<'a>(mut extra: Vec<(&'a str, &'a str)>, state: Option<&'a str>) ->
 /// Checks the request against its client.
 async fn check_request(service: &AppState, params: HashMap<String, String>) -> Result<Checked, PageError> {
     match service.check_authorization_request(&params).await? {
-        CheckedRequest::Valid { client, request } => Ok(Checked { client, request, params }),
+        CheckedRequest::Valid { client, request } => Ok(Checked { client: *client, request, params }),
         CheckedRequest::Refused(refusal) => Err(refusal.into()),
     }
 }

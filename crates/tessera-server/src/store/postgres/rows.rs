@@ -18,6 +18,7 @@ impl ClientRow {
             grant_types: crate::store::rows::decode_grant_types(&grant_types)?,
             scope: scope(row, "scope")?,
             created_at: ts(row, "created_at")?,
+            introspection: crate::store::rows::decode_introspection(row.try_get("may_introspect")?),
         })
     }
 }

@@ -1,7 +1,9 @@
 //! The PostgreSQL store's administrative tables: clients, users, sign-in failures and signing
 //! keys.
 
-use super::super::rows::{CLIENT_COLUMNS, USER_COLUMNS};
+use super::super::rows::{
+    CLIENT_COLUMNS, USER_COLUMNS, encode_grant_types, encode_introspection, encode_redirect_uris,
+};
 use super::super::{ClientRow, SigningKeyRow, StoreResult, UserRow};
 use super::{PostgresStore, unique_violation};
 use sqlx::Row;
@@ -12,20 +14,40 @@ impl PostgresStore {
 
     pub async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, \
+                                  may_introspect) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(client.client_id.as_str())
         .bind(&client.name)
         .bind(client.secret_hash.as_ref().map(|h| h.as_str().to_owned()))
-        .bind(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()))
-        .bind(client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>().join(" "))
+        .bind(encode_redirect_uris(&client.redirect_uris))
+        .bind(encode_grant_types(&client.grant_types))
         .bind(client.scope.to_string())
         .bind(client.created_at.millis())
+        .bind(encode_introspection(client.introspection))
         .execute(&self.writer)
         .await
         .map_err(|error| unique_violation(error, "a client with this id"))?;
         Ok(())
+    }
+
+    /// Replaces what `tessera client update` may change (name, redirect URIs, grants, scope,
+    /// introspection access); the secret and creation time stay. Whether the client exists.
+    pub async fn update_client(&self, client: &ClientRow) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE clients SET name = $2, redirect_uris = $3, grant_types = $4, scope = $5, may_introspect = $6 \
+             WHERE client_id = $1",
+        )
+        .bind(client.client_id.as_str())
+        .bind(&client.name)
+        .bind(encode_redirect_uris(&client.redirect_uris))
+        .bind(encode_grant_types(&client.grant_types))
+        .bind(client.scope.to_string())
+        .bind(encode_introspection(client.introspection))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     pub async fn get_client(&self, client_id: &ClientId) -> StoreResult<Option<ClientRow>> {

@@ -80,6 +80,7 @@ pub(super) fn client(row: &Row<'_>) -> StoreResult<ClientRow> {
         grant_types: crate::store::rows::decode_grant_types(&grant_types)?,
         scope: scope(row, "scope")?,
         created_at: ts(row, "created_at")?,
+        introspection: crate::store::rows::decode_introspection(row.get("may_introspect")?),
     })
 }
 

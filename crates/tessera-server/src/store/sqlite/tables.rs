@@ -5,7 +5,9 @@
 use super::super::{PurgeRule, purge_rules};
 use super::SqliteStore;
 use super::rows::{all, execute, optional, unique_violation};
-use crate::store::rows::{CLIENT_COLUMNS, USER_COLUMNS};
+use crate::store::rows::{
+    CLIENT_COLUMNS, USER_COLUMNS, encode_grant_types, encode_introspection, encode_redirect_uris,
+};
 use crate::store::{ClientRow, CountedTable, SigningKeyRow, StoreResult, UserRow};
 use rusqlite::params;
 use std::time::Duration;
@@ -19,20 +21,45 @@ impl SqliteStore {
         self.write(move |connection| {
             execute(
                 connection,
-                "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, \
+                                      may_introspect) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     client.client_id.as_str(),
                     client.name,
                     client.secret_hash.as_ref().map(|hash| hash.as_str()),
-                    serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()),
-                    client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>().join(" "),
+                    encode_redirect_uris(&client.redirect_uris),
+                    encode_grant_types(&client.grant_types),
                     client.scope.to_string(),
                     client.created_at.millis(),
+                    encode_introspection(client.introspection),
                 ],
             )
             .map_err(|error| unique_violation(error, "a client with this id"))?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Replaces what `tessera client update` may change (name, redirect URIs, grants, scope,
+    /// introspection access); the secret and creation time stay. Whether the client exists.
+    pub async fn update_client(&self, client: &ClientRow) -> StoreResult<bool> {
+        let client = client.clone();
+        self.write(move |connection| {
+            let updated = execute(
+                connection,
+                "UPDATE clients SET name = ?2, redirect_uris = ?3, grant_types = ?4, scope = ?5, may_introspect = ?6 \
+                 WHERE client_id = ?1",
+                params![
+                    client.client_id.as_str(),
+                    client.name,
+                    encode_redirect_uris(&client.redirect_uris),
+                    encode_grant_types(&client.grant_types),
+                    client.scope.to_string(),
+                    encode_introspection(client.introspection),
+                ],
+            )?;
+            Ok(updated > 0)
         })
         .await
     }
