@@ -7,6 +7,7 @@
 pub mod authorize;
 pub mod code;
 pub mod lifecycle;
+pub mod oidc;
 pub mod request;
 pub mod scope;
 pub mod secret;

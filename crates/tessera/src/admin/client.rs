@@ -6,6 +6,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tessera_server::admin::{NewClient, create_client, rotate_client_secret};
+use tessera_server::admin::{check_post_logout_redirect_uris, set_post_logout_redirect_uris};
 use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::config::Config;
 use tessera_server::store::ClientRow;
@@ -41,6 +42,9 @@ pub struct CreateClient {
     /// A public client (no secret; e.g. a native or browser app)
     #[arg(long)]
     public: bool,
+    /// Where the client may send the browser after logout (OpenID Connect; repeatable)
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -87,12 +91,24 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                 scope: args.scope,
                 public: args.public,
             };
+            check_post_logout_redirect_uris(&args.post_logout_redirect_uris)?;
             let (client, secret) = create_client(&store, SystemClock.now(), new).await?;
+            let logout_uris = args.post_logout_redirect_uris;
+            if !logout_uris.is_empty() {
+                set_post_logout_redirect_uris(&store, &client.client_id, &logout_uris).await?;
+            }
             let secret = secret.as_ref().map(|secret| secret.secret());
             if args.json {
-                print_json(&client_json(&client, secret))?;
+                let mut value = client_json(&client, secret);
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("post_logout_redirect_uris".into(), json!(logout_uris));
+                }
+                print_json(&value)?;
             } else {
                 print_client(&client);
+                if !logout_uris.is_empty() {
+                    println!("post_logout_redirect_uris: {}", logout_uris.join(" "));
+                }
                 if let Some(secret) = secret {
                     println!("client_secret: {secret}");
                     eprintln!("The client secret is shown only once: store it now.");
