@@ -7,25 +7,25 @@ use std::time::Duration;
 use tessera_server::config::RawConfig;
 use tessera_server::store::Backend;
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const REDIRECT: &str = "http://127.0.0.1:49152/callback";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:49152/callback";
 
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     fixture: &'a Fixture,
     http: reqwest::Client,
-    cookies: std::collections::BTreeMap<String, String>,
+    pub(crate) cookies: std::collections::BTreeMap<String, String>,
 }
 
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
     headers: reqwest::header::HeaderMap,
 }
 
 impl<'a> Browser<'a> {
-    fn new(fixture: &'a Fixture) -> Self {
+    pub(crate) fn new(fixture: &'a Fixture) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Browser { fixture, http, cookies: Default::default() }
     }
@@ -47,8 +47,16 @@ impl<'a> Browser<'a> {
         Page { status, location, body: response.text().await.unwrap(), headers }
     }
 
-    async fn get(&mut self, query: &[(&str, &str)]) -> Page {
-        let mut request = self.http.get(self.fixture.url("/oauth/authorize")).query(query);
+    pub(crate) async fn get(&mut self, query: &[(&str, &str)]) -> Page {
+        self.get_at("/oauth/authorize", query).await
+    }
+
+    pub(crate) async fn post(&mut self, form: &[(&str, &str)]) -> Page {
+        self.post_at("/oauth/authorize", form).await
+    }
+
+    pub(crate) async fn get_at(&mut self, path: &str, query: &[(&str, &str)]) -> Page {
+        let mut request = self.http.get(self.fixture.url(path)).query(query);
         if let Some(cookie) = self.cookie_header() {
             request = request.header("cookie", cookie);
         }
@@ -56,8 +64,8 @@ impl<'a> Browser<'a> {
         self.finish(response).await
     }
 
-    async fn post(&mut self, form: &[(&str, &str)]) -> Page {
-        let mut request = self.http.post(self.fixture.url("/oauth/authorize")).form(form);
+    pub(crate) async fn post_at(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut request = self.http.post(self.fixture.url(path)).form(form);
         if let Some(cookie) = self.cookie_header() {
             request = request.header("cookie", cookie);
         }
@@ -66,18 +74,18 @@ impl<'a> Browser<'a> {
     }
 }
 
-fn csrf(page: &Page) -> String {
+pub(crate) fn csrf(page: &Page) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = page.body.find(marker).unwrap_or_else(|| panic!("no csrf field: {}", page.body)) + marker.len();
     page.body[start..].split('"').next().unwrap().to_owned()
 }
 
-fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     let query = location.split_once('?').map(|(_, query)| query).unwrap_or_default();
     serde_urlencoded::from_str(query).unwrap()
 }
 
-fn request<'a>(client_id: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn request<'a>(client_id: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut query = vec![
         ("response_type", "code"),
         ("client_id", client_id),
@@ -98,7 +106,7 @@ fn request<'a>(client_id: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str
 
 /// Login page → sign in → consent → approve; returns the code. A browser whose user has
 /// approved this scope before gets the code at once (remembered consent).
-async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
+pub(crate) async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
     let page = browser.get(query).await;
     if page.status == 303 {
         return code_of(browser, page);
@@ -120,8 +128,16 @@ async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
         form.truncate(query.len());
         consent
     };
+    if consent.status == 303 {
+        // Signed in just now, and this scope was approved before.
+        return code_of(browser, consent);
+    }
     assert_eq!(consent.status, 200, "{}", consent.body);
-    assert!(consent.body.contains("id=\"approve\"") && consent.body.contains("<li>read</li>"), "{}", consent.body);
+    let scope = query.iter().find(|(name, _)| *name == "scope").map_or("", |(_, scope)| *scope);
+    assert!(consent.body.contains("id=\"approve\""), "{}", consent.body);
+    for scope in scope.split(' ').filter(|scope| !scope.is_empty()) {
+        assert!(consent.body.contains(&format!("<li>{scope}</li>")), "{scope} not listed: {}", consent.body);
+    }
     let token = csrf(&consent);
     form.extend([("action", "approve"), ("csrf", token.as_str())]);
     let redirect = browser.post(&form).await;
@@ -129,7 +145,7 @@ async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
 }
 
 /// The code of a redirect to the client, checked.
-fn code_of(browser: &Browser<'_>, redirect: Page) -> String {
+pub(crate) fn code_of(browser: &Browser<'_>, redirect: Page) -> String {
     assert_eq!(redirect.status, 303, "{}", redirect.body);
     let location = redirect.location.unwrap();
     assert!(location.starts_with(REDIRECT), "{location}");

@@ -37,6 +37,8 @@ mod lifecycle;
 mod limits;
 mod logs;
 mod no_echo;
+mod oidc;
+mod oidc_flow;
 mod pats;
 mod recipes;
 mod resources;
