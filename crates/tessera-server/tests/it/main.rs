@@ -39,6 +39,7 @@ mod logs;
 mod no_echo;
 mod oidc;
 mod oidc_flow;
+mod oidc_rp;
 mod pats;
 mod recipes;
 mod resources;
