@@ -27,6 +27,8 @@ async fn start_relying_party(fixture: &Fixture, client_id: &str, secret: &str) -
         .arg(script)
         .args([&fixture.server.base_url, client_id, secret])
         .stdout(Stdio::piped())
+        // Authlib warns on stderr that authlib.jose will move to joserfc; failures show on its pages.
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("python3 (scripts/install-test-deps.sh installs Authlib and PyJWT)");
