@@ -65,7 +65,7 @@ async fn a_relying_party_signs_a_user_in_validates_id_tokens_and_logs_out() {
     fixture
         .server
         .store()
-        .set_client_post_logout_redirect_uris(&rp.client_id.as_str().into(), &[signed_out.clone()])
+        .set_client_post_logout_redirect_uris(&rp.client_id.as_str().into(), std::slice::from_ref(&signed_out))
         .await
         .unwrap();
     let browser = Browser::start().await.unwrap();

@@ -100,7 +100,8 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             let secret = secret.as_ref().map(|secret| secret.secret());
             if args.json {
                 let mut value = client_json(&client, secret);
-                if let Some(object) = value.as_object_mut() {
+                // Only when given: `client show` does not read them back (yet).
+                if let (false, Some(object)) = (logout_uris.is_empty(), value.as_object_mut()) {
                     object.insert("post_logout_redirect_uris".into(), json!(logout_uris));
                 }
                 print_json(&value)?;
