@@ -40,6 +40,7 @@ mod no_echo;
 mod oidc;
 mod oidc_flow;
 mod oidc_rp;
+mod oidc_store;
 mod pats;
 mod recipes;
 mod resources;
