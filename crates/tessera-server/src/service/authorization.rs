@@ -172,7 +172,7 @@ impl AuthService {
         };
         let client_id = family.client_id.clone();
         let issued = self.first_tokens(family, refresh_token, now)?;
-        self.with_id_token(issued, &client_id, &user, &authentication, now).await
+        self.with_id_token(issued, &client_id, &user, &authentication, now)
     }
 
     async fn revoke_code_family(&self, code: &AuthorizationCodeRow) -> Result<(), ServiceError> {

@@ -116,7 +116,7 @@ impl AuthService {
         {
             self.record_family_sign_in(&family, &authentication, false).await?;
         }
-        self.with_id_token(issued, &client.client_id, &user, &authentication, now).await
+        self.with_id_token(issued, &client.client_id, &user, &authentication, now)
     }
 
     /// RFC 6749 §4.4: the client acts for itself. Confidential clients only (§4.4: "MUST only

@@ -26,7 +26,7 @@ impl AuthService {
     }
 
     /// Adds the id token to `issued` when its scope includes `openid`.
-    pub(crate) async fn with_id_token(
+    pub(crate) fn with_id_token(
         &self,
         mut issued: Issued,
         client_id: &ClientId,
@@ -56,7 +56,7 @@ impl AuthService {
             sid: sign_in.and_then(|sign_in| sign_in.sid),
         };
         let now = self.now();
-        self.with_id_token(issued, &family.client_id, &user, &authentication, now).await
+        self.with_id_token(issued, &family.client_id, &user, &authentication, now)
     }
 
     /// Records how the family's user signed in, for its refreshes' id tokens and for consent
