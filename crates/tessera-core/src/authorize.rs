@@ -4,6 +4,7 @@
 //! code later, at the token endpoint, is [`crate::code`]'s business.
 
 use crate::code::valid_pkce_text;
+use crate::oidc::OpenIdParameters;
 use crate::scope::Scope;
 use std::collections::HashMap;
 use tessera_proto::{ClientId, ErrorCode};
@@ -30,6 +31,8 @@ pub struct AuthorizationRequest {
     pub scope: Scope,
     pub state: Option<String>,
     pub code_challenge: Option<String>,
+    /// OpenID Connect's parameters (`nonce`, `prompt`, `max_age`, `login_hint`).
+    pub openid: OpenIdParameters,
 }
 
 /// Why an authorization request is refused.
@@ -129,6 +132,8 @@ impl AuthorizationRequest {
                 return Err(redirect(ErrorCode::UnsupportedResponseType, "only response_type=code is supported"));
             }
         }
+        // OpenID Connect Core §3.1.2.6: its errors too go to the verified redirect URI.
+        let openid = OpenIdParameters::parse(params).map_err(|(code, description)| redirect(code, description))?;
         if !client.allows_authorization_code {
             return Err(redirect(
                 ErrorCode::UnauthorizedClient,
@@ -167,6 +172,7 @@ impl AuthorizationRequest {
             scope,
             state,
             code_challenge,
+            openid,
         })
     }
 }

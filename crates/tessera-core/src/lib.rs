@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod client_access;
 pub mod code;
 pub mod lifecycle;
+pub mod oidc;
 pub mod request;
 pub mod scope;
 pub mod secret;

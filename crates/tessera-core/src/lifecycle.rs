@@ -164,6 +164,8 @@ pub enum RevocationReason {
     RevokedByClient,
     /// An authorization code was redeemed twice (RFC 6749 §4.1.2).
     CodeReplayed,
+    /// The user withdrew the consent the family was granted under.
+    ConsentRevoked,
 }
 
 impl RevocationReason {
@@ -173,6 +175,7 @@ impl RevocationReason {
             RevocationReason::ReuseDetected => "refresh token reuse detected",
             RevocationReason::RevokedByClient => "revoked by the client",
             RevocationReason::CodeReplayed => "authorization code replayed",
+            RevocationReason::ConsentRevoked => "consent revoked by the user",
         }
     }
 }

@@ -4,8 +4,10 @@
 //! domain crate (`tessera-core`) parses these raw values into checked types.
 
 mod ids;
+mod oidc;
 
 pub use ids::{ClientId, FamilyId, Jti, UserId};
+pub use oidc::{IdTokenClaims, OpenIdMetadata, UserInfoClaims};
 use serde::{Deserialize, Serialize};
 
 /// RFC 6749 §5.2 and §4.1.2.1 error codes, plus RFC 7009 §2.2.1 and RFC 6750 §3.1 codes.
@@ -28,6 +30,16 @@ pub enum ErrorCode {
     ServerError,
     /// RFC 6749 §4.1.2.1: the server is overloaded; try again later.
     TemporarilyUnavailable,
+    /// OpenID Connect Core §3.1.2.6: `prompt=none`, and the user would have to interact.
+    InteractionRequired,
+    /// OpenID Connect Core §3.1.2.6: `prompt=none`, and the user is not signed in.
+    LoginRequired,
+    /// OpenID Connect Core §3.1.2.6: `prompt=none`, and the user has not consented.
+    ConsentRequired,
+    /// OpenID Connect Core §3.1.2.6: request objects (`request`) are not supported.
+    RequestNotSupported,
+    /// OpenID Connect Core §3.1.2.6: `request_uri` is not supported.
+    RequestUriNotSupported,
 }
 
 impl ErrorCode {
@@ -46,6 +58,11 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 }
@@ -76,6 +93,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// OpenID Connect Core §3.1.3.3: present when the grant includes the `openid` scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -86,6 +106,7 @@ impl std::fmt::Debug for TokenResponse {
             .field("expires_in", &self.expires_in)
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
             .field("scope", &self.scope)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }

@@ -34,7 +34,9 @@ pub enum AdminError {
     NoSuchPersonalAccessToken(String),
     #[error("a client needs at least one grant type")]
     NoGrants,
-    #[error("nothing to change: give at least one of --name, --scope, --grant, --redirect-uri, --introspect")]
+    #[error(
+        "nothing to change: give at least one of --name, --scope, --grant, --redirect-uri, --introspect, --post-logout-redirect-uri"
+    )]
     NothingToUpdate,
     #[error("client {0} is public: it has no secret to rotate")]
     PublicClient(String),
@@ -69,6 +71,8 @@ pub struct ClientUpdate {
     pub grant_types: Option<Vec<String>>,
     pub scope: Option<String>,
     pub introspection: Option<IntrospectionAccess>,
+    /// OpenID Connect logout destinations; replace the registered ones when given.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
 }
 
 fn valid_redirect_uri(uri: &str) -> bool {
@@ -133,10 +137,18 @@ pub async fn create_client(
 /// it reaches running servers within their client cache's bound (`TESSERA_CLIENT_CACHE_TTL`);
 /// `AuthService::update_client` also drops that instance's cached row at once.
 pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUpdate) -> Result<ClientRow, AdminError> {
-    let ClientUpdate { name, redirect_uris, grant_types, scope, introspection } = update;
-    if name.is_none() && redirect_uris.is_none() && grant_types.is_none() && scope.is_none() && introspection.is_none()
+    let ClientUpdate { name, redirect_uris, grant_types, scope, introspection, post_logout_redirect_uris } = update;
+    if name.is_none()
+        && redirect_uris.is_none()
+        && grant_types.is_none()
+        && scope.is_none()
+        && introspection.is_none()
+        && post_logout_redirect_uris.is_none()
     {
         return Err(AdminError::NothingToUpdate);
+    }
+    if let Some(uris) = &post_logout_redirect_uris {
+        check_post_logout_redirect_uris(uris)?;
     }
     let name = name.as_deref().map(parse_name).transpose()?;
     let grant_types = match grant_types {
@@ -156,6 +168,9 @@ pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUp
     client.introspection = introspection.unwrap_or(client.introspection);
     if !store.update_client(&client).await? {
         return Err(no_such_client());
+    }
+    if let Some(uris) = &post_logout_redirect_uris {
+        set_post_logout_redirect_uris(store, client_id, uris).await?;
     }
     Ok(client)
 }
@@ -179,6 +194,26 @@ pub async fn create_user(
     is_admin: bool,
     password: Password,
 ) -> Result<UserRow, AdminError> {
+    let profile = UserProfile { email, ..UserProfile::default() };
+    create_user_with_profile(store, now, username, profile, is_admin, password).await
+}
+
+/// The OpenID Connect profile of a user (`tessera user create --name --email --email-verified`).
+#[derive(Debug, Clone, Default)]
+pub struct UserProfile {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub email_verified: bool,
+}
+
+pub async fn create_user_with_profile(
+    store: &Store,
+    now: Timestamp,
+    username: &str,
+    profile: UserProfile,
+    is_admin: bool,
+    password: Password,
+) -> Result<UserRow, AdminError> {
     let username = username.trim();
     if username.is_empty() || username.len() > 200 || username.chars().any(char::is_whitespace) {
         return Err(AdminError::InvalidUsername);
@@ -192,13 +227,21 @@ pub async fn create_user(
     let user = UserRow {
         user_id: UserId::new(uuid::Uuid::new_v4().to_string()),
         username: username.to_owned(),
-        email: email.filter(|email| !email.trim().is_empty()),
+        email: non_blank(profile.email),
         password_hash,
         is_admin,
         created_at: now,
+        name: non_blank(profile.name),
+        email_verified: profile.email_verified,
+        updated_at: None,
+        disabled: false,
     };
     store.insert_user(&user).await?;
     Ok(user)
+}
+
+fn non_blank(value: Option<String>) -> Option<String> {
+    value.map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
 }
 
 /// `tessera pat create`: a `tsp_…` token for a user, shown once, stored hashed.
@@ -236,4 +279,63 @@ pub async fn revoke_personal_access_token(store: &Store, now: Timestamp, pat_id:
     } else {
         Err(AdminError::NoSuchPersonalAccessToken(pat_id.into()))
     }
+}
+
+/// What `tessera user update` changes; `None` leaves a field as it is. An empty `email` or
+/// `name` removes it.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub email_verified: Option<bool>,
+    pub is_admin: Option<bool>,
+    pub disabled: Option<bool>,
+}
+
+/// `tessera user update`: changes the given fields and stamps `updated_at` (the OpenID
+/// Connect claim). A disabled user can no longer sign in, and their browser sessions end.
+pub async fn update_user(
+    store: &Store,
+    now: Timestamp,
+    username: &str,
+    change: UserChange,
+) -> Result<UserRow, AdminError> {
+    let mut user =
+        store.get_user_by_username(username).await?.ok_or_else(|| AdminError::NoSuchUser(username.into()))?;
+    if let Some(email) = change.email {
+        user.email = non_blank(Some(email));
+    }
+    if let Some(name) = change.name {
+        user.name = non_blank(Some(name));
+    }
+    user.email_verified = change.email_verified.unwrap_or(user.email_verified);
+    user.is_admin = change.is_admin.unwrap_or(user.is_admin);
+    user.disabled = change.disabled.unwrap_or(user.disabled);
+    user.updated_at = Some(now);
+    if !store.update_user(&user).await? {
+        return Err(AdminError::NoSuchUser(username.into()));
+    }
+    Ok(user)
+}
+
+/// Each post-logout redirect URI must be an absolute URL without fragment, like a redirect URI.
+pub fn check_post_logout_redirect_uris(uris: &[String]) -> Result<(), AdminError> {
+    match uris.iter().find(|uri| !valid_redirect_uri(uri)) {
+        Some(bad) => Err(AdminError::InvalidRedirectUri(bad.clone())),
+        None => Ok(()),
+    }
+}
+
+/// `--post-logout-redirect-uri`: where the client may send the browser after logout
+/// (OpenID Connect RP-Initiated Logout 1.0 §3). Each must be an absolute URL without fragment.
+pub async fn set_post_logout_redirect_uris(
+    store: &Store,
+    client_id: &ClientId,
+    uris: &[String],
+) -> Result<(), AdminError> {
+    check_post_logout_redirect_uris(uris)?;
+    if !store.set_client_post_logout_redirect_uris(client_id, uris).await? {
+        return Err(AdminError::NoSuchClient(client_id.to_string()));
+    }
+    Ok(())
 }

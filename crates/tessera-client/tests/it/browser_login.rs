@@ -236,7 +236,8 @@ async fn a_login_nobody_completes_times_out() {
 
 /// The whole flow in a real browser: login page (a wrong password first), consent page, redirect
 /// to the loopback listener; then the profile works like one from the password login. A second
-/// login in the same browser skips the login page (the session cookie) and goes to consent.
+/// login in the same browser skips the login page (the session cookie) and the consent page
+/// (remembered consent).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_login_with_consent_stores_a_working_profile() {
     let fixture = Fixture::start("browser-approve").await;
@@ -293,8 +294,9 @@ async fn a_browser_login_with_consent_stores_a_working_profile() {
         response.refresh_token.as_ref().map(|token| token.secret())
     );
 
-    // Logged in already: straight to the consent page. A forged redirect first (another state)
-    // is refused without ending the login, which the genuine redirect then completes.
+    // Logged in already, and the scope approved before (remembered consent): straight back
+    // with a code. A forged redirect first (another state) is refused without ending the
+    // login, which the genuine redirect then completes.
     let again = fixture.browser_login().await;
     let url = again.authorize_url().to_string();
     let redirect_uri = again.redirect_uri().to_owned();
@@ -302,7 +304,6 @@ async fn a_browser_login_with_consent_stores_a_working_profile() {
     finish_while(again, async {
         assert_eq!(reqwest::get(&forged).await.unwrap().status(), 400);
         browser.goto(&url).await?;
-        browser.wait_for("#approve", PAGE_WAIT).await?.click().await?;
         browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await?;
         Ok(())
     })

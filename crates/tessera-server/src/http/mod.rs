@@ -6,6 +6,7 @@ pub mod access_log;
 mod authorize;
 mod error;
 mod limits;
+mod oidc;
 mod params;
 
 pub use access_log::{AccessLog, AccessLogWriter};
@@ -43,13 +44,15 @@ pub fn router(state: AppState, access_log: Option<AccessLog>) -> Router {
         .route("/oauth/revoke", post(revoke))
         .route("/oauth/introspect", post(introspect))
         .layer(middleware::map_response(no_store))
+        .route("/oauth/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
+        .route("/oauth/logout", get(oidc::logout::logout_get).post(oidc::logout::logout_post))
         .layer(limits::oauth_body_limit());
     let routes = Router::new()
         .merge(oauth)
         .route("/oauth/jwks", get(jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata))
-        .route("/.well-known/openid-configuration", get(metadata))
+        .route("/.well-known/openid-configuration", get(openid_configuration))
         .route("/api/1.0/users/me", get(users_me))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
@@ -111,6 +114,7 @@ async fn token(
         expires_in: issued.expires_in,
         refresh_token: issued.refresh_token.map(|token| token.secret().to_owned()),
         scope: (!scope.is_empty()).then_some(scope),
+        id_token: issued.id_token,
     }))
 }
 
@@ -137,13 +141,23 @@ async fn jwks(State(service): State<AppState>) -> Response {
 }
 
 async fn metadata(State(service): State<AppState>) -> Json<ServerMetadata> {
+    Json(server_metadata(&service))
+}
+
+/// OpenID Connect Discovery 1.0 §4: the RFC 8414 document plus the OpenID provider fields.
+async fn openid_configuration(State(service): State<AppState>) -> Json<tessera_proto::OpenIdMetadata> {
+    Json(oidc::openid_metadata(&service, server_metadata(&service)))
+}
+
+/// RFC 8414 §2, the same fields in both documents.
+fn server_metadata(service: &AppState) -> ServerMetadata {
     let issuer = service.issuer().to_owned();
     let strings = |items: &[&str]| items.iter().map(|item| (*item).to_owned()).collect::<Vec<_>>();
     let methods =
         |items: &[ClientAuthMethod]| items.iter().map(|method| method.as_str().to_owned()).collect::<Vec<_>>();
     let (basic, post) = (ClientAuthMethod::ClientSecretBasic, ClientAuthMethod::ClientSecretPost);
     let auth_methods = methods(&[basic, post, ClientAuthMethod::None]);
-    Json(ServerMetadata {
+    ServerMetadata {
         authorization_endpoint: format!("{issuer}/oauth/authorize"),
         token_endpoint: format!("{issuer}/oauth/token"),
         jwks_uri: format!("{issuer}/oauth/jwks"),
@@ -162,14 +176,14 @@ async fn metadata(State(service): State<AppState>) -> Json<ServerMetadata> {
         revocation_endpoint_auth_methods_supported: auth_methods,
         introspection_endpoint_auth_methods_supported: methods(&[basic, post]),
         code_challenge_methods_supported: strings(&["S256"]),
-        scopes_supported: Vec::new(),
+        scopes_supported: strings(oidc::OPENID_SCOPES),
         authorization_response_iss_parameter_supported: true,
         issuer,
-    })
+    }
 }
 
 /// The bearer token of a request, if it carries `Authorization: Bearer …` (RFC 6750 §2.1).
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())

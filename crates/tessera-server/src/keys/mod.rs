@@ -20,6 +20,7 @@ use std::time::Duration;
 use tessera_core::{MasterKey, Timestamp};
 use tessera_proto::{AccessTokenClaims, JwkSet};
 
+mod id_token;
 mod material;
 pub use material::generate_key;
 use material::{LoadedKey, load_key, seal_key};

@@ -102,12 +102,16 @@ pub enum Endpoint {
     UsersMe,
     Healthz,
     Metrics,
+    /// OpenID Connect Core §5.3.
+    Userinfo,
+    /// OpenID Connect RP-Initiated Logout 1.0.
+    Logout,
     Other,
 }
 
 impl Endpoint {
     /// In the order of their series in `tessera_http_request_duration_seconds`.
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 12] = [
         Endpoint::Token,
         Endpoint::Revoke,
         Endpoint::Introspect,
@@ -117,6 +121,8 @@ impl Endpoint {
         Endpoint::UsersMe,
         Endpoint::Healthz,
         Endpoint::Metrics,
+        Endpoint::Userinfo,
+        Endpoint::Logout,
         Endpoint::Other,
     ];
 
@@ -132,6 +138,8 @@ impl Endpoint {
             "/api/1.0/users/me" => Endpoint::UsersMe,
             "/healthz" => Endpoint::Healthz,
             "/metrics" => Endpoint::Metrics,
+            "/oauth/userinfo" => Endpoint::Userinfo,
+            "/oauth/logout" => Endpoint::Logout,
             _ => Endpoint::Other,
         }
     }
@@ -149,6 +157,8 @@ impl LabelName for Endpoint {
             Endpoint::UsersMe => "users_me",
             Endpoint::Healthz => "healthz",
             Endpoint::Metrics => "metrics",
+            Endpoint::Userinfo => "userinfo",
+            Endpoint::Logout => "logout",
             Endpoint::Other => "other",
         }
     }

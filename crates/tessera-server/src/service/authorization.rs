@@ -2,15 +2,16 @@
 //! consent, codes, and their redemption at the token endpoint (decided by core's
 //! `decide_code_redemption`, applied here by compare-and-set).
 
+use super::id_tokens::Authentication;
 use super::{AuthService, Issued, PasswordCheck, ServiceError};
 use crate::random::random_bytes;
-use crate::store::{AuthorizationCodeRow, ClientRow, UserRow};
+use crate::store::{AuthorizationCodeRow, ClientRow, CodeSignInRow, UserRow};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::time::Duration;
 use tessera_core::authorize::AuthorizationRequest;
 use tessera_core::code::{CodeDecision, CodeRedemption, CodeRejection, decide_code_redemption};
-use tessera_core::{GrantType, Password, RevocationReason, Scope, TokenHash};
+use tessera_core::{GrantType, Password, RevocationReason, Scope, Timestamp, TokenHash};
 use tessera_proto::ErrorCode;
 
 /// How long a code may wait for its token request (RFC 6749 §4.1.2: "a maximum
@@ -21,8 +22,8 @@ pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 
 /// The outcome of the login form.
 pub enum SignIn {
-    /// The session cookie's value and the user.
-    SignedIn { session: String, user: UserRow },
+    /// The session cookie's value, the user, and when they signed in.
+    SignedIn { session: String, user: UserRow, auth_time: Timestamp },
     /// Not signed in; the message is safe to show.
     Refused(&'static str),
 }
@@ -42,15 +43,40 @@ impl AuthService {
                 return Ok(SignIn::Refused("Too many failed sign-ins for this user; try again in 15 minutes."));
             }
         };
+        if user.disabled {
+            return Ok(SignIn::Refused("This account is disabled."));
+        }
         let session = random_token()?;
         let now = self.now();
         self.store.insert_browser_session(&TokenHash::of(&session), &user.user_id, now, now.plus(SESSION_TTL)).await?;
-        Ok(SignIn::SignedIn { session, user })
+        Ok(SignIn::SignedIn { session, user, auth_time: now })
     }
 
-    /// The signed-in user of a browser session cookie, if it is still valid.
-    pub async fn session_user(&self, session: &str) -> Result<Option<UserRow>, ServiceError> {
-        Ok(self.store.find_browser_session(&TokenHash::of(session), self.now()).await?)
+    /// The signed-in user of a browser session cookie, if it is still valid (and the user
+    /// not disabled), with the time they signed in (OpenID Connect `auth_time`).
+    pub async fn session_user(&self, session: &str) -> Result<Option<(UserRow, Timestamp)>, ServiceError> {
+        let hash = TokenHash::of(session);
+        let now = self.now();
+        let Some(user) = self.store.find_browser_session(&hash, now).await? else { return Ok(None) };
+        if user.disabled {
+            return Ok(None);
+        }
+        let auth_time = self.store.browser_session_started(&hash, now).await?.unwrap_or(now);
+        Ok(Some((user, auth_time)))
+    }
+
+    /// Where a client may send the browser after logout; `None` if there is no such client.
+    pub async fn post_logout_redirect_uris(
+        &self,
+        client_id: &tessera_core::ClientId,
+    ) -> Result<Option<Vec<String>>, ServiceError> {
+        Ok(self.store.client_post_logout_redirect_uris(client_id).await?)
+    }
+
+    /// Logout (RP-Initiated Logout 1.0 §2): the browser session ends.
+    pub async fn end_session(&self, session: &str) -> Result<(), ServiceError> {
+        self.store.delete_browser_session(&TokenHash::of(session)).await?;
+        Ok(())
     }
 
     /// The anti-CSRF token of the consent form: `HMAC(key, session)`, so it needs no storage
@@ -64,11 +90,14 @@ impl AuthService {
         ring::hmac::verify(&self.csrf_key, session.as_bytes(), &tag).is_ok()
     }
 
-    /// The user approved: mint a one-time code for the request.
+    /// The user approved (or had approved before): mint a one-time code for the request,
+    /// remembering how the user signed in (`auth_time` and the session) for the id token.
     pub async fn issue_authorization_code(
         &self,
         request: &AuthorizationRequest,
         user: &UserRow,
+        session: &str,
+        auth_time: Timestamp,
     ) -> Result<String, ServiceError> {
         let code = random_token()?;
         let now = self.now();
@@ -87,6 +116,8 @@ impl AuthService {
                 family_id: None,
             })
             .await?;
+        let sign_in = CodeSignInRow { nonce: request.openid.nonce.clone(), auth_time, sid: self.session_id(session) };
+        self.store.insert_code_sign_in(&TokenHash::of(&code), &sign_in).await?;
         Ok(code)
     }
 
@@ -133,7 +164,19 @@ impl AuthService {
             }
             return Err(CodeRejection::Replayed.into());
         }
-        self.first_tokens(family, refresh_token, now)
+        let sign_in = self.store.find_code_sign_in(&hash).await?;
+        let authentication = Authentication {
+            auth_time: sign_in.as_ref().map_or(stored.created_at, |sign_in| sign_in.auth_time),
+            nonce: sign_in.as_ref().and_then(|sign_in| sign_in.nonce.clone()),
+            sid: sign_in.map(|sign_in| sign_in.sid),
+        };
+        self.record_family_sign_in(&family, &authentication, true).await?;
+        let Some(user) = self.store.get_user(&stored.user_id).await? else {
+            return Err(CodeRejection::Unknown.into());
+        };
+        let client_id = family.client_id.clone();
+        let issued = self.first_tokens(family, refresh_token, now)?;
+        self.with_id_token(issued, &client_id, &user, &authentication, now)
     }
 
     async fn revoke_code_family(&self, code: &AuthorizationCodeRow) -> Result<(), ServiceError> {

@@ -1,7 +1,9 @@
 //! The token endpoint (RFC 6749 §3.2): it authenticates the client, runs the grant asked
 //! for, counts the outcome, and mints the first tokens of a new grant (password, client
-//! credentials; the code grant's are in `authorization`, refreshes in `refresh`).
+//! credentials; the code grant's are in `authorization`, refreshes in `refresh`), with the
+//! id token when the scope includes `openid` (`id_tokens`).
 
+use super::id_tokens::Authentication;
 use super::{AuthService, PasswordCheck, ServiceError};
 use crate::metrics::TokenOutcome;
 use crate::random::random_bytes;
@@ -17,6 +19,10 @@ pub struct Issued {
     pub expires_in: u64,
     pub refresh_token: Option<RefreshToken>,
     pub scope: Scope,
+    /// OpenID Connect Core §3.1.3.3: when the scope includes `openid`.
+    pub id_token: Option<String>,
+    /// The family the tokens belong to, if any (a refresh's id token needs it).
+    pub family_id: Option<FamilyId>,
 }
 
 /// Whom an access token acts for (its `sub`): a user, or the client itself (RFC 6749 §4.4).
@@ -69,7 +75,8 @@ impl AuthService {
                 self.password_grant(&client, username, password.clone(), scope.as_ref()).await
             }
             GrantRequest::RefreshToken { refresh_token, scope } => {
-                self.refresh_grant(&client, refresh_token, scope.as_ref()).await
+                let issued = self.refresh_grant(&client, refresh_token, scope.as_ref()).await?;
+                self.with_refreshed_id_token(issued).await
             }
             GrantRequest::ClientCredentials { scope } => self.client_credentials_grant(&client, scope.as_ref()).await,
             GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
@@ -97,7 +104,19 @@ impl AuthService {
                 return Err(ServiceError::oauth(ErrorCode::InvalidGrant, PasswordCheck::THROTTLED_MESSAGE));
             }
         };
-        self.start_grant(client, &user.user_id, scope).await
+        if user.disabled {
+            return Err(ServiceError::oauth(ErrorCode::InvalidGrant, "this account is disabled"));
+        }
+        let now = self.now();
+        let issued = self.start_grant(client, &user.user_id, scope).await?;
+        // The user authenticated just now, by password, and no browser session was involved.
+        let authentication = Authentication { auth_time: now, nonce: None, sid: None };
+        if let Some(family_id) = &issued.family_id
+            && let Some(family) = self.store.get_family(family_id).await?
+        {
+            self.record_family_sign_in(&family, &authentication, false).await?;
+        }
+        self.with_id_token(issued, &client.client_id, &user, &authentication, now)
     }
 
     /// RFC 6749 §4.4: the client acts for itself. Confidential clients only (§4.4: "MUST only
@@ -118,7 +137,14 @@ impl AuthService {
         let grant =
             AccessGrant { client_id: &client.client_id, subject: Subject::Client, scope: &scope, family_id: None };
         let access_token = self.mint_access_token(&grant, self.now())?;
-        Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: None, scope })
+        Ok(Issued {
+            access_token,
+            expires_in: self.expires_in(),
+            refresh_token: None,
+            scope,
+            id_token: None,
+            family_id: None,
+        })
     }
 
     /// Issues the first tokens of a grant: an access token and, if the client may refresh,
@@ -138,7 +164,14 @@ impl AuthService {
                 family_id: None,
             };
             let access_token = self.mint_access_token(&grant, now)?;
-            return Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: None, scope });
+            return Ok(Issued {
+                access_token,
+                expires_in: self.expires_in(),
+                refresh_token: None,
+                scope,
+                id_token: None,
+                family_id: None,
+            });
         }
         let (family, refresh_token) = self.new_family(client, user_id, scope, now)?;
         let first = refresh_token.as_ref().map(|token| (token.hash(), self.config.refresh.idle_expiry(now, &family)));
@@ -179,7 +212,14 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<Issued, ServiceError> {
         let access_token = self.mint_access_token(&AccessGrant::of_family(&family, &family.scope), now)?;
-        Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token, scope: family.scope })
+        Ok(Issued {
+            access_token,
+            expires_in: self.expires_in(),
+            refresh_token,
+            scope: family.scope,
+            id_token: None,
+            family_id: Some(family.id),
+        })
     }
 
     pub(crate) fn expires_in(&self) -> u64 {

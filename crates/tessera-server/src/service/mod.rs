@@ -13,14 +13,17 @@ pub mod authorization;
 mod bearer;
 mod client_cache;
 mod clients;
+mod consent;
 mod error;
 mod grants;
+mod id_tokens;
 mod introspection;
 pub mod pages;
 mod refresh;
 mod revocation;
 mod revocation_cache;
 mod throttle;
+pub mod userinfo;
 mod verified_tokens;
 
 pub use bearer::{BearerError, InvalidToken, KEY_RELOAD_BACKOFF};

@@ -12,9 +12,8 @@ use tessera_core::authorize::{AuthorizationRequest, AuthorizeError, ClientView};
 
 /// An authorization request checked against its client.
 pub enum CheckedRequest {
-    /// The request may go on to the login or consent page. (The client is boxed: the variants
-    /// would otherwise differ by more than clippy's `large_enum_variant` allows.)
-    Valid { client: Box<ClientRow>, request: AuthorizationRequest },
+    /// The request may go on to the login or consent page.
+    Valid { client: ClientRow, request: Box<AuthorizationRequest> },
     /// The request is refused: shown to the user, or sent back to the client's redirect URI.
     Refused(AuthorizeError),
 }
@@ -38,7 +37,7 @@ impl AuthService {
             scope: &client.scope,
         });
         Ok(match (AuthorizationRequest::parse(params, view.as_ref()), client) {
-            (Ok(request), Some(client)) => CheckedRequest::Valid { client: Box::new(client), request },
+            (Ok(request), Some(client)) => CheckedRequest::Valid { client, request: Box::new(request) },
             // `parse` refuses a request without a client; this arm only keeps that promise local.
             (Ok(_), None) => {
                 CheckedRequest::Refused(AuthorizeError::Fatal("The application is not registered.".into()))

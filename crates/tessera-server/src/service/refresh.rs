@@ -82,6 +82,13 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<Issued, ServiceError> {
         let access_token = self.mint_access_token(&AccessGrant::of_family(family, &access_scope), now)?;
-        Ok(Issued { access_token, expires_in: self.expires_in(), refresh_token: Some(successor), scope: access_scope })
+        Ok(Issued {
+            access_token,
+            expires_in: self.expires_in(),
+            refresh_token: Some(successor),
+            scope: access_scope,
+            id_token: None,
+            family_id: Some(family.id.clone()),
+        })
     }
 }

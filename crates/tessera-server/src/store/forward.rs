@@ -2,8 +2,8 @@
 //! The backends' own methods carry the documentation of what each one guarantees.
 
 use super::{
-    AuthorizationCodeRow, Backend, ClientRow, CountedTable, Inner, PersonalAccessTokenRow, RotateOutcome, Rotation,
-    SigningKeyRow, Store, StoreResult, UserRow,
+    AuthorizationCodeRow, Backend, ClientRow, CodeSignInRow, ConsentRow, CountedTable, FamilySignInRow, Inner,
+    PersonalAccessTokenRow, RotateOutcome, Rotation, SigningKeyRow, Store, StoreResult, UserRow,
 };
 use std::time::Duration;
 use tessera_core::{
@@ -149,4 +149,34 @@ forward! {
     fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64>;
     /// Row counts, for tests and `/metrics`.
     fn count_rows(&self, table: CountedTable) -> StoreResult<i64>;
+}
+
+// OpenID Connect (store/{sqlite,postgres}/oidc.rs).
+forward! {
+    /// Writes a user's changeable fields (email, name, email_verified, is_admin, disabled,
+    /// updated_at); false if there is no such user.
+    fn update_user(&self, user: &UserRow) -> StoreResult<bool>;
+    /// Where a client may send the browser after logout; `None` if there is no such client.
+    fn client_post_logout_redirect_uris(&self, client_id: &ClientId) -> StoreResult<Option<Vec<String>>>;
+    fn set_client_post_logout_redirect_uris(&self, client_id: &ClientId, uris: &[String]) -> StoreResult<bool>;
+
+    fn find_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<Option<ConsentRow>>;
+    /// Inserts or replaces the consent of `consent.user_id` for `consent.client_id`.
+    fn remember_consent(&self, consent: &ConsentRow) -> StoreResult<()>;
+    /// A user's remembered consents, oldest first, with the clients' names.
+    fn list_consents(&self, user_id: &UserId) -> StoreResult<Vec<ConsentRow>>;
+    /// Forgets a consent; false if there was none.
+    fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<bool>;
+    /// The unrevoked families that began at the consent page for this user and client.
+    fn consented_families(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<Vec<FamilyId>>;
+
+    fn insert_code_sign_in(&self, code_hash: &TokenHash, sign_in: &CodeSignInRow) -> StoreResult<()>;
+    fn find_code_sign_in(&self, code_hash: &TokenHash) -> StoreResult<Option<CodeSignInRow>>;
+    fn insert_family_sign_in(&self, sign_in: &FamilySignInRow) -> StoreResult<()>;
+    fn find_family_sign_in(&self, family_id: &FamilyId) -> StoreResult<Option<FamilySignInRow>>;
+
+    /// When a live browser session signed in (its `auth_time`).
+    fn browser_session_started(&self, hash: &TokenHash, now: Timestamp) -> StoreResult<Option<Timestamp>>;
+    /// Ends a browser session (logout); false if there was none.
+    fn delete_browser_session(&self, hash: &TokenHash) -> StoreResult<bool>;
 }

@@ -12,10 +12,12 @@
 //! every HTTP test on both.
 
 mod forward;
+mod oidc;
 mod postgres;
 mod rows;
 mod sqlite;
 
+pub use oidc::*;
 pub use rows::*;
 
 use std::time::Duration;

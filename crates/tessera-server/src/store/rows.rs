@@ -6,7 +6,8 @@ use tessera_core::{
 
 pub(crate) const CLIENT_COLUMNS: &str =
     "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, may_introspect";
-pub(crate) const USER_COLUMNS: &str = "user_id, username, email, password_hash, is_admin, created_at";
+pub(crate) const USER_COLUMNS: &str =
+    "user_id, username, email, password_hash, is_admin, created_at, name, email_verified, updated_at, disabled";
 
 /// A registered client application. Its secret is present only as a hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,26 @@ pub struct UserRow {
     pub password_hash: String,
     pub is_admin: bool,
     pub created_at: Timestamp,
+    /// The full name (OpenID Connect `name`), if known.
+    pub name: Option<String>,
+    pub email_verified: bool,
+    /// When the profile last changed; `None` if never since `created_at`.
+    pub updated_at: Option<Timestamp>,
+    /// A disabled user cannot sign in (login page, password grant, browser sessions).
+    pub disabled: bool,
+}
+
+impl UserRow {
+    /// The user's profile, as OpenID Connect claims are made from it.
+    pub fn profile(&self) -> tessera_core::oidc::claims::Profile<'_> {
+        tessera_core::oidc::claims::Profile {
+            username: &self.username,
+            name: self.name.as_deref(),
+            email: self.email.as_deref(),
+            email_verified: self.email_verified,
+            updated_at: self.updated_at.unwrap_or(self.created_at),
+        }
+    }
 }
 
 impl std::fmt::Debug for UserRow {
@@ -51,6 +72,9 @@ impl std::fmt::Debug for UserRow {
             .field("email", &self.email)
             .field("password_hash", &"[redacted]")
             .field("is_admin", &self.is_admin)
+            .field("name", &self.name)
+            .field("email_verified", &self.email_verified)
+            .field("disabled", &self.disabled)
             .finish()
     }
 }

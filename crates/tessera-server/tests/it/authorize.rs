@@ -7,25 +7,25 @@ use std::time::Duration;
 use tessera_server::config::RawConfig;
 use tessera_server::store::Backend;
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const REDIRECT: &str = "http://127.0.0.1:49152/callback";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:49152/callback";
 
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     fixture: &'a Fixture,
     http: reqwest::Client,
-    cookies: std::collections::BTreeMap<String, String>,
+    pub(crate) cookies: std::collections::BTreeMap<String, String>,
 }
 
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
     headers: reqwest::header::HeaderMap,
 }
 
 impl<'a> Browser<'a> {
-    fn new(fixture: &'a Fixture) -> Self {
+    pub(crate) fn new(fixture: &'a Fixture) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Browser { fixture, http, cookies: Default::default() }
     }
@@ -47,8 +47,16 @@ impl<'a> Browser<'a> {
         Page { status, location, body: response.text().await.unwrap(), headers }
     }
 
-    async fn get(&mut self, query: &[(&str, &str)]) -> Page {
-        let mut request = self.http.get(self.fixture.url("/oauth/authorize")).query(query);
+    pub(crate) async fn get(&mut self, query: &[(&str, &str)]) -> Page {
+        self.get_at("/oauth/authorize", query).await
+    }
+
+    pub(crate) async fn post(&mut self, form: &[(&str, &str)]) -> Page {
+        self.post_at("/oauth/authorize", form).await
+    }
+
+    pub(crate) async fn get_at(&mut self, path: &str, query: &[(&str, &str)]) -> Page {
+        let mut request = self.http.get(self.fixture.url(path)).query(query);
         if let Some(cookie) = self.cookie_header() {
             request = request.header("cookie", cookie);
         }
@@ -56,8 +64,8 @@ impl<'a> Browser<'a> {
         self.finish(response).await
     }
 
-    async fn post(&mut self, form: &[(&str, &str)]) -> Page {
-        let mut request = self.http.post(self.fixture.url("/oauth/authorize")).form(form);
+    pub(crate) async fn post_at(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut request = self.http.post(self.fixture.url(path)).form(form);
         if let Some(cookie) = self.cookie_header() {
             request = request.header("cookie", cookie);
         }
@@ -66,18 +74,18 @@ impl<'a> Browser<'a> {
     }
 }
 
-fn csrf(page: &Page) -> String {
+pub(crate) fn csrf(page: &Page) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = page.body.find(marker).unwrap_or_else(|| panic!("no csrf field: {}", page.body)) + marker.len();
     page.body[start..].split('"').next().unwrap().to_owned()
 }
 
-fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     let query = location.split_once('?').map(|(_, query)| query).unwrap_or_default();
     serde_urlencoded::from_str(query).unwrap()
 }
 
-fn request<'a>(client_id: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn request<'a>(client_id: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut query = vec![
         ("response_type", "code"),
         ("client_id", client_id),
@@ -96,9 +104,13 @@ fn request<'a>(client_id: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str
     query
 }
 
-/// Login page → sign in → consent → approve; returns the code.
-async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
+/// Login page → sign in → consent → approve; returns the code. A browser whose user has
+/// approved this scope before gets the code at once (remembered consent).
+pub(crate) async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
     let page = browser.get(query).await;
+    if page.status == 303 {
+        return code_of(browser, page);
+    }
     assert_eq!(page.status, 200, "{}", page.body);
     let login_csrf = if page.body.contains("id=\"login\"") { csrf(&page) } else { String::new() };
     let mut form = query.to_vec();
@@ -116,11 +128,24 @@ async fn approve(browser: &mut Browser<'_>, query: &[(&str, &str)]) -> String {
         form.truncate(query.len());
         consent
     };
+    if consent.status == 303 {
+        // Signed in just now, and this scope was approved before.
+        return code_of(browser, consent);
+    }
     assert_eq!(consent.status, 200, "{}", consent.body);
-    assert!(consent.body.contains("id=\"approve\"") && consent.body.contains("<li>read</li>"), "{}", consent.body);
+    let scope = query.iter().find(|(name, _)| *name == "scope").map_or("", |(_, scope)| *scope);
+    assert!(consent.body.contains("id=\"approve\""), "{}", consent.body);
+    for scope in scope.split(' ').filter(|scope| !scope.is_empty()) {
+        assert!(consent.body.contains(&format!("<li>{scope}</li>")), "{scope} not listed: {}", consent.body);
+    }
     let token = csrf(&consent);
     form.extend([("action", "approve"), ("csrf", token.as_str())]);
     let redirect = browser.post(&form).await;
+    code_of(browser, redirect)
+}
+
+/// The code of a redirect to the client, checked.
+pub(crate) fn code_of(browser: &Browser<'_>, redirect: Page) -> String {
     assert_eq!(redirect.status, 303, "{}", redirect.body);
     let location = redirect.location.unwrap();
     assert!(location.starts_with(REDIRECT), "{location}");
@@ -157,8 +182,10 @@ async fn authorization_code_flow(backend: Backend) {
     let refresh_token = str_field(&body, "refresh_token");
     let access_token = str_field(&body, "access_token");
     assert_eq!(fixture.me(&access_token).await.status(), 200);
-    // Signed in already: the next request goes straight to consent.
-    let second = approve(&mut browser, &request(&fixture.app.client_id, &[])).await;
+    // Signed in already, and this scope approved before: the next request gets a code at once.
+    let again = browser.get(&request(&fixture.app.client_id, &[])).await;
+    assert_eq!(again.status, 303, "remembered consent skips the page: {}", again.body);
+    let second = code_of(&browser, again);
     assert_ne!(second, code);
     // A replayed code is refused and revokes what it granted (RFC 6749 §4.1.2).
     let (status, body) = exchange(&fixture, &code, VERIFIER).await;
@@ -387,8 +414,7 @@ async fn the_browser_cookies_keep_their_attributes() {
     // the session (8 hours). Behind an https issuer they are `__Host-` cookies (RFC 6265bis
     // §4.1.3.2: `Secure`, `Path=/`, no `Domain`), which no sibling host can set or shadow;
     // over plain http, scoped to the endpoint.
-    for (issuer, prefix, scope) in
-        [(None, "", "path=/oauth/authorize"), (Some("https://auth.example.test"), "__Host-", "path=/")]
+    for (issuer, prefix, scope) in [(None, "", "path=/oauth"), (Some("https://auth.example.test"), "__Host-", "path=/")]
     {
         let fixture = Fixture::with(RawConfig { issuer: issuer.map(str::to_owned), ..RawConfig::default() }).await;
         let mut browser = Browser::new(&fixture);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tessera_core::authorize::AuthorizationRequest;
 use tessera_core::{ClientId, GrantType, IntrospectionAccess, Scope, UserId};
 use tessera_server::admin::{AdminError, ClientUpdate, update_client};
+use tessera_server::clock::Clock;
 use tessera_server::config::RawConfig;
 use tessera_server::store::Backend;
 use tessera_testkit::TestClient;
@@ -73,10 +74,13 @@ async fn update_client_conformance(backend: Backend) {
         grant_types: Some(vec!["refresh_token".into(), "password".into(), "password".into()]),
         scope: Some("read  admin".into()),
         introspection: Some(IntrospectionAccess::AnyAccessToken),
+        post_logout_redirect_uris: Some(vec!["https://app.example/bye".into()]),
     };
     let updated = update_client(store, &id, changes).await.unwrap();
     let stored = store.get_client(&id).await.unwrap().unwrap();
     assert_eq!(stored, updated);
+    let logout_uris = store.client_post_logout_redirect_uris(&id).await.unwrap();
+    assert_eq!(logout_uris, Some(vec!["https://app.example/bye".to_owned()]));
     assert_eq!(stored.name, "Renamed");
     assert_eq!(stored.redirect_uris, ["https://app.example/cb", "http://127.0.0.1/cb"]);
     assert_eq!(stored.grant_types, [GrantType::Password, GrantType::RefreshToken]);
@@ -198,8 +202,11 @@ async fn first_grants_follow_the_narrowed_scope(backend: Backend) {
                 scope: Scope::parse("read admin").unwrap(),
                 state: None,
                 code_challenge: None,
+                openid: Default::default(),
             },
             &user,
+            "session",
+            fixture.server.clock.now(),
         )
         .await
         .unwrap();

@@ -7,9 +7,10 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use tessera_core::IntrospectionAccess;
 use tessera_server::admin::{ClientUpdate, NewClient, create_client, rotate_client_secret, update_client};
+use tessera_server::admin::{check_post_logout_redirect_uris, set_post_logout_redirect_uris};
 use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::config::Config;
-use tessera_server::store::ClientRow;
+use tessera_server::store::{ClientRow, Store};
 
 #[derive(Subcommand)]
 pub enum ClientCommand {
@@ -52,6 +53,9 @@ pub struct CreateClient {
     /// A resource server: may introspect any access token, not only its own
     #[arg(long)]
     introspect: bool,
+    /// Where the client may send the browser after logout (OpenID Connect; repeatable)
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -79,6 +83,9 @@ pub struct UpdateClient {
     /// May introspect only tokens issued to it
     #[arg(long)]
     no_introspect: bool,
+    /// Where the client may send the browser after logout (repeatable; replaces the registered ones)
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
     /// Print JSON (the client, as `show --json` does)
     #[arg(long)]
     json: bool,
@@ -97,6 +104,7 @@ impl UpdateClient {
                 (false, true) => Some(IntrospectionAccess::OwnTokens),
                 (false, false) => None,
             },
+            post_logout_redirect_uris: given(&self.post_logout_redirect_uris),
         }
     }
 }
@@ -105,7 +113,13 @@ fn introspection(access: IntrospectionAccess) -> bool {
     access == IntrospectionAccess::AnyAccessToken
 }
 
-fn client_json(client: &ClientRow, secret: Option<&str>) -> serde_json::Value {
+/// A client with its post-logout redirect URIs, which live beside its row.
+async fn with_logout_uris(store: &Store, client: ClientRow) -> anyhow::Result<(ClientRow, Vec<String>)> {
+    let uris = store.client_post_logout_redirect_uris(&client.client_id).await?.unwrap_or_default();
+    Ok((client, uris))
+}
+
+fn client_json((client, logout_uris): &(ClientRow, Vec<String>), secret: Option<&str>) -> serde_json::Value {
     let mut value = json!({
         "client_id": client.client_id,
         "name": client.name,
@@ -114,6 +128,7 @@ fn client_json(client: &ClientRow, secret: Option<&str>) -> serde_json::Value {
         "scope": client.scope.to_string(),
         "public": client.is_public(),
         "introspect": introspection(client.introspection),
+        "post_logout_redirect_uris": logout_uris,
         "created_at": rfc3339(client.created_at),
     });
     if let (Some(secret), Some(object)) = (secret, value.as_object_mut()) {
@@ -122,7 +137,7 @@ fn client_json(client: &ClientRow, secret: Option<&str>) -> serde_json::Value {
     value
 }
 
-fn print_client(client: &ClientRow) {
+fn print_client((client, logout_uris): &(ClientRow, Vec<String>)) {
     println!("client_id:     {}", client.client_id);
     println!("name:          {}", client.name);
     println!("type:          {}", if client.is_public() { "public" } else { "confidential" });
@@ -131,6 +146,9 @@ fn print_client(client: &ClientRow) {
     println!("scope:         {}", client.scope);
     let introspects = if introspection(client.introspection) { "any access token" } else { "its own tokens" };
     println!("introspects:   {introspects}");
+    if !logout_uris.is_empty() {
+        println!("post_logout_redirect_uris: {}", logout_uris.join(" "));
+    }
     println!("created_at:    {}", rfc3339(client.created_at));
 }
 
@@ -154,7 +172,13 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                     IntrospectionAccess::OwnTokens
                 },
             };
+            check_post_logout_redirect_uris(&args.post_logout_redirect_uris)?;
             let (client, secret) = create_client(&store, SystemClock.now(), new).await?;
+            let logout_uris = args.post_logout_redirect_uris;
+            if !logout_uris.is_empty() {
+                set_post_logout_redirect_uris(&store, &client.client_id, &logout_uris).await?;
+            }
+            let client = (client, logout_uris);
             let secret = secret.as_ref().map(|secret| secret.secret());
             if args.json {
                 print_json(&client_json(&client, secret))?;
@@ -169,7 +193,11 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
         ClientCommand::List(args) => {
             let clients = store.list_clients().await?;
             if args.json {
-                print_json(&json!(clients.iter().map(|c| client_json(c, None)).collect::<Vec<_>>()))?;
+                let mut rows = Vec::with_capacity(clients.len());
+                for client in clients {
+                    rows.push(client_json(&with_logout_uris(&store, client).await?, None));
+                }
+                print_json(&json!(rows))?;
             } else if clients.is_empty() {
                 println!("no clients; create one with `tessera client create --name NAME`");
             } else {
@@ -184,10 +212,12 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             let Some(client) = store.get_client(&args.id.as_str().into()).await? else {
                 bail!("client {} does not exist", args.id)
             };
+            let client = with_logout_uris(&store, client).await?;
             if args.json { print_json(&client_json(&client, None))? } else { print_client(&client) }
         }
         ClientCommand::Update(args) => {
             let client = update_client(&store, &args.id.as_str().into(), args.changes()).await?;
+            let client = with_logout_uris(&store, client).await?;
             if args.json { print_json(&client_json(&client, None))? } else { print_client(&client) }
         }
         ClientCommand::Delete(args) => {

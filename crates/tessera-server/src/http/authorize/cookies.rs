@@ -2,7 +2,8 @@
 //! `Set-Cookie` with the `cookie` crate. Both are `HttpOnly` and `SameSite=Lax`. When the
 //! issuer is served over HTTPS they are `__Host-` cookies (`Secure`, `Path=/`, no `Domain`:
 //! RFC 6265bis §4.1.3.2), which a sibling host cannot set or shadow; over plain HTTP (a
-//! development set-up) they are scoped to `/oauth/authorize`.
+//! development set-up) they are scoped to `/oauth`, which holds the authorization endpoint
+//! and the end-session endpoint (`/oauth/logout`), which must see the session to end it.
 
 use crate::service::authorization::SESSION_TTL;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -71,8 +72,13 @@ fn base(jar: Jar, value: &str, transport: Transport) -> cookie::CookieBuilder<'s
     let builder = Cookie::build((jar.name(transport), value.to_owned())).http_only(true).same_site(SameSite::Lax);
     match transport {
         Transport::Https => builder.path("/").secure(true),
-        Transport::Http => builder.path("/oauth/authorize"),
+        Transport::Http => builder.path("/oauth"),
     }
+}
+
+/// The session cookie, expired: the browser drops it (logout).
+pub fn session_cleared(transport: Transport) -> Cookie<'static> {
+    base(Jar::Session, "", transport).max_age(cookie::time::Duration::ZERO).build()
 }
 
 /// Adds `Set-Cookie: cookie` to a response.

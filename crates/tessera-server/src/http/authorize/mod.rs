@@ -1,12 +1,14 @@
-//! `GET, POST /oauth/authorize` (RFC 6749 §4.1): the login page, the consent page ("the user
-//! accepts the application"), and the redirect back to the client with a code.
+//! `GET, POST /oauth/authorize` (RFC 6749 §4.1, OpenID Connect Core §3.1.2): the login page,
+//! the consent page ("the user accepts the application"), and the redirect back to the client
+//! with a code. Which comes next (`prompt`, `max_age`, remembered consent) is core's
+//! `oidc::next_step`.
 //!
 //! The pages are plain server-rendered HTML forms. The authorization request travels in
 //! hidden fields, so the endpoint keeps no per-request state; the signed-in user is a
 //! database-backed session cookie, so any instance can serve any step.
 
-mod cookies;
-mod pages;
+pub(super) mod cookies;
+pub(super) mod pages;
 
 use super::{ApiError, AppState};
 use crate::service::ServiceError;
@@ -20,9 +22,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cookies::{Jar, Transport};
 use std::collections::HashMap;
-use tessera_core::Password;
 use tessera_core::authorize::{AuthorizationRequest, AuthorizeError};
+use tessera_core::oidc::{NextStep, Session, next_step};
 use tessera_core::request::collect_parameters;
+use tessera_core::{Password, Timestamp};
 use tessera_proto::ErrorCode;
 
 /// A request that ends without the page it asked for.
@@ -57,7 +60,7 @@ impl From<AuthorizeError> for PageError {
 
 impl PageError {
     /// The answer; a redirect names `issuer` (RFC 9207 §2), as successful responses do.
-    fn into_response(self, issuer: &str) -> Response {
+    pub(super) fn into_response(self, issuer: &str) -> Response {
         match self {
             PageError::Refused(message) => pages::error(&message),
             PageError::Redirect { redirect_uri, state, code, description } => redirect_to_client(
@@ -83,6 +86,13 @@ struct Checked {
     params: HashMap<String, String>,
 }
 
+/// A signed-in browser: its session cookie's value, its user, and when they signed in.
+pub(super) struct Browser {
+    pub session: String,
+    pub user: UserRow,
+    pub auth_time: Timestamp,
+}
+
 /// What the user decided on the consent page.
 enum Decision {
     Approve,
@@ -98,10 +108,56 @@ pub async fn authorize_get(State(service): State<AppState>, headers: HeaderMap, 
 async fn show(service: &AppState, headers: &HeaderMap, query: Option<String>) -> Result<Response, PageError> {
     let params = parse_pairs(serde_urlencoded::from_str(query.as_deref().unwrap_or_default()))?;
     let checked = check_request(service, params).await?;
-    match signed_in(service, headers).await? {
-        Some((session, user)) => Ok(consent_page(service, &checked, &user, &session)),
-        None => login_page(service, headers, &checked, None),
+    let browser = signed_in(service, headers).await?;
+    let session = match &browser {
+        Some(browser) => Session::Existing { auth_time: browser.auth_time },
+        None => Session::None,
+    };
+    proceed(service, headers, &checked, browser.as_ref(), session).await
+}
+
+/// The next step for this browser: the login page, the consent page, a code at once (consent
+/// remembered), or under `prompt=none` the error that says which page it would have needed.
+async fn proceed(
+    service: &AppState,
+    headers: &HeaderMap,
+    checked: &Checked,
+    browser: Option<&Browser>,
+    session: Session,
+) -> Result<Response, PageError> {
+    let remembered = match browser {
+        Some(browser) => service.remembered_consent(&browser.user.user_id, &checked.client.client_id).await?,
+        None => None,
+    };
+    let request = &checked.request;
+    let step = next_step(&request.openid, session, service.now(), remembered.as_ref(), &request.scope);
+    match (step, browser) {
+        (NextStep::Refuse(code), _) => Err(PageError::Redirect {
+            redirect_uri: request.redirect_uri.clone(),
+            state: request.state.clone(),
+            code,
+            description: match code {
+                ErrorCode::LoginRequired => "the user must sign in".into(),
+                _ => "the user must approve the request".into(),
+            },
+        }),
+        (NextStep::Consent, Some(browser)) => Ok(consent_page(service, checked, &browser.user, &browser.session)),
+        (NextStep::Issue, Some(browser)) => issue_code(service, request, browser).await,
+        (NextStep::SignIn, _) | (NextStep::Consent | NextStep::Issue, None) => {
+            login_page(service, headers, checked, None)
+        }
     }
+}
+
+/// A code for the request, sent to the client's redirect URI.
+async fn issue_code(
+    service: &AppState,
+    request: &AuthorizationRequest,
+    browser: &Browser,
+) -> Result<Response, PageError> {
+    let code = service.issue_authorization_code(request, &browser.user, &browser.session, browser.auth_time).await?;
+    let extra = vec![("code", code.as_str())];
+    Ok(redirect_to_client(&request.redirect_uri, service.issuer(), extra, request.state.as_deref()))
 }
 
 /// `POST /oauth/authorize`: sign in, or approve / deny.
@@ -135,7 +191,8 @@ async fn submit(service: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<
     }
 }
 
-/// The login form: on success the consent page, with the new session cookie.
+/// The login form: on success the consent page (or the code, if consent is remembered), with
+/// the new session cookie.
 async fn sign_in(
     service: &AppState,
     headers: &HeaderMap,
@@ -150,9 +207,10 @@ async fn sign_in(
     let username = form.get("username").map(String::as_str).unwrap_or_default();
     let password = Password::new(form.get("password").cloned().unwrap_or_default());
     match service.sign_in(username, password).await? {
-        SignIn::SignedIn { session, user } => {
-            let mut response = consent_page(service, checked, &user, &session);
-            cookies::set(&mut response, &cookies::session(&session, transport(service)));
+        SignIn::SignedIn { session, user, auth_time } => {
+            let browser = Browser { session, user, auth_time };
+            let mut response = proceed(service, headers, checked, Some(&browser), Session::JustSignedIn).await?;
+            cookies::set(&mut response, &cookies::session(&browser.session, transport(service)));
             Ok(response)
         }
         SignIn::Refused(message) => login_page(service, headers, checked, Some(message)),
@@ -167,11 +225,11 @@ async fn decide(
     checked: &Checked,
     decision: Decision,
 ) -> Result<Response, PageError> {
-    let Some((session, user)) = signed_in(service, headers).await? else {
+    let Some(browser) = signed_in(service, headers).await? else {
         return login_page(service, headers, checked, Some("Your session has ended; sign in again."));
     };
     let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
-    if !service.csrf_token_matches(&session, csrf) {
+    if !service.csrf_token_matches(&browser.session, csrf) {
         return Err(PageError::Refused("This form has expired or was not sent from this page; start again.".into()));
     }
     let request = &checked.request;
@@ -183,9 +241,8 @@ async fn decide(
             description: "the user denied the request".into(),
         }),
         Decision::Approve => {
-            let code = service.issue_authorization_code(request, &user).await?;
-            let extra = vec![("code", code.as_str())];
-            Ok(redirect_to_client(&request.redirect_uri, service.issuer(), extra, request.state.as_deref()))
+            service.remember_consent(&browser.user.user_id, &request.client_id, &request.scope).await?;
+            issue_code(service, request, &browser).await
         }
     }
 }
@@ -204,7 +261,8 @@ fn login_page(
         None => service.new_login_nonce()?,
     };
     let csrf = service.login_csrf_token(&nonce);
-    let mut response = pages::login(&checked.client.name, &checked.params, &csrf, error);
+    let hint = checked.request.openid.login_hint.as_deref();
+    let mut response = pages::login(&checked.client.name, &checked.params, &csrf, error, hint);
     if existing.is_none() {
         cookies::set(&mut response, &cookies::login(&nonce, transport(service)));
     }
@@ -253,21 +311,21 @@ fn with_state<'a>(mut extra: Vec<(&'a str, &'a str)>, state: Option<&'a str>) ->
 /// Checks the request against its client.
 async fn check_request(service: &AppState, params: HashMap<String, String>) -> Result<Checked, PageError> {
     match service.check_authorization_request(&params).await? {
-        CheckedRequest::Valid { client, request } => Ok(Checked { client: *client, request, params }),
+        CheckedRequest::Valid { client, request } => Ok(Checked { client, request: *request, params }),
         CheckedRequest::Refused(refusal) => Err(refusal.into()),
     }
 }
 
 /// Whether the browser reaches us over HTTPS, as far as the cookies are concerned.
-fn transport(service: &AppState) -> Transport {
+pub(super) fn transport(service: &AppState) -> Transport {
     if service.cookies_are_secure() { Transport::Https } else { Transport::Http }
 }
 
-/// The session token and user of a signed-in browser.
-async fn signed_in(service: &AppState, headers: &HeaderMap) -> Result<Option<(String, UserRow)>, PageError> {
+/// The signed-in browser, if its session cookie names a live session.
+pub(super) async fn signed_in(service: &AppState, headers: &HeaderMap) -> Result<Option<Browser>, PageError> {
     let Some(session) = cookies::read(headers, Jar::Session, transport(service)) else { return Ok(None) };
-    let user = service.session_user(&session).await?;
-    Ok(user.map(|user| (session, user)))
+    let found = service.session_user(&session).await?;
+    Ok(found.map(|(user, auth_time)| Browser { session, user, auth_time }))
 }
 
 fn parse_pairs(

@@ -9,8 +9,20 @@ use std::collections::HashMap;
 use tessera_core::Scope;
 
 /// The parameters of an authorization request that the forms carry along.
-pub const REQUEST_FIELDS: &[&str] =
-    &["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
+pub const REQUEST_FIELDS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    // OpenID Connect Core §3.1.2.1.
+    "nonce",
+    "prompt",
+    "max_age",
+    "login_hint",
+];
 
 /// The request's parameters as hidden fields, in [`REQUEST_FIELDS`] order.
 fn request_fields(params: &HashMap<String, String>) -> Vec<(&'static str, &str)> {
@@ -25,6 +37,8 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     fields: Vec<(&'static str, &'a str)>,
     csrf: &'a str,
+    /// OpenID Connect `login_hint`: pre-fills the username.
+    username: &'a str,
 }
 
 #[derive(Template)]
@@ -47,9 +61,16 @@ struct ErrorPage<'a> {
 }
 
 /// The login page: 200, or 401 when it comes back with an error.
-pub fn login(client_name: &str, params: &HashMap<String, String>, csrf: &str, error: Option<&str>) -> Response {
+pub fn login(
+    client_name: &str,
+    params: &HashMap<String, String>,
+    csrf: &str,
+    error: Option<&str>,
+    login_hint: Option<&str>,
+) -> Response {
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    render(status, &LoginPage { title: "Sign in", client_name, error, fields: request_fields(params), csrf })
+    let username = login_hint.unwrap_or_default();
+    render(status, &LoginPage { title: "Sign in", client_name, error, fields: request_fields(params), csrf, username })
 }
 
 /// The consent page ("the user accepts the application").
@@ -74,6 +95,11 @@ pub fn consent(
 /// A 400 page that tells the user why the request cannot go on.
 pub fn error(message: &str) -> Response {
     render(StatusCode::BAD_REQUEST, &ErrorPage { title: "Cannot continue", message })
+}
+
+/// A page of the end-session endpoint (`http/oidc`), with the same headers as these.
+pub fn page(status: StatusCode, page: &impl Template) -> Response {
+    render(status, page)
 }
 
 /// A page with the headers every authorization page carries: never cached, never framed

@@ -32,6 +32,10 @@ impl UserRow {
             password_hash: row.try_get("password_hash")?,
             is_admin: row.try_get::<i64, _>("is_admin")? != 0,
             created_at: ts(row, "created_at")?,
+            name: row.try_get("name")?,
+            email_verified: row.try_get::<i64, _>("email_verified")? != 0,
+            updated_at: opt_ts(row, "updated_at")?,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
         })
     }
 }

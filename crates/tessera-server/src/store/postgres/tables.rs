@@ -87,8 +87,8 @@ impl PostgresStore {
 
     pub async fn insert_user(&self, user: &UserRow) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO users (user_id, username, email, password_hash, is_admin, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO users (user_id, username, email, password_hash, is_admin, created_at, \
+             name, email_verified, updated_at, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(user.user_id.as_str())
         .bind(&user.username)
@@ -96,6 +96,10 @@ impl PostgresStore {
         .bind(&user.password_hash)
         .bind(i64::from(user.is_admin))
         .bind(user.created_at.millis())
+        .bind(user.name.clone())
+        .bind(i64::from(user.email_verified))
+        .bind(user.updated_at.map(Timestamp::millis))
+        .bind(i64::from(user.disabled))
         .execute(&self.writer)
         .await
         .map_err(|error| unique_violation(error, "a user with this username"))?;

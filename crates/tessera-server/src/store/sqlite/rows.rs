@@ -92,6 +92,10 @@ pub(super) fn user(row: &Row<'_>) -> StoreResult<UserRow> {
         password_hash: row.get("password_hash")?,
         is_admin: row.get::<_, i64>("is_admin")? != 0,
         created_at: ts(row, "created_at")?,
+        name: row.get("name")?,
+        email_verified: row.get::<_, i64>("email_verified")? != 0,
+        updated_at: opt_ts(row, "updated_at")?,
+        disabled: row.get::<_, i64>("disabled")? != 0,
     })
 }
 

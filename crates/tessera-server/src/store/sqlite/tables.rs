@@ -102,15 +102,19 @@ impl SqliteStore {
         self.write(move |connection| {
             execute(
                 connection,
-                "INSERT INTO users (user_id, username, email, password_hash, is_admin, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO users (user_id, username, email, password_hash, is_admin, created_at, \
+                 name, email_verified, updated_at, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     user.user_id.as_str(),
                     user.username,
                     user.email,
                     user.password_hash,
                     i64::from(user.is_admin),
-                    user.created_at.millis()
+                    user.created_at.millis(),
+                    user.name,
+                    i64::from(user.email_verified),
+                    user.updated_at.map(Timestamp::millis),
+                    i64::from(user.disabled),
                 ],
             )
             .map_err(|error| unique_violation(error, "a user with this username"))?;

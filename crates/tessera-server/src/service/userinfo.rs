@@ -1,0 +1,41 @@
+//! The userinfo endpoint's use case (OpenID Connect Core §5.3): the claims an access token's
+//! scope releases about its user.
+
+use super::{AuthService, BearerError};
+use tessera_core::Scope;
+use tessera_core::oidc::claims::{claims_for_scope, is_openid};
+use tessera_proto::{UserId, UserInfoClaims};
+
+/// Why userinfo refuses a valid access token (RFC 6750 §3.1 `insufficient_scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserInfoRefusal {
+    /// Core §5.3: the token was not granted `openid`.
+    NotOpenId,
+    /// A client's own token (client credentials): it acts for no user.
+    NoUser,
+}
+
+impl UserInfoRefusal {
+    pub fn description(self) -> &'static str {
+        match self {
+            UserInfoRefusal::NotOpenId => "this access token was not granted the openid scope",
+            UserInfoRefusal::NoUser => "this access token does not act for a user",
+        }
+    }
+}
+
+impl AuthService {
+    /// Core §5.3.2: `sub` and the claims the token's scope allows (§5.4).
+    pub async fn userinfo(&self, token: &str) -> Result<Result<UserInfoClaims, UserInfoRefusal>, BearerError> {
+        let claims = self.authenticate_bearer(token).await?;
+        let scope = Scope::parse(&claims.scope).unwrap_or_default();
+        if !is_openid(&scope) {
+            return Ok(Err(UserInfoRefusal::NotOpenId));
+        }
+        let user = self.store.get_user(&UserId::new(claims.sub.as_str())).await.map_err(super::InternalError::from)?;
+        let Some(user) = user else { return Ok(Err(UserInfoRefusal::NoUser)) };
+        let mut info = claims_for_scope(&scope, &user.profile());
+        info.sub = Some(user.user_id.into_string());
+        Ok(Ok(info))
+    }
+}
