@@ -11,6 +11,7 @@ pub mod request;
 pub mod scope;
 pub mod secret;
 pub mod time;
+pub mod verification;
 
 pub use code::{CodeDecision, CodeRedemption, CodeRejection, IssuedCode};
 pub use lifecycle::{
@@ -25,3 +26,4 @@ pub use secret::{
 };
 pub use tessera_proto::{ClientId, FamilyId, Jti, UserId};
 pub use time::{Timestamp, parse_duration};
+pub use verification::{IAT_SKEW, KeyState, TokenTimeRejection, check_token_times, retired_key_retention};

@@ -33,6 +33,7 @@ mod authorize;
 mod clients;
 mod group_commit;
 mod helpers;
+mod keys;
 mod lifecycle;
 mod limits;
 mod logs;
