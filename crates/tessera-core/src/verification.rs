@@ -109,8 +109,9 @@ mod tests {
         let t = |secs| Timestamp::from_secs(secs);
         let retention = retired_key_retention(HOUR, MINUTE);
         assert_eq!(retention, Duration::from_secs(3660));
-        // (retired_at, revoked_at, now, state name, verifies)
-        let cases: &[(Option<i64>, Option<i64>, i64, &str, bool)] = &[
+        /// (retired_at, revoked_at, now, state name, verifies)
+        type Case = (Option<i64>, Option<i64>, i64, &'static str, bool);
+        let cases: &[Case] = &[
             (None, None, 0, "active", true),
             (None, None, 1_000_000, "active", true),
             (Some(100), None, 100, "retired", true),
