@@ -263,11 +263,16 @@ mod tests {
     }
 
     #[test]
-    fn retired_keys_do_not_sign() {
+    fn retired_and_revoked_keys_do_not_sign() {
         let master = MasterKey::parse("a master key for the key ring's own tests").unwrap();
         let mut row = generate_key(&master, SigningAlgorithm::Es256, Timestamp::from_millis(0)).unwrap();
         row.retired_at = Some(Timestamp::from_millis(1));
         let key = load_key(&seal_key(&master).unwrap(), &row).unwrap();
         assert!(key.sign(&claims(), &SystemRandom::new()).is_none());
+        // Revoked (and so retired): neither signs nor verifies.
+        row.revoked_at = Some(Timestamp::from_millis(2));
+        let key = load_key(&seal_key(&master).unwrap(), &row).unwrap();
+        assert!(key.sign(&claims(), &SystemRandom::new()).is_none());
+        assert!(!key.state.verifies(Timestamp::from_millis(2), Duration::from_secs(3660)));
     }
 }
