@@ -13,6 +13,7 @@ pub mod request;
 pub mod scope;
 pub mod secret;
 pub mod time;
+pub mod verification;
 
 pub use client_access::{IntrospectedToken, IntrospectionAccess};
 pub use code::{CodeDecision, CodeRedemption, CodeRejection, IssuedCode};
@@ -28,3 +29,4 @@ pub use secret::{
 };
 pub use tessera_proto::{ClientId, FamilyId, Jti, UserId};
 pub use time::{Timestamp, parse_duration};
+pub use verification::{IAT_SKEW, KeyState, TokenTimeRejection, check_token_times, retired_key_retention};

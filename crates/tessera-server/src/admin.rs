@@ -1,12 +1,16 @@
-//! Administration use cases behind the `tessera client …` and `tessera user …` commands.
-//! They act on the database directly; secrets are returned once and stored only hashed.
+//! Administration use cases behind the `tessera client …`, `user …`, `pat …` and
+//! `keys revoke` commands. They act on the database directly; secrets are returned once and
+//! stored only hashed.
 
+use crate::config::SigningAlgorithm;
+use crate::keys::{KeyError, rotate_keys};
 use crate::passwords::{PasswordError, hash_password};
 use crate::random::{RandomError, random_bytes};
-use crate::store::{ClientRow, PersonalAccessTokenRow, Store, StoreError, UserRow};
+use crate::store::{ClientRow, PersonalAccessTokenRow, SigningKeyRow, Store, StoreError, UserRow};
 use std::time::Duration;
 use tessera_core::{
-    ClientId, ClientSecret, GrantType, IntrospectionAccess, Password, PersonalAccessToken, Scope, Timestamp, UserId,
+    ClientId, ClientSecret, GrantType, IntrospectionAccess, KeyState, MasterKey, Password, PersonalAccessToken, Scope,
+    Timestamp, UserId,
 };
 
 /// The grants of a client created without `--grant`.
@@ -40,6 +44,17 @@ pub enum AdminError {
     NothingToUpdate,
     #[error("client {0} is public: it has no secret to rotate")]
     PublicClient(String),
+    #[error("signing key {0} does not exist")]
+    NoSuchSigningKey(String),
+    #[error("signing key {0} is already revoked")]
+    SigningKeyAlreadyRevoked(String),
+    #[error(
+        "signing key {0} is the only active key: revoking it would leave nothing to sign with; \
+         `tessera keys revoke {0} --rotate` adds a new active key first"
+    )]
+    OnlyActiveSigningKey(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -338,4 +353,44 @@ pub async fn set_post_logout_redirect_uris(
         return Err(AdminError::NoSuchClient(client_id.to_string()));
     }
     Ok(())
+}
+/// What `tessera keys revoke` does when the key to revoke is the one that signs.
+#[derive(Debug, Clone, Copy)]
+pub enum WhenActive<'a> {
+    /// Revoke it only if another active key exists (the default).
+    Refuse,
+    /// Rotate a new active key in first (`--rotate`), sealed under this master key, then revoke.
+    RotateFirst(&'a MasterKey, SigningAlgorithm),
+}
+
+/// `tessera keys revoke KID`: the key leaves JWKS and verification at once in the database;
+/// each running instance drops it when it next re-reads its keys (within the key-refresh
+/// interval), and from then on refuses every token it signed, remembered or not.
+///
+/// The only active key is not revoked unless a successor is rotated in first: without one,
+/// every instance would be left with nothing to sign with until restarted. Returns the
+/// successor, if one was rotated in.
+pub async fn revoke_signing_key(
+    store: &Store,
+    now: Timestamp,
+    kid: &str,
+    when_active: WhenActive<'_>,
+) -> Result<Option<SigningKeyRow>, AdminError> {
+    let key = store.find_signing_key(kid).await?.ok_or_else(|| AdminError::NoSuchSigningKey(kid.into()))?;
+    let successor = match (key.state(), when_active) {
+        (KeyState::Revoked { .. }, _) => return Err(AdminError::SigningKeyAlreadyRevoked(kid.into())),
+        (KeyState::Active, WhenActive::RotateFirst(master, algorithm)) => {
+            Some(rotate_keys(store, master, algorithm, now).await?)
+        }
+        _ => None,
+    };
+    if store.revoke_signing_key(kid, now).await? {
+        return Ok(successor);
+    }
+    // Nothing changed: say why, as the database sees it now.
+    match store.find_signing_key(kid).await?.map(|key| key.state()) {
+        None => Err(AdminError::NoSuchSigningKey(kid.into())),
+        Some(KeyState::Revoked { .. }) => Err(AdminError::SigningKeyAlreadyRevoked(kid.into())),
+        Some(_) => Err(AdminError::OnlyActiveSigningKey(kid.into())),
+    }
 }

@@ -58,6 +58,8 @@ enum Command {
     Pat(WithSettings<admin::PatCommand>),
     /// Manage signing keys
     Keys(WithSettings<admin::KeysCommand>),
+    /// Write a consistent snapshot of the SQLite database to FILE while the server runs
+    Backup(admin::BackupArgs),
     #[command(flatten)]
     Consumer(consumer::ConsumerCommand),
 }
@@ -127,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(group) => admin::user(&group.settings.resolve()?, group.command).await?,
         Command::Pat(group) => admin::pat(&group.settings.resolve()?, group.command).await?,
         Command::Keys(group) => admin::keys(&group.settings.resolve()?, group.command).await?,
+        Command::Backup(args) => admin::backup(args).await?,
         // The token client keeps its own exit codes (3: log in again, 22: HTTP error).
         Command::Consumer(command) => return consumer::run(command).await,
     }

@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
-use tessera_core::{MasterKey, Timestamp};
+use tessera_core::{KeyState, MasterKey, Timestamp};
 use tessera_proto::{AccessTokenClaims, Jwk};
 
 /// The private half of an active key, parsed once.
@@ -30,11 +30,11 @@ struct JwsHeader<'a> {
 pub(super) struct LoadedKey {
     pub(super) kid: String,
     pub(super) algorithm: Algorithm,
-    /// Present only for active keys: retired keys verify, they never sign.
+    /// Present only for active keys: retired keys verify (for a while), they never sign.
     pub(super) encoding: Option<Signer>,
     pub(super) decoding: DecodingKey,
     pub(super) jwk: Jwk,
-    pub(super) retired_at: Option<Timestamp>,
+    pub(super) state: KeyState,
 }
 
 pub(super) fn seal_key(master: &MasterKey) -> Result<LessSafeKey, KeyError> {
@@ -108,6 +108,7 @@ pub fn generate_key(
         public_jwk: serde_json::to_string(&jwk).map_err(|_| KeyError::Generate)?,
         created_at: now,
         retired_at: None,
+        revoked_at: None,
     })
 }
 
@@ -129,7 +130,7 @@ pub(super) fn load_key(seal: &LessSafeKey, row: &SigningKeyRow) -> Result<Loaded
         ),
         _ => return Err(malformed()),
     };
-    let encoding = if row.retired_at.is_none() {
+    let encoding = if row.state() == KeyState::Active {
         if row.encrypted_private_key.len() < 12 {
             return Err(malformed());
         }
@@ -151,7 +152,7 @@ pub(super) fn load_key(seal: &LessSafeKey, row: &SigningKeyRow) -> Result<Loaded
     } else {
         None
     };
-    Ok(LoadedKey { kid: row.kid.clone(), algorithm, encoding, decoding, jwk, retired_at: row.retired_at })
+    Ok(LoadedKey { kid: row.kid.clone(), algorithm, encoding, decoding, jwk, state: row.state() })
 }
 
 impl LoadedKey {

@@ -2,8 +2,10 @@
 //! every instance on the database, published (public halves only) as a JWK Set.
 //!
 //! A key is *active* until retired by `tessera keys rotate`; the newest active key signs.
-//! A retired key stays in JWKS for one access-token lifetime after retirement, until every
-//! token it signed has expired.
+//! A retired key verifies, and stays in JWKS, for one key-refresh interval plus one
+//! access-token lifetime after retirement (core's `retired_key_retention`), until every
+//! token it signed has expired; then it verifies nothing. `tessera keys revoke` ends both at
+//! once. Which keys verify is one rule (core's `KeyState::verifies`), for JWKS and for us.
 //!
 //! Keys are decrypted and parsed once, when the ring is loaded: an active key is kept as a
 //! ready ring key pair (jsonwebtoken would re-parse the PKCS#8 document on every signature,
@@ -17,7 +19,7 @@ use ring::aead::LessSafeKey;
 use ring::rand::SystemRandom;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tessera_core::{MasterKey, Timestamp};
+use tessera_core::{KeyState, MasterKey, Timestamp};
 use tessera_proto::{AccessTokenClaims, JwkSet};
 
 mod id_token;
@@ -48,12 +50,24 @@ pub enum KeyError {
 pub enum VerifyError {
     #[error("token is not a JWT")]
     Malformed,
+    /// No key with this `kid` is loaded: it may be new (rotated by the CLI or another
+    /// instance), or made up.
     #[error("token is signed by an unknown key")]
-    UnknownKey,
+    UnknownKey { kid: String },
+    /// The key is loaded but verifies nothing any more: revoked, or retired too long ago.
+    #[error("token is signed by a key that was revoked or retired too long ago")]
+    KeyNotUsable,
     #[error("token is not an access token (typ)")]
     WrongType,
     #[error("signature or claims are invalid")]
     Invalid,
+}
+
+/// A token whose signature, `typ`, `iss` and `aud` verified, and the key that signed it.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub kid: String,
+    pub claims: AccessTokenClaims,
 }
 
 struct KeyRing {
@@ -92,7 +106,7 @@ impl KeyManager {
             ring: RwLock::new(Arc::new(KeyRing { keys: Vec::new() })),
         };
         let rows = manager.store.list_signing_keys().await?;
-        if !rows.iter().any(|row| row.retired_at.is_none()) {
+        if !rows.iter().any(|row| row.state() == KeyState::Active) {
             manager.store.insert_signing_key(&generate_key(master, algorithm, now)?).await?;
         }
         manager.reload().await?;
@@ -125,9 +139,21 @@ impl KeyManager {
         ring.keys.iter().find_map(|key| key.sign(claims, &self.rng)).unwrap_or(Err(KeyError::NoActiveKey))
     }
 
-    /// Checks signature, `typ`, `iss` and `aud`. Expiry is checked by the caller against its
-    /// clock (jsonwebtoken would read the system clock).
-    pub fn verify(&self, token: &str) -> Result<AccessTokenClaims, VerifyError> {
+    /// Whether a key `kid` is loaded, whatever its state.
+    pub fn has_key(&self, kid: &str) -> bool {
+        self.ring().keys.iter().any(|key| key.kid == kid)
+    }
+
+    /// Whether the key `kid` is loaded and still verifies at `now` (`retention`: core's
+    /// `retired_key_retention`): what a token verified earlier is checked against again.
+    pub fn key_verifies(&self, kid: &str, now: Timestamp, retention: Duration) -> bool {
+        self.ring().keys.iter().any(|key| key.kid == kid && key.state.verifies(now, retention))
+    }
+
+    /// Checks the key (loaded, and still verifying at `now`), signature, `typ`, `iss` and
+    /// `aud`. Times are checked by the caller against its clock (jsonwebtoken would read the
+    /// system clock) with core's `check_token_times`.
+    pub fn verify(&self, token: &str, now: Timestamp, retention: Duration) -> Result<VerifiedToken, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         // RFC 9068 §4: `at+jwt`, or its full media type `application/at+jwt`.
         let typ_ok = header.typ.as_deref().is_some_and(|typ| {
@@ -137,9 +163,14 @@ impl KeyManager {
         if !typ_ok {
             return Err(VerifyError::WrongType);
         }
-        let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
+        let kid = header.kid.ok_or(VerifyError::Malformed)?;
         let ring = self.ring();
-        let key = ring.keys.iter().find(|key| key.kid == kid).ok_or(VerifyError::UnknownKey)?;
+        let Some(key) = ring.keys.iter().find(|key| key.kid == kid) else {
+            return Err(VerifyError::UnknownKey { kid });
+        };
+        if !key.state.verifies(now, retention) {
+            return Err(VerifyError::KeyNotUsable);
+        }
         if header.alg != key.algorithm {
             return Err(VerifyError::Invalid);
         }
@@ -149,19 +180,20 @@ impl KeyManager {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.issuer]);
         jsonwebtoken::decode::<AccessTokenClaims>(token, &key.decoding, &validation)
-            .map(|data| data.claims)
+            .map(|data| VerifiedToken { kid, claims: data.claims })
             .map_err(|_| VerifyError::Invalid)
     }
 
-    /// Public keys that may still have live tokens: active ones, and retired ones for one
-    /// access-token lifetime after retirement.
-    pub fn jwks(&self, now: Timestamp, access_token_ttl: Duration) -> JwkSet {
+    /// Public keys that may still have live tokens, the ones [`KeyManager::verify`] accepts:
+    /// active ones, and retired ones for `retention` (core's `retired_key_retention`) after
+    /// retirement; never revoked ones.
+    pub fn jwks(&self, now: Timestamp, retention: Duration) -> JwkSet {
         let ring = self.ring();
         JwkSet {
             keys: ring
                 .keys
                 .iter()
-                .filter(|key| key.retired_at.is_none_or(|retired| retired.plus(access_token_ttl) > now))
+                .filter(|key| key.state.verifies(now, retention))
                 .map(|key| key.jwk.clone())
                 .collect(),
         }
@@ -169,7 +201,8 @@ impl KeyManager {
 }
 
 /// `tessera keys rotate`: a new active key; the previous ones are retired (they keep
-/// verifying, and stay in JWKS, until their tokens have expired).
+/// verifying, and stay in JWKS, until their tokens have expired). Revoking a key is
+/// `tessera_server::admin::revoke_signing_key`.
 pub async fn rotate_keys(
     store: &Store,
     master: &MasterKey,
@@ -231,11 +264,16 @@ mod tests {
     }
 
     #[test]
-    fn retired_keys_do_not_sign() {
+    fn retired_and_revoked_keys_do_not_sign() {
         let master = MasterKey::parse("a master key for the key ring's own tests").unwrap();
         let mut row = generate_key(&master, SigningAlgorithm::Es256, Timestamp::from_millis(0)).unwrap();
         row.retired_at = Some(Timestamp::from_millis(1));
         let key = load_key(&seal_key(&master).unwrap(), &row).unwrap();
         assert!(key.sign(&claims(), &SystemRandom::new()).is_none());
+        // Revoked (and so retired): neither signs nor verifies.
+        row.revoked_at = Some(Timestamp::from_millis(2));
+        let key = load_key(&seal_key(&master).unwrap(), &row).unwrap();
+        assert!(key.sign(&claims(), &SystemRandom::new()).is_none());
+        assert!(!key.state.verifies(Timestamp::from_millis(2), Duration::from_secs(3660)));
     }
 }

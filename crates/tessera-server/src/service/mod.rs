@@ -26,7 +26,7 @@ mod throttle;
 pub mod userinfo;
 mod verified_tokens;
 
-pub use bearer::{BearerError, InvalidToken, KEY_RELOAD_BACKOFF};
+pub use bearer::{BearerError, InvalidToken};
 pub use error::{InternalError, ServiceError};
 pub use grants::Issued;
 pub use throttle::{LOGIN_FAILURE_LIMIT, LOGIN_FAILURE_WINDOW, PasswordCheck};
@@ -38,8 +38,7 @@ use crate::metrics::Metrics;
 use crate::store::{ClientRow, Store, StoreError, UserRow};
 use client_cache::ClientCache;
 use revocation_cache::RevocationCache;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 use tessera_core::{ClientId, SuccessorKey, Timestamp, UserId};
 use tessera_proto::JwkSet;
 use verified_tokens::VerifiedTokens;
@@ -55,7 +54,8 @@ pub struct AuthService {
     revocations: RevocationCache,
     clients: ClientCache,
     verified_tokens: VerifiedTokens,
-    last_key_reload: Mutex<Option<Instant>>,
+    /// Held while an unknown but genuine `kid` makes this instance re-read its keys.
+    key_reload: tokio::sync::Mutex<()>,
     metrics: Arc<Metrics>,
     /// Argon2 costs ~19 MiB and tens of milliseconds of CPU per check, and the password grant
     /// and the login page are open to anyone who knows a public client id: at most one check
@@ -86,7 +86,7 @@ impl AuthService {
             revocations,
             clients,
             verified_tokens: VerifiedTokens::new(),
-            last_key_reload: Mutex::new(None),
+            key_reload: tokio::sync::Mutex::new(()),
             metrics: Arc::new(Metrics::default()),
             password_memory: crate::passwords::PasswordMemory::new(
                 std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
@@ -131,11 +131,11 @@ impl AuthService {
         self.store.ping().await
     }
 
-    /// The public keys resource servers need (`/oauth/jwks`). A retired key may still sign
-    /// for up to one key-refresh interval on instances that have not re-read the keys yet,
-    /// and its tokens live one access-token lifetime after that.
+    /// The public keys resource servers need (`/oauth/jwks`): those we verify with. A retired
+    /// key may still sign for up to one key-refresh interval on instances that have not
+    /// re-read the keys yet, and its tokens live one access-token lifetime after that.
     pub fn jwks(&self) -> JwkSet {
-        self.keys.jwks(self.now(), self.config.access_token_ttl + self.config.key_refresh_interval)
+        self.keys.jwks(self.now(), self.key_retention())
     }
 
     /// The counters in Prometheus text (`/metrics`).

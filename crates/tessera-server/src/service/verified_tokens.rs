@@ -1,8 +1,11 @@
 //! Remembers the claims of access tokens whose signature and claims this instance has already
 //! verified, so that a token presented again skips the signature check (an ECDSA verification,
-//! the most expensive step of a bearer check). Only verification is remembered: expiry (against
-//! the server's clock) and revocation (through the revocation cache, with its own bound) are
-//! checked on every use, so a remembered token is refused as soon as it expires or is revoked.
+//! the most expensive step of a bearer check). Only verification is remembered, with the key
+//! that signed: whether that key still verifies (it may have been revoked, or retired too long
+//! ago), the token's times (against the server's clock) and revocation (through the
+//! revocation cache, with its own bound) are checked on every use, so a remembered token is
+//! refused as soon as it expires, its key stops verifying, or it is revoked. A token that
+//! fails the time checks is never remembered.
 //!
 //! Entries are keyed by the SHA-256 of the token, so the cache holds no bearer token itself,
 //! and live in a `quick_cache` of bounded size (S3-FIFO eviction); a token past its expiry is
@@ -14,8 +17,15 @@ use tessera_proto::AccessTokenClaims;
 
 type TokenDigest = [u8; 32];
 
+/// What is remembered of a verified token: the key that signed it and its claims.
+#[derive(Clone)]
+pub(super) struct Remembered {
+    pub kid: Arc<str>,
+    pub claims: Arc<AccessTokenClaims>,
+}
+
 pub(super) struct VerifiedTokens {
-    claims: Cache<TokenDigest, Arc<AccessTokenClaims>>,
+    claims: Cache<TokenDigest, Remembered>,
 }
 
 fn digest(token: &str) -> TokenDigest {
@@ -32,14 +42,19 @@ impl VerifiedTokens {
         VerifiedTokens { claims: Cache::new(Self::CAPACITY) }
     }
 
-    /// The claims of `token` if its signature and claims were verified here before.
-    pub fn get(&self, token: &str) -> Option<Arc<AccessTokenClaims>> {
+    /// The key and claims of `token` if its signature and claims were verified here before.
+    pub fn get(&self, token: &str) -> Option<Remembered> {
         self.claims.get(&digest(token))
     }
 
-    /// Records that `token` verified, with these claims.
-    pub fn remember(&self, token: &str, claims: Arc<AccessTokenClaims>) {
-        self.claims.insert(digest(token), claims);
+    /// Records that `token` verified, signed by `kid`, with these claims.
+    pub fn remember(&self, token: &str, remembered: Remembered) {
+        self.claims.insert(digest(token), remembered);
+    }
+
+    /// Forgets `token` (its key no longer verifies).
+    pub fn forget(&self, token: &str) {
+        self.claims.remove(&digest(token));
     }
 }
 
@@ -48,8 +63,8 @@ mod tests {
     use super::*;
     use tessera_proto::{ClientId, Jti};
 
-    fn claims(jti: &str) -> Arc<AccessTokenClaims> {
-        Arc::new(AccessTokenClaims {
+    fn claims(jti: &str) -> Remembered {
+        let claims = Arc::new(AccessTokenClaims {
             iss: "i".into(),
             sub: "s".into(),
             aud: "i".into(),
@@ -59,7 +74,8 @@ mod tests {
             exp: 1,
             jti: Jti::new(jti),
             fid: None,
-        })
+        });
+        Remembered { kid: Arc::from("kid"), claims }
     }
 
     #[test]
@@ -67,7 +83,7 @@ mod tests {
         let verified = VerifiedTokens::new();
         assert!(verified.get("a.b.c").is_none());
         verified.remember("a.b.c", claims("one"));
-        assert_eq!(verified.get("a.b.c").map(|claims| claims.jti.clone()), Some(Jti::new("one")));
+        assert_eq!(verified.get("a.b.c").map(|found| found.claims.jti.clone()), Some(Jti::new("one")));
         assert!(verified.get("a.b.d").is_none(), "one changed character is another token");
         assert!(verified.get("a.b.c ").is_none());
     }

@@ -144,6 +144,11 @@ forward! {
     fn retire_signing_keys_except(&self, keep: &str, now: Timestamp) -> StoreResult<u64>;
     /// All keys, newest first.
     fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>>;
+    fn find_signing_key(&self, kid: &str) -> StoreResult<Option<SigningKeyRow>>;
+    /// Revokes (and retires) `kid` unless it is the only active key, atomically; false,
+    /// changing nothing, if there is no such key, it is already revoked, or it is the only
+    /// active one.
+    fn revoke_signing_key(&self, kid: &str, now: Timestamp) -> StoreResult<bool>;
 
     /// Deletes at most `batch` rows of each kind that no rule needs any more; returns how many.
     fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64>;

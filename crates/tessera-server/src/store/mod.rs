@@ -106,6 +106,7 @@ impl Backend {
 
 // Parsed in `config`, with the `url` crate; re-exported where callers have always found them.
 pub use crate::config::{redact_url, sqlite_path};
+pub use sqlite::backup::{BackupError, BackupSummary, backup_sqlite};
 
 #[derive(Debug, Clone)]
 pub struct StoreOptions {

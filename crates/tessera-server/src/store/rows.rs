@@ -88,6 +88,14 @@ pub struct SigningKeyRow {
     pub public_jwk: String,
     pub created_at: Timestamp,
     pub retired_at: Option<Timestamp>,
+    /// Set by `tessera keys revoke` (which also sets `retired_at`).
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl SigningKeyRow {
+    pub fn state(&self) -> tessera_core::KeyState {
+        tessera_core::KeyState::of(self.retired_at, self.revoked_at)
+    }
 }
 
 impl std::fmt::Debug for SigningKeyRow {
@@ -97,6 +105,7 @@ impl std::fmt::Debug for SigningKeyRow {
             .field("algorithm", &self.algorithm)
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
+            .field("revoked_at", &self.revoked_at)
             .finish_non_exhaustive()
     }
 }

@@ -35,6 +35,7 @@ mod clients;
 mod group_commit;
 mod helpers;
 mod introspection_access;
+mod keys;
 mod lifecycle;
 mod limits;
 mod logs;

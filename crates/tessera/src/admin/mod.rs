@@ -1,11 +1,13 @@
-//! `tessera migrate`, `client …`, `user …`, `pat …`, `keys …`: administration straight on the
-//! database, one file per command group; what they share is here.
+//! `tessera migrate`, `client …`, `user …`, `pat …`, `keys …`, `backup`: administration straight
+//! on the database, one file per command group; what they share is here.
 
+mod backup;
 mod client;
 mod keys;
 mod pat;
 mod user;
 
+pub use backup::{BackupArgs, backup};
 pub use client::{ClientCommand, client};
 pub use keys::{KeysCommand, keys};
 pub use pat::{PatCommand, pat};

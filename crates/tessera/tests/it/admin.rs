@@ -305,6 +305,45 @@ async fn keys_rotate_adds_an_active_key_and_retires_the_old_one() {
     assert_eq!(jwt_kid(body["access_token"].as_str().unwrap()), second);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_revoke_refuses_the_only_active_key_and_lists_revoked_keys() {
+    let admin = Admin::new("keys-revoke");
+    admin.server().await.stop().await;
+    let listed = admin.json(&["keys", "list", "--json"]).await;
+    let first = listed[0]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["state"], "active", "{listed}");
+
+    admin.run(&["keys", "revoke", &first]).await.assert_one_line_error("only active key");
+    admin.run(&["keys", "revoke", "no-such-kid"]).await.assert_one_line_error("does not exist");
+    let revoked = admin.json(&["keys", "revoke", &first, "--rotate", "--json"]).await;
+    assert_eq!(revoked["revoked"], first.as_str());
+    let second = revoked["new_active_kid"].as_str().unwrap().to_owned();
+    admin.run(&["keys", "revoke", &first]).await.assert_one_line_error("already revoked");
+
+    let third = admin.json(&["keys", "rotate", "--json"]).await["kid"].as_str().unwrap().to_owned();
+    let listed = admin.json(&["keys", "list", "--json"]).await;
+    let find = |kid: &str| listed.as_array().unwrap().iter().find(|key| key["kid"] == kid).cloned().unwrap();
+    assert_eq!((&find(&first)["state"], &find(&first)["active"]), (&json!("revoked"), &json!(false)), "{listed}");
+    assert!(find(&first)["revoked_at"].is_string() && find(&first)["verifies_until"].is_null(), "{listed}");
+    assert_eq!(find(&second)["state"], "retired", "{listed}");
+    assert!(find(&second)["verifies_until"].is_string(), "{listed}");
+    assert_eq!(find(&third)["state"], "active", "{listed}");
+    let table = admin.run(&["keys", "list"]).await.success().stdout;
+    let state_of = |kid: &str| {
+        table.lines().find(|line| line.starts_with(kid)).unwrap().split_whitespace().nth(3).map(str::to_owned)
+    };
+    assert_eq!(state_of(&first).as_deref(), Some("revoked"), "{table}");
+    assert_eq!(state_of(&second).as_deref(), Some("retired"), "{table}");
+    assert_eq!(state_of(&third).as_deref(), Some("active"), "{table}");
+
+    // A server started now publishes neither the revoked key nor, of course, a made-up one.
+    let server = admin.server().await;
+    let jwks: Value = reqwest::get(server.url("/oauth/jwks")).await.unwrap().json().await.unwrap();
+    let published: Vec<&str> =
+        jwks["keys"].as_array().unwrap().iter().map(|key| key["kid"].as_str().unwrap()).collect();
+    assert!(!published.contains(&first.as_str()) && published.contains(&third.as_str()), "{jwks}");
+}
+
 /// The `kid` in a JWT's header.
 fn jwt_kid(token: &str) -> String {
     use base64::Engine;

@@ -10,6 +10,7 @@
 
 mod admin;
 mod admin_oidc;
+mod backup;
 mod browser_login;
 mod consumer;
 mod durability;

@@ -49,6 +49,7 @@ impl SigningKeyRow {
             public_jwk: row.try_get("public_jwk")?,
             created_at: ts(row, "created_at")?,
             retired_at: opt_ts(row, "retired_at")?,
+            revoked_at: opt_ts(row, "revoked_at")?,
         })
     }
 }

@@ -170,8 +170,8 @@ impl PostgresStore {
 
     pub async fn insert_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at, retired_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at, retired_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&key.kid)
         .bind(&key.algorithm)
@@ -179,6 +179,7 @@ impl PostgresStore {
         .bind(&key.public_jwk)
         .bind(key.created_at.millis())
         .bind(key.retired_at.map(Timestamp::millis))
+        .bind(key.revoked_at.map(Timestamp::millis))
         .execute(&self.writer)
         .await
         .map_err(|error| unique_violation(error, "a signing key with this kid"))?;
@@ -198,12 +199,40 @@ impl PostgresStore {
     /// All keys, newest first.
     pub async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
         let rows = sqlx::query(
-            "SELECT kid, algorithm, private_key, public_jwk, created_at, retired_at FROM signing_keys \
+            "SELECT kid, algorithm, private_key, public_jwk, created_at, retired_at, revoked_at FROM signing_keys \
              ORDER BY created_at DESC, kid",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(SigningKeyRow::from_any_row).collect()
+    }
+
+    pub async fn find_signing_key(&self, kid: &str) -> StoreResult<Option<SigningKeyRow>> {
+        let row = sqlx::query(
+            "SELECT kid, algorithm, private_key, public_jwk, created_at, retired_at, revoked_at FROM signing_keys \
+             WHERE kid = $1",
+        )
+        .bind(kid)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(SigningKeyRow::from_any_row).transpose()
+    }
+
+    /// Revokes `kid` (and retires it, if it was active), unless it is the only active key:
+    /// in one statement, so two concurrent revocations cannot leave no key to sign with.
+    /// False, changing nothing, if there is no such key, it was already revoked, or it is
+    /// the only active one.
+    pub async fn revoke_signing_key(&self, kid: &str, now: Timestamp) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET revoked_at = $1, retired_at = COALESCE(retired_at, $1) \
+             WHERE kid = $2 AND revoked_at IS NULL AND (retired_at IS NOT NULL OR EXISTS \
+             (SELECT 1 FROM signing_keys AS other WHERE other.kid <> $2 AND other.retired_at IS NULL))",
+        )
+        .bind(now.millis())
+        .bind(kid)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     // ---- janitor ----------------------------------------------------------------------

@@ -5,6 +5,7 @@
 //! on the calling task's thread: they are single-row lookups by primary key that take
 //! microseconds, far less than a hand-off to another thread would cost.
 
+pub(crate) mod backup;
 mod checkpoint;
 mod oidc;
 mod rows;

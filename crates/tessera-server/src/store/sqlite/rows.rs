@@ -107,6 +107,7 @@ pub(super) fn signing_key(row: &Row<'_>) -> StoreResult<SigningKeyRow> {
         public_jwk: row.get("public_jwk")?,
         created_at: ts(row, "created_at")?,
         retired_at: opt_ts(row, "retired_at")?,
+        revoked_at: opt_ts(row, "revoked_at")?,
     })
 }
 

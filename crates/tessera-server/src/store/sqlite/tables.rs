@@ -187,15 +187,16 @@ impl SqliteStore {
         self.write(move |connection| {
             execute(
                 connection,
-                "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at, retired_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at, retired_at, \
+                 revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     key.kid,
                     key.algorithm,
                     key.encrypted_private_key,
                     key.public_jwk,
                     key.created_at.millis(),
-                    key.retired_at.map(Timestamp::millis)
+                    key.retired_at.map(Timestamp::millis),
+                    key.revoked_at.map(Timestamp::millis)
                 ],
             )
             .map_err(|error| unique_violation(error, "a signing key with this kid"))?;
@@ -215,10 +216,33 @@ impl SqliteStore {
 
     pub async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
         self.read(|connection| {
-            let sql = "SELECT kid, algorithm, private_key, public_jwk, created_at, retired_at FROM signing_keys \
-                       ORDER BY created_at DESC, kid";
+            let sql = "SELECT kid, algorithm, private_key, public_jwk, created_at, retired_at, revoked_at \
+                       FROM signing_keys ORDER BY created_at DESC, kid";
             all(connection, sql, [], super::rows::signing_key)
         })
+    }
+
+    pub async fn find_signing_key(&self, kid: &str) -> StoreResult<Option<SigningKeyRow>> {
+        self.read(|connection| {
+            let sql = "SELECT kid, algorithm, private_key, public_jwk, created_at, retired_at, revoked_at \
+                       FROM signing_keys WHERE kid = ?1";
+            optional(connection, sql, [kid], super::rows::signing_key)
+        })
+    }
+
+    /// Revokes `kid` (and retires it, if it was active), unless it is the only active key:
+    /// in one statement, so two concurrent revocations cannot leave no key to sign with.
+    /// False, changing nothing, if there is no such key, it was already revoked, or it is
+    /// the only active one.
+    pub async fn revoke_signing_key(&self, kid: &str, now: Timestamp) -> StoreResult<bool> {
+        let kid = kid.to_owned();
+        self.write(move |connection| {
+            let sql = "UPDATE signing_keys SET revoked_at = ?1, retired_at = COALESCE(retired_at, ?1) \
+                       WHERE kid = ?2 AND revoked_at IS NULL AND (retired_at IS NOT NULL OR EXISTS \
+                       (SELECT 1 FROM signing_keys AS other WHERE other.kid <> ?2 AND other.retired_at IS NULL))";
+            Ok(execute(connection, sql, params![now.millis(), kid])? > 0)
+        })
+        .await
     }
 
     // ---- janitor ----------------------------------------------------------------------
