@@ -5,6 +5,7 @@
 //! That is what lets the refresh-token lifecycle be tested with a fixed clock.
 
 pub mod authorize;
+pub mod client_address;
 pub mod code;
 pub mod lifecycle;
 pub mod request;
@@ -12,6 +13,7 @@ pub mod scope;
 pub mod secret;
 pub mod time;
 
+pub use client_address::{ForwardingHeaders, TrustedProxies, address_key, client_address};
 pub use code::{CodeDecision, CodeRedemption, CodeRejection, IssuedCode};
 pub use lifecycle::{
     Family, RefreshDecision, RefreshPolicy, RefreshRejection, RevocationReason, StoredRefreshToken, TokenState,
