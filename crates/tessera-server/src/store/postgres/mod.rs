@@ -4,6 +4,7 @@
 
 mod rows;
 mod tables;
+mod throttle;
 mod tokens;
 
 use super::{Backend, StoreError, StoreOptions, StoreResult};

@@ -8,6 +8,7 @@
 mod checkpoint;
 mod rows;
 mod tables;
+mod throttle;
 mod tokens;
 mod writer;
 
