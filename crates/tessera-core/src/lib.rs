@@ -6,6 +6,7 @@
 
 pub mod authorize;
 pub mod client_access;
+pub mod client_address;
 pub mod code;
 pub mod lifecycle;
 pub mod oidc;
@@ -16,6 +17,7 @@ pub mod time;
 pub mod verification;
 
 pub use client_access::{IntrospectedToken, IntrospectionAccess};
+pub use client_address::{ForwardingHeaders, TrustedProxies, address_key, client_address};
 pub use code::{CodeDecision, CodeRedemption, CodeRejection, IssuedCode};
 pub use lifecycle::{
     Family, RefreshDecision, RefreshPolicy, RefreshRejection, RevocationReason, StoredRefreshToken, TokenState,

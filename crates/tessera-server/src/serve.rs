@@ -48,7 +48,8 @@ pub async fn serve(
                     }
                 };
                 let router = router.clone();
-                // The peer's address is for the access log.
+                // The peer's address is for the access log and the sign-in throttle
+                // (`http::client_address`, which may read past a trusted proxy).
                 let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
                     router.clone().oneshot(request)

@@ -12,7 +12,7 @@ pub use raw::RawConfig;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
-use tessera_core::{MasterKey, RefreshPolicy, parse_duration};
+use tessera_core::{MasterKey, RefreshPolicy, TrustedProxies, parse_duration};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tessera.db";
@@ -109,6 +109,29 @@ pub struct Config {
     pub max_concurrent_requests: NonZeroU32,
     /// After a shutdown signal, how long requests in flight may still take.
     pub shutdown_timeout: Duration,
+    /// Peers whose forwarding headers name the client (the sign-in throttle counts by client).
+    pub trusted_proxies: TrustedProxies,
+    /// The sign-in throttle's limits.
+    pub login_limits: LoginLimits,
+    /// Password checks that may wait for a CPU before checks are refused with `503`.
+    pub max_queued_password_checks: u32,
+}
+
+/// How many password checks a username gets in a window: per client address, and from all
+/// addresses together (a higher ceiling, so that one attacker slows only himself while a
+/// username attacked from everywhere is still protected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    pub per_address: i64,
+    pub per_username: i64,
+    pub window: Duration,
+}
+
+fn at_least_one(name: &'static str, value: Option<u32>, default: u32) -> Result<i64, ConfigError> {
+    match value.unwrap_or(default) {
+        0 => Err(ConfigError::Invalid { name, message: "must be at least 1".into() }),
+        value => Ok(i64::from(value)),
+    }
 }
 
 /// Parses one setting, or its default when it is not given; errors name the variable.
@@ -189,6 +212,27 @@ impl RawConfig {
                 ConfigError::Invalid { name: "TESSERA_MAX_CONCURRENT_REQUESTS", message: "must be at least 1".into() }
             })?,
             shutdown_timeout: parse("TESSERA_SHUTDOWN_TIMEOUT", self.shutdown_timeout, "10s", duration)?,
+            trusted_proxies: parse("TESSERA_TRUSTED_PROXIES", self.trusted_proxies, "", TrustedProxies::parse)?,
+            login_limits: LoginLimits {
+                per_address: at_least_one(
+                    "TESSERA_MAX_LOGIN_ATTEMPTS_PER_ADDRESS",
+                    self.max_login_attempts_per_address,
+                    10,
+                )?,
+                per_username: at_least_one(
+                    "TESSERA_MAX_LOGIN_ATTEMPTS_PER_USERNAME",
+                    self.max_login_attempts_per_username,
+                    100,
+                )?,
+                window: parse("TESSERA_LOGIN_WINDOW", self.login_window, "15m", |text| {
+                    match positive_duration(text)? {
+                        // The janitor forgets counters a day after their window began.
+                        window if window > Duration::from_secs(86_400) => Err("must be at most 1d".into()),
+                        window => Ok(window),
+                    }
+                })?,
+            },
+            max_queued_password_checks: self.max_queued_password_checks.unwrap_or(64),
         })
     }
 }
@@ -211,6 +255,10 @@ mod tests {
         assert_eq!(config.request_timeout, Duration::from_secs(30));
         assert_eq!(config.max_concurrent_requests.get(), 512);
         assert_eq!(config.shutdown_timeout, Duration::from_secs(10));
+        assert!(config.trusted_proxies.is_empty());
+        let window = Duration::from_secs(15 * 60);
+        assert_eq!(config.login_limits, LoginLimits { per_address: 10, per_username: 100, window });
+        assert_eq!(config.max_queued_password_checks, 64);
     }
 
     #[test]
@@ -271,7 +319,7 @@ mod tests {
     /// One row per setting that can be invalid: the error names the variable.
     #[test]
     fn invalid_values_name_their_setting() {
-        let rows: [(RawConfig, &str); 12] = [
+        let rows: [(RawConfig, &str); 16] = [
             (RawConfig { listen: Some("localhost".into()), ..RawConfig::default() }, "TESSERA_LISTEN"),
             (RawConfig { database_url: Some("mysql://x/t".into()), ..RawConfig::default() }, "TESSERA_DATABASE_URL"),
             (RawConfig { issuer: Some("ftp://x".into()), ..RawConfig::default() }, "TESSERA_ISSUER"),
@@ -290,6 +338,19 @@ mod tests {
             ),
             (RawConfig { request_timeout: Some("0s".into()), ..RawConfig::default() }, "TESSERA_REQUEST_TIMEOUT"),
             (RawConfig { max_concurrent_requests: Some(0), ..RawConfig::default() }, "TESSERA_MAX_CONCURRENT_REQUESTS"),
+            (
+                RawConfig { trusted_proxies: Some("localhost".into()), ..RawConfig::default() },
+                "TESSERA_TRUSTED_PROXIES",
+            ),
+            (
+                RawConfig { max_login_attempts_per_address: Some(0), ..RawConfig::default() },
+                "TESSERA_MAX_LOGIN_ATTEMPTS_PER_ADDRESS",
+            ),
+            (
+                RawConfig { max_login_attempts_per_username: Some(0), ..RawConfig::default() },
+                "TESSERA_MAX_LOGIN_ATTEMPTS_PER_USERNAME",
+            ),
+            (RawConfig { login_window: Some("2d".into()), ..RawConfig::default() }, "TESSERA_LOGIN_WINDOW"),
         ];
         for (raw, name) in rows {
             let error = raw.resolve().err().map(|error| error.to_string()).unwrap_or_default();

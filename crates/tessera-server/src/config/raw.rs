@@ -98,6 +98,21 @@ raw_config! {
         /// On shutdown, connections still open after this time are closed [default: 10s]
         #[arg(long, env = "TESSERA_SHUTDOWN_TIMEOUT", global = true, value_name = "DURATION")]
         pub shutdown_timeout: Option<String>,
+        /// Reverse proxies whose X-Forwarded-For / Forwarded headers name the client: IPs and CIDR networks, comma-separated [default: none]
+        #[arg(long, env = "TESSERA_TRUSTED_PROXIES", global = true, value_name = "LIST")]
+        pub trusted_proxies: Option<String>,
+        /// Password checks per username and client address within the login window; past it, 429 [default: 10]
+        #[arg(long, env = "TESSERA_MAX_LOGIN_ATTEMPTS_PER_ADDRESS", global = true, value_name = "N")]
+        pub max_login_attempts_per_address: Option<u32>,
+        /// Password checks per username, from all addresses together, within the login window [default: 100]
+        #[arg(long, env = "TESSERA_MAX_LOGIN_ATTEMPTS_PER_USERNAME", global = true, value_name = "N")]
+        pub max_login_attempts_per_username: Option<u32>,
+        /// The window the login attempts are counted in, at most 1d [default: 15m]
+        #[arg(long, env = "TESSERA_LOGIN_WINDOW", global = true, value_name = "DURATION")]
+        pub login_window: Option<String>,
+        /// Password checks that may wait for a CPU; past it, 503 with Retry-After [default: 64]
+        #[arg(long, env = "TESSERA_MAX_QUEUED_PASSWORD_CHECKS", global = true, value_name = "N")]
+        pub max_queued_password_checks: Option<u32>,
     }
 }
 

@@ -1,10 +1,11 @@
 //! `ApiError`: the one place that turns failures into HTTP responses with RFC bodies.
 
-use crate::service::{BearerError, InternalError, ServiceError};
+use crate::service::{BearerError, InternalError, ServiceError, describe_wait};
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::time::Duration;
 use tessera_core::{ClientAuthMethod, RequestError};
 use tessera_proto::{ErrorCode, ErrorResponse};
 
@@ -19,6 +20,11 @@ pub enum ApiError {
     Bearer(BearerRefusal),
     /// The body could not be read (too large, say): `413` or `400`, `invalid_request`.
     Body(BytesRejection),
+    /// RFC 6585 §4: too many sign-in attempts; `429` with `Retry-After` and `invalid_grant`.
+    Throttled { retry_after: Duration },
+    /// The password checks of this instance are saturated: `503` with `Retry-After`,
+    /// `temporarily_unavailable`, at once rather than queued.
+    PasswordChecksBusy,
     /// Not the client's fault: logged once, answered with an opaque 500.
     Internal(InternalError),
 }
@@ -55,6 +61,8 @@ impl From<ServiceError> for ApiError {
                 ApiError::InvalidClient { description, attempted: None }
             }
             ServiceError::OAuth { code, description } => ApiError::OAuth { code, description },
+            ServiceError::Throttled { retry_after } => ApiError::Throttled { retry_after },
+            ServiceError::PasswordChecksBusy => ApiError::PasswordChecksBusy,
             ServiceError::Internal(internal) => ApiError::Internal(internal),
         }
     }
@@ -77,6 +85,12 @@ impl From<InternalError> for ApiError {
 
 pub(super) fn error_body(status: StatusCode, error: ErrorCode, description: String) -> Response {
     (status, Json(ErrorResponse { error, error_description: Some(description) })).into_response()
+}
+
+/// `response` with `Retry-After: seconds` (RFC 9110 §10.2.3).
+pub(super) fn with_retry_after(mut response: Response, retry_after: Duration) -> Response {
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+    response
 }
 
 fn with_challenge(mut response: Response, challenge: HeaderValue) -> Response {
@@ -133,6 +147,20 @@ impl IntoResponse for ApiError {
                 };
                 error_body(status, ErrorCode::InvalidRequest, description)
             }
+            ApiError::Throttled { retry_after } => {
+                let description =
+                    format!("too many failed sign-ins for this username; try again in {}", describe_wait(retry_after));
+                let response = error_body(StatusCode::TOO_MANY_REQUESTS, ErrorCode::InvalidGrant, description);
+                with_retry_after(response, retry_after)
+            }
+            ApiError::PasswordChecksBusy => with_retry_after(
+                error_body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::TemporarilyUnavailable,
+                    "too many sign-ins are being checked; try again shortly".into(),
+                ),
+                Duration::from_secs(1),
+            ),
             // The store could not keep the request's writes (a failed group commit): nothing
             // was done, so the client may simply retry (RFC 9110 §15.6.4, §10.2.3).
             ApiError::Internal(InternalError::Store(error)) if error.is_unavailable() => {

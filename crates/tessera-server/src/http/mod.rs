@@ -4,6 +4,7 @@
 
 pub mod access_log;
 mod authorize;
+mod client_address;
 mod error;
 mod limits;
 mod oidc;
@@ -20,6 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use client_address::ClientAddress;
 use params::{TokenEndpointRequest, TokenOperation};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -104,9 +106,10 @@ async fn observe_request(State(observer): State<Observer>, request: Request, nex
 /// `POST /oauth/token` (RFC 6749 §3.2).
 async fn token(
     State(service): State<AppState>,
+    ClientAddress(address): ClientAddress,
     TokenEndpointRequest(request): TokenEndpointRequest,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let issued = service.token(&request).await?;
+    let issued = service.token(&request, address).await?;
     let scope = issued.scope.to_string();
     Ok(Json(TokenResponse {
         token_type: "Bearer".into(),

@@ -3,7 +3,9 @@
 
 mod pool;
 
-pub use pool::{Lease, PasswordMemory};
+#[cfg(feature = "fault-injection")]
+pub use pool::QueueHold;
+pub use pool::{Admission, Lease, PasswordMemory, QueueFull};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};

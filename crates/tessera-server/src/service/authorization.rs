@@ -8,6 +8,7 @@ use crate::random::random_bytes;
 use crate::store::{AuthorizationCodeRow, ClientRow, CodeSignInRow, UserRow};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::net::IpAddr;
 use std::time::Duration;
 use tessera_core::authorize::AuthorizationRequest;
 use tessera_core::code::{CodeDecision, CodeRedemption, CodeRejection, decide_code_redemption};
@@ -26,6 +27,10 @@ pub enum SignIn {
     SignedIn { session: String, user: UserRow, auth_time: Timestamp },
     /// Not signed in; the message is safe to show.
     Refused(&'static str),
+    /// Not checked: too many attempts for this username; the window ends in `retry_after`.
+    Throttled { retry_after: Duration },
+    /// Not checked: too many password checks are waiting on this instance.
+    Busy,
 }
 
 fn random_token() -> Result<String, ServiceError> {
@@ -33,15 +38,14 @@ fn random_token() -> Result<String, ServiceError> {
 }
 
 impl AuthService {
-    /// Checks a username and password typed into the login page; on success opens a browser
-    /// session and returns its cookie value.
-    pub async fn sign_in(&self, username: &str, password: Password) -> Result<SignIn, ServiceError> {
-        let user = match self.check_password(username, password).await? {
+    /// Checks a username and password typed into the login page by a browser at `address`;
+    /// on success opens a browser session and returns its cookie value.
+    pub async fn sign_in(&self, username: &str, password: Password, address: IpAddr) -> Result<SignIn, ServiceError> {
+        let user = match self.check_password(username, password, address).await? {
             PasswordCheck::Correct(user) => user,
             PasswordCheck::Wrong => return Ok(SignIn::Refused("The username or password is incorrect.")),
-            PasswordCheck::Throttled => {
-                return Ok(SignIn::Refused("Too many failed sign-ins for this user; try again in 15 minutes."));
-            }
+            PasswordCheck::Throttled { retry_after } => return Ok(SignIn::Throttled { retry_after }),
+            PasswordCheck::Busy => return Ok(SignIn::Busy),
         };
         if user.disabled {
             return Ok(SignIn::Refused("This account is disabled."));

@@ -32,6 +32,12 @@ pub enum ServiceError {
     /// One message for every cause, so that client ids cannot be probed.
     #[error("invalid_client: client authentication failed")]
     ClientAuthentication { method: ClientAuthMethod },
+    /// Too many sign-in attempts for this username (RFC 6585 §4: `429`, `Retry-After`).
+    #[error("invalid_grant: too many sign-in attempts")]
+    Throttled { retry_after: std::time::Duration },
+    /// Too many password checks wait on this instance: nothing was checked (`503`).
+    #[error("temporarily_unavailable: too many password checks are waiting")]
+    PasswordChecksBusy,
     #[error(transparent)]
     Internal(#[from] InternalError),
 }
@@ -46,6 +52,8 @@ impl ServiceError {
         match self {
             ServiceError::OAuth { code, .. } => *code,
             ServiceError::ClientAuthentication { .. } => ErrorCode::InvalidClient,
+            ServiceError::Throttled { .. } => ErrorCode::InvalidGrant,
+            ServiceError::PasswordChecksBusy => ErrorCode::TemporarilyUnavailable,
             ServiceError::Internal(_) => ErrorCode::ServerError,
         }
     }

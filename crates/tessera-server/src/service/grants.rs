@@ -8,6 +8,7 @@ use super::{AuthService, PasswordCheck, ServiceError};
 use crate::metrics::TokenOutcome;
 use crate::random::random_bytes;
 use crate::store::ClientRow;
+use std::net::IpAddr;
 use tessera_core::{
     ClientId, Family, FamilyId, GrantRequest, GrantType, Password, RefreshToken, Scope, Timestamp, TokenRequest, UserId,
 };
@@ -54,11 +55,12 @@ impl<'a> AccessGrant<'a> {
 }
 
 impl AuthService {
-    /// `POST /oauth/token`: authenticates the client, runs the grant, counts the outcome in
+    /// `POST /oauth/token` from the client at `address` (for the password throttle):
+    /// authenticates the client, runs the grant, counts the outcome in
     /// `tessera_token_requests_total` and times it in `tessera_token_grant_duration_seconds`.
-    pub async fn token(&self, request: &TokenRequest) -> Result<Issued, ServiceError> {
+    pub async fn token(&self, request: &TokenRequest, address: IpAddr) -> Result<Issued, ServiceError> {
         let started = std::time::Instant::now();
-        let result = self.run_grant(request).await;
+        let result = self.run_grant(request, address).await;
         self.metrics.grant_served(request.grant.grant_type(), started.elapsed());
         let outcome = match &result {
             Ok(_) => TokenOutcome::Ok,
@@ -68,11 +70,11 @@ impl AuthService {
         result
     }
 
-    async fn run_grant(&self, request: &TokenRequest) -> Result<Issued, ServiceError> {
+    async fn run_grant(&self, request: &TokenRequest, address: IpAddr) -> Result<Issued, ServiceError> {
         let client = self.authenticate_client(&request.client).await?;
         match &request.grant {
             GrantRequest::Password { username, password, scope } => {
-                self.password_grant(&client, username, password.clone(), scope.as_ref()).await
+                self.password_grant(&client, username, password.clone(), scope.as_ref(), address).await
             }
             GrantRequest::RefreshToken { refresh_token, scope } => {
                 let issued = self.refresh_grant(&client, refresh_token, scope.as_ref()).await?;
@@ -85,24 +87,24 @@ impl AuthService {
         }
     }
 
-    /// RFC 6749 §4.3, the resource owner password credentials grant.
+    /// RFC 6749 §4.3, the resource owner password credentials grant, asked from `address`.
     pub async fn password_grant(
         &self,
         client: &ClientRow,
         username: &str,
         password: Password,
         requested_scope: Option<&Scope>,
+        address: IpAddr,
     ) -> Result<Issued, ServiceError> {
         Self::require_grant(client, GrantType::Password)?;
         let scope = Self::grant_scope(client, requested_scope)?;
-        let user = match self.check_password(username, password).await? {
+        let user = match self.check_password(username, password, address).await? {
             PasswordCheck::Correct(user) => user,
             PasswordCheck::Wrong => {
                 return Err(ServiceError::oauth(ErrorCode::InvalidGrant, "the username or password is incorrect"));
             }
-            PasswordCheck::Throttled => {
-                return Err(ServiceError::oauth(ErrorCode::InvalidGrant, PasswordCheck::THROTTLED_MESSAGE));
-            }
+            PasswordCheck::Throttled { retry_after } => return Err(ServiceError::Throttled { retry_after }),
+            PasswordCheck::Busy => return Err(ServiceError::PasswordChecksBusy),
         };
         if user.disabled {
             return Err(ServiceError::oauth(ErrorCode::InvalidGrant, "this account is disabled"));

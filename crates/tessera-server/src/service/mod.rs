@@ -5,7 +5,7 @@
 //! [`grants`] (the token endpoint and the first tokens of a grant), [`refresh`] (rotation),
 //! [`authorization`] (browser sessions and codes), [`bearer`] (access checks at the API),
 //! [`revocation`] (RFC 7009 and family revocation), [`introspection`] (RFC 7662) and
-//! [`throttle`] (password checks and their per-username limit); [`error`] holds the errors.
+//! [`throttle`] (password checks and their limits per username and address); [`error`] holds the errors.
 //! The caches that spare requests work live beside their users: [`client_cache`],
 //! [`revocation_cache`], [`verified_tokens`].
 
@@ -29,7 +29,7 @@ mod verified_tokens;
 pub use bearer::{BearerError, InvalidToken};
 pub use error::{InternalError, ServiceError};
 pub use grants::Issued;
-pub use throttle::{LOGIN_FAILURE_LIMIT, LOGIN_FAILURE_WINDOW, PasswordCheck};
+pub use throttle::{PasswordCheck, describe_wait};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -59,8 +59,9 @@ pub struct AuthService {
     metrics: Arc<Metrics>,
     /// Argon2 costs ~19 MiB and tens of milliseconds of CPU per check, and the password grant
     /// and the login page are open to anyone who knows a public client id: at most one check
-    /// per CPU runs at a time; the others wait their turn instead of exhausting memory. Each
-    /// running check reuses one of as many kept buffers, so memory stays flat after the first.
+    /// per CPU runs at a time; at most `max_queued_password_checks` others wait their turn
+    /// (past that, `503`) instead of exhausting memory. Each running check reuses one of as
+    /// many kept buffers, so memory stays flat after the first.
     password_memory: crate::passwords::PasswordMemory,
 }
 
@@ -75,6 +76,7 @@ impl AuthService {
     ) -> Self {
         let revocations = RevocationCache::new(config.revocation_cache_ttl);
         let clients = ClientCache::new(config.client_cache_ttl);
+        let queued_password_checks = usize::try_from(config.max_queued_password_checks).unwrap_or(usize::MAX);
         AuthService {
             store,
             keys,
@@ -90,6 +92,7 @@ impl AuthService {
             metrics: Arc::new(Metrics::default()),
             password_memory: crate::passwords::PasswordMemory::new(
                 std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
+                queued_password_checks,
             ),
         }
     }

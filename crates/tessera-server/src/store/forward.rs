@@ -5,6 +5,7 @@ use super::{
     AuthorizationCodeRow, Backend, ClientRow, CodeSignInRow, ConsentRow, CountedTable, FamilySignInRow, Inner,
     PersonalAccessTokenRow, RotateOutcome, Rotation, SigningKeyRow, Store, StoreResult, UserRow,
 };
+use super::{Reservation, SignInWindow};
 use std::time::Duration;
 use tessera_core::{
     ClientId, Family, FamilyId, Jti, RevocationReason, StoredRefreshToken, Timestamp, TokenHash, UserId,
@@ -128,11 +129,20 @@ forward! {
     /// The user of a live browser session.
     fn find_browser_session(&self, hash: &TokenHash, now: Timestamp) -> StoreResult<Option<UserRow>>;
 
-    /// Failed password checks for `username` in the window that is still open.
-    fn login_failures(&self, username: &str, window_opened_after: Timestamp) -> StoreResult<i64>;
-    /// Counts one failed password check in one atomic upsert.
-    fn record_login_failure(&self, username: &str, now: Timestamp, window_opened_after: Timestamp) -> StoreResult<()>;
-    fn clear_login_failures(&self, username: &str) -> StoreResult<()>;
+    /// Counts one sign-in attempt against `counter` unless its open window holds `limit`
+    /// already, atomically: concurrent reservations never count past the limit.
+    fn reserve_sign_in_attempt(
+        &self,
+        counter: &str,
+        now: Timestamp,
+        window_opened_after: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Reservation>;
+    /// The open window of a sign-in counter, if any.
+    fn sign_in_attempts(&self, counter: &str, window_opened_after: Timestamp) -> StoreResult<Option<SignInWindow>>;
+    /// Gives one reserved attempt back to the open window.
+    fn release_sign_in_attempt(&self, counter: &str, window_opened_after: Timestamp) -> StoreResult<()>;
+    fn clear_sign_in_attempts(&self, counter: &str) -> StoreResult<()>;
 
     fn revoke_access_token(&self, jti: &Jti, expires_at: Timestamp) -> StoreResult<()>;
     /// Whether an access token may still be honoured (its family exists and is not revoked,

@@ -16,9 +16,11 @@ mod oidc;
 mod postgres;
 mod rows;
 mod sqlite;
+mod throttle;
 
 pub use oidc::*;
 pub use rows::*;
+pub use throttle::{Reservation, SignInWindow};
 
 use std::time::Duration;
 use tessera_core::{FamilyId, Timestamp, TokenHash};
@@ -220,8 +222,8 @@ pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 6
         // (and revokes what the code started) rather than reported as unknown.
         rule("authorization_codes", "code_hash", "expires_at < $1", day_ago),
         rule("browser_sessions", "session_hash", "expires_at < $1", now),
-        // Failure counters whose window closed long ago (a day is far past any window).
-        rule("login_failures", "username", "window_started_at < $1", day_ago),
+        // Sign-in counters whose window closed long ago (a window is at most a day).
+        rule("sign_in_attempts", "counter", "window_started_at < $1", day_ago),
     ]
 }
 

@@ -48,4 +48,5 @@ mod pats;
 mod recipes;
 mod resources;
 mod scale_out;
+mod throttle;
 mod token_endpoint;

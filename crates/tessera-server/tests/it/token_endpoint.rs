@@ -273,7 +273,7 @@ async fn password_guessing_is_throttled_per_username(backend: Backend) {
         assert!(body["error_description"].as_str().unwrap().contains("incorrect"), "{body}");
     }
     let (status, body) = attempt(USERNAME, PASSWORD).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!((status, body["error"].as_str()), (429, Some("invalid_grant")), "{body}");
     assert!(body["error_description"].as_str().unwrap().contains("too many"), "{body}");
     // Other users are not affected; after the window the user can sign in again.
     assert_eq!(attempt("bob", "bob's password").await.0, 200);

@@ -10,10 +10,11 @@
 pub(super) mod cookies;
 pub(super) mod pages;
 
+use super::client_address::ClientAddress;
 use super::{ApiError, AppState};
-use crate::service::ServiceError;
 use crate::service::authorization::SignIn;
 use crate::service::pages::CheckedRequest;
+use crate::service::{ServiceError, describe_wait};
 use crate::store::{ClientRow, UserRow};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -22,6 +23,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cookies::{Jar, Transport};
 use std::collections::HashMap;
+use std::time::Duration;
 use tessera_core::authorize::{AuthorizationRequest, AuthorizeError};
 use tessera_core::oidc::{NextStep, Session, next_step};
 use tessera_core::request::collect_parameters;
@@ -163,6 +165,7 @@ async fn issue_code(
 /// `POST /oauth/authorize`: sign in, or approve / deny.
 pub async fn authorize_post(
     State(service): State<AppState>,
+    address: ClientAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -171,11 +174,16 @@ pub async fn authorize_post(
         Ok(body) => body,
         Err(rejection) => return ApiError::Body(rejection).into_response(),
     };
-    let result = submit(&service, &headers, &body).await;
+    let result = submit(&service, &headers, &body, address).await;
     respond(&service, result)
 }
 
-async fn submit(service: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, PageError> {
+async fn submit(
+    service: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    address: ClientAddress,
+) -> Result<Response, PageError> {
     let form = parse_pairs(serde_urlencoded::from_bytes(body))?;
     let params: HashMap<String, String> = form
         .iter()
@@ -184,7 +192,7 @@ async fn submit(service: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<
         .collect();
     let checked = check_request(service, params).await?;
     match form.get("action").map(String::as_str) {
-        Some("login") => sign_in(service, headers, &form, &checked).await,
+        Some("login") => sign_in(service, headers, &form, &checked, address).await,
         Some("approve") => decide(service, headers, &form, &checked, Decision::Approve).await,
         Some("deny") => decide(service, headers, &form, &checked, Decision::Deny).await,
         _ => Err(PageError::Refused("Unknown action.".into())),
@@ -198,6 +206,7 @@ async fn sign_in(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
     checked: &Checked,
+    ClientAddress(address): ClientAddress,
 ) -> Result<Response, PageError> {
     if !login_csrf_ok(service, headers, form) {
         return Err(PageError::Refused(
@@ -206,7 +215,7 @@ async fn sign_in(
     }
     let username = form.get("username").map(String::as_str).unwrap_or_default();
     let password = Password::new(form.get("password").cloned().unwrap_or_default());
-    match service.sign_in(username, password).await? {
+    match service.sign_in(username, password, address).await? {
         SignIn::SignedIn { session, user, auth_time } => {
             let browser = Browser { session, user, auth_time };
             let mut response = proceed(service, headers, checked, Some(&browser), Session::JustSignedIn).await?;
@@ -214,7 +223,22 @@ async fn sign_in(
             Ok(response)
         }
         SignIn::Refused(message) => login_page(service, headers, checked, Some(message)),
+        // The page says when to try again; the status and `Retry-After` say it to machines.
+        SignIn::Throttled { retry_after } => {
+            let message = format!("Too many failed sign-ins; try again in {}.", describe_wait(retry_after));
+            let page = login_page(service, headers, checked, Some(&message))?;
+            Ok(with_status(page, StatusCode::TOO_MANY_REQUESTS, retry_after))
+        }
+        SignIn::Busy => {
+            let page = login_page(service, headers, checked, Some("The server is busy; try again in a moment."))?;
+            Ok(with_status(page, StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(1)))
+        }
     }
+}
+
+fn with_status(mut page: Response, status: StatusCode, retry_after: Duration) -> Response {
+    *page.status_mut() = status;
+    super::error::with_retry_after(page, retry_after)
 }
 
 /// The consent form: a code for the client, or `access_denied`.

@@ -5,6 +5,7 @@
 mod oidc;
 mod rows;
 mod tables;
+mod throttle;
 mod tokens;
 
 use super::{Backend, StoreError, StoreOptions, StoreResult};

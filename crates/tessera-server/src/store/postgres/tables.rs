@@ -6,7 +6,6 @@ use super::super::rows::{
 };
 use super::super::{ClientRow, SigningKeyRow, StoreResult, UserRow};
 use super::{PostgresStore, unique_violation};
-use sqlx::Row;
 use tessera_core::{ClientId, Timestamp, TokenHash, UserId};
 
 impl PostgresStore {
@@ -120,50 +119,6 @@ impl PostgresStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(UserRow::from_any_row).transpose()
-    }
-
-    // ---- failed sign-ins ----------------------------------------------------------------
-
-    /// Failed password checks for `username` in the window that is still open at `now`.
-    pub async fn login_failures(&self, username: &str, window_opened_after: Timestamp) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT failures FROM login_failures WHERE username = $1 AND window_started_at > $2")
-            .bind(username)
-            .bind(window_opened_after.millis())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(row) => row.try_get::<i64, _>("failures")?,
-            None => 0,
-        })
-    }
-
-    /// Counts one failed password check, opening a new window at `now` if the last one closed
-    /// (that is, started before `window_opened_after`). One atomic upsert, so concurrent
-    /// failures on several instances are all counted.
-    pub async fn record_login_failure(
-        &self,
-        username: &str,
-        now: Timestamp,
-        window_opened_after: Timestamp,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO login_failures (username, window_started_at, failures) VALUES ($1, $2, 1) \
-             ON CONFLICT (username) DO UPDATE SET \
-               failures = CASE WHEN login_failures.window_started_at > $3 THEN login_failures.failures + 1 ELSE 1 END, \
-               window_started_at = CASE WHEN login_failures.window_started_at > $3 \
-                                        THEN login_failures.window_started_at ELSE $2 END",
-        )
-        .bind(username)
-        .bind(now.millis())
-        .bind(window_opened_after.millis())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn clear_login_failures(&self, username: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username).execute(&self.writer).await?;
-        Ok(())
     }
 
     // ---- signing keys -----------------------------------------------------------------

@@ -10,6 +10,7 @@ mod checkpoint;
 mod oidc;
 mod rows;
 mod tables;
+mod throttle;
 mod tokens;
 mod writer;
 

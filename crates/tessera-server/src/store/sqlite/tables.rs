@@ -1,4 +1,4 @@
-//! The SQLite store's administrative tables: clients, users, sign-in failures, signing keys,
+//! The SQLite store's administrative tables: clients, users, signing keys,
 //! the janitor's purge and row counts. Writes go through the writer (`SqliteStore::write`),
 //! reads through a read connection (`SqliteStore::read`).
 
@@ -135,49 +135,6 @@ impl SqliteStore {
             let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1");
             optional(connection, &sql, [user_id.as_str()], super::rows::user)
         })
-    }
-
-    // ---- failed sign-ins ----------------------------------------------------------------
-
-    pub async fn login_failures(&self, username: &str, window_opened_after: Timestamp) -> StoreResult<i64> {
-        self.read(|connection| {
-            let sql = "SELECT failures FROM login_failures WHERE username = ?1 AND window_started_at > ?2";
-            let found = optional(connection, sql, params![username, window_opened_after.millis()], |row| {
-                Ok(row.get::<_, i64>(0)?)
-            })?;
-            Ok(found.unwrap_or(0))
-        })
-    }
-
-    pub async fn record_login_failure(
-        &self,
-        username: &str,
-        now: Timestamp,
-        window_opened_after: Timestamp,
-    ) -> StoreResult<()> {
-        let username = username.to_owned();
-        self.write(move |connection| {
-            execute(
-                connection,
-                "INSERT INTO login_failures (username, window_started_at, failures) VALUES (?1, ?2, 1) \
-                 ON CONFLICT (username) DO UPDATE SET \
-                   failures = CASE WHEN login_failures.window_started_at > ?3 THEN login_failures.failures + 1 ELSE 1 END, \
-                   window_started_at = CASE WHEN login_failures.window_started_at > ?3 \
-                                            THEN login_failures.window_started_at ELSE ?2 END",
-                params![username, now.millis(), window_opened_after.millis()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn clear_login_failures(&self, username: &str) -> StoreResult<()> {
-        let username = username.to_owned();
-        self.write(move |connection| {
-            execute(connection, "DELETE FROM login_failures WHERE username = ?1", [username])?;
-            Ok(())
-        })
-        .await
     }
 
     // ---- signing keys -----------------------------------------------------------------
