@@ -2,6 +2,7 @@
 //! placeholders, through `sqlx::Any`. The same code also runs the SQLite migrations for
 //! `super::sqlite` and serves in-memory SQLite databases.
 
+mod refresh;
 mod rows;
 mod tables;
 mod tokens;
@@ -214,12 +215,12 @@ impl PostgresStore {
     /// Deletes at most `batch` rows of each kind that no rule needs any more; returns how many.
     ///
     /// - unspent refresh tokens past their idle expiry: dead, and presenting one is refused
-    ///   either way. Spent tokens stay as long as their family: presenting one, however late,
-    ///   is reuse and must still revoke the family (a thief may be refreshing its successors);
-    ///   they go with the family. So the rows of one family are bounded by the refreshes it
-    ///   can make before `TESSERA_REFRESH_MAX_TTL` ends it;
+    ///   either way. Spent tokens stay with their family (its last few: rotation prunes the
+    ///   older ones, see `store/refresh.rs`): presenting one, however late, is reuse and must
+    ///   still revoke the family (a thief may be refreshing its successors);
     /// - families that ended (expired or revoked) longer ago than `access_ttl`: their last
-    ///   access token has expired too, so nothing can refer to them;
+    ///   access token has expired too, so nothing can refer to them. Their tokens go first, in
+    ///   batches, and the family once it has none left;
     /// - revoked access-token ids whose token has expired;
     /// - authorization codes, browser sessions and sign-in failure counters past their use.
     pub async fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64> {

@@ -6,6 +6,7 @@
 //! microseconds, far less than a hand-off to another thread would cost.
 
 mod checkpoint;
+mod refresh;
 mod rows;
 mod tables;
 mod tokens;
