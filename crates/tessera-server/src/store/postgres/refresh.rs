@@ -7,6 +7,7 @@ use super::super::refresh::{
 };
 use super::super::{Backend, StoreError, StoreResult};
 use super::{PostgresStore, insert_family, opt_ts, scope, ts};
+use sqlx::AnyExecutor;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use tessera_core::{
@@ -19,6 +20,19 @@ type FoundToken = (StoredRefreshToken, Family, i64);
 /// Rounds of read, decide, compare-and-set before giving up (each lost round means another
 /// request rotated the token in between; the next read sees its rotation as a replay).
 const ROUNDS: usize = 5;
+
+/// The compare-and-set, as `rotate_in_one_statement` and `rotate_in_transaction` write it.
+const MARK: &str = "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
+     WHERE token_hash = $3 AND used_at IS NULL \
+       AND EXISTS (SELECT 1 FROM refresh_families f \
+                   WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NULL)";
+
+/// Errors after which a refresh reads and decides again: PostgreSQL serialization failures
+/// and deadlocks, SQLite busy. Not a pool timeout: a database that is down is reported at
+/// once (503), not after several rounds of waiting.
+fn retry(error: &StoreError) -> bool {
+    error.is_transient() && !matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut))
+}
 
 fn family_row(row: &AnyRow, created_at: &str) -> StoreResult<Family> {
     Ok(Family {
@@ -46,7 +60,7 @@ impl PostgresStore {
     }
 
     /// A presented refresh token's state, its family and its generation, in one read.
-    async fn find_token(&self, hash: &TokenHash) -> StoreResult<Option<FoundToken>> {
+    async fn find_token<'c>(executor: impl AnyExecutor<'c>, hash: &TokenHash) -> StoreResult<Option<FoundToken>> {
         let row = sqlx::query(
             "SELECT t.family_id, t.created_at, t.idle_expires_at, t.used_at, t.generation, \
                     s.used_at AS successor_used_at, f.client_id, f.user_id, f.scope, \
@@ -57,7 +71,7 @@ impl PostgresStore {
              WHERE t.token_hash = $1",
         )
         .bind(hash.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(executor)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let family = family_row(&row, "family_created_at")?;
@@ -73,24 +87,41 @@ impl PostgresStore {
 
     /// A presented refresh token's state and its family, in one read.
     pub async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<(StoredRefreshToken, Family)>> {
-        Ok(self.find_token(hash).await?.map(|(token, family, _)| (token, family)))
+        Ok(Self::find_token(&self.pool, hash).await?.map(|(token, family, _)| (token, family)))
     }
 
     /// A refresh: read, decide, and if the decision is to rotate, the compare-and-set. A lost
     /// compare-and-set (another request, maybe on another instance, rotated the token after
     /// our read) or a PostgreSQL request to retry (serialization failure, deadlock) rolls back
     /// and reads again, where the winner's rotation makes this one a replay or a reuse.
+    ///
+    /// On PostgreSQL the read and the rotation share one pooled connection (one acquire).
     pub async fn refresh(&self, refresh: Refresh) -> StoreResult<Refreshed> {
         for _ in 0..ROUNDS {
-            let found = match self.find_token(&refresh.presented).await {
-                Err(error) if error.is_transient() => continue,
+            let mut connection = match self.backend {
+                Backend::Postgres => Some(self.pool.acquire().await?),
+                // In-memory SQLite: the pool's one connection is also the writer's.
+                Backend::Sqlite => None,
+            };
+            let found = match &mut connection {
+                Some(connection) => Self::find_token(&mut **connection, &refresh.presented).await,
+                None => Self::find_token(&self.pool, &refresh.presented).await,
+            };
+            let found = match found {
+                Err(error) if retry(&error) => continue,
                 other => other?,
             };
             let decision = (refresh.decide)(found.as_ref().map(|(token, family, _)| (token, family)));
             let rotated = match (&decision, &found) {
                 (RefreshDecision::Rotate { successor_idle_expires_at, .. }, Some((_, _, generation))) => {
-                    match self.rotate(&refresh, *successor_idle_expires_at, *generation).await {
-                        Err(error) if error.is_transient() => continue,
+                    let rotation = match &mut connection {
+                        Some(connection) => {
+                            Self::rotate_in_one_statement(&mut **connection, &refresh, *successor_idle_expires_at).await
+                        }
+                        None => self.rotate_in_transaction(&refresh, *successor_idle_expires_at, *generation).await,
+                    };
+                    match rotation {
+                        Err(error) if retry(&error) => continue,
                         other => other?,
                     }
                 }
@@ -113,33 +144,40 @@ impl PostgresStore {
     /// so one round trip: the INSERT and the DELETE take the family and generation from the
     /// UPDATE's `RETURNING`, so they do nothing unless it changed a row, and the statement
     /// commits as a whole. SQLite (in-memory databases only, here) has no DML in CTEs: there
-    /// it is three statements in one transaction.
-    async fn rotate(&self, refresh: &Refresh, idle_expires_at: Timestamp, generation: i64) -> StoreResult<bool> {
-        const MARK: &str = "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
-             WHERE token_hash = $3 AND used_at IS NULL \
-               AND EXISTS (SELECT 1 FROM refresh_families f \
-                           WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NULL)";
+    /// it is three statements in one transaction (`rotate_in_transaction`).
+    async fn rotate_in_one_statement<'c>(
+        executor: impl AnyExecutor<'c>,
+        refresh: &Refresh,
+        idle_expires_at: Timestamp,
+    ) -> StoreResult<bool> {
+        let inserted = sqlx::query(&format!(
+            "WITH marked AS ({MARK} RETURNING family_id, generation), \
+             pruned AS (DELETE FROM refresh_tokens WHERE token_hash IN ( \
+               SELECT t.token_hash FROM refresh_tokens t JOIN marked m ON t.family_id = m.family_id \
+               WHERE t.generation <= m.generation - $5 LIMIT $6)) \
+             INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at, generation) \
+             SELECT $2, family_id, $1, $4, generation + 1 FROM marked"
+        ))
+        .bind(refresh.now.millis())
+        .bind(refresh.successor.as_str())
+        .bind(refresh.presented.as_str())
+        .bind(idle_expires_at.millis())
+        .bind(SPENT_TOKENS_KEPT)
+        .bind(PRUNED_PER_ROTATION)
+        .execute(executor)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    /// [`Self::rotate_in_one_statement`] for SQLite, which has no DML in CTEs.
+    async fn rotate_in_transaction(
+        &self,
+        refresh: &Refresh,
+        idle_expires_at: Timestamp,
+        generation: i64,
+    ) -> StoreResult<bool> {
         let (now, successor, presented) =
             (refresh.now.millis(), refresh.successor.as_str(), refresh.presented.as_str());
-        if self.backend == Backend::Postgres {
-            let inserted = sqlx::query(&format!(
-                "WITH marked AS ({MARK} RETURNING family_id, generation), \
-                 pruned AS (DELETE FROM refresh_tokens WHERE token_hash IN ( \
-                   SELECT t.token_hash FROM refresh_tokens t JOIN marked m ON t.family_id = m.family_id \
-                   WHERE t.generation <= m.generation - $5 LIMIT $6)) \
-                 INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at, generation) \
-                 SELECT $2, family_id, $1, $4, generation + 1 FROM marked"
-            ))
-            .bind(now)
-            .bind(successor)
-            .bind(presented)
-            .bind(idle_expires_at.millis())
-            .bind(SPENT_TOKENS_KEPT)
-            .bind(PRUNED_PER_ROTATION)
-            .execute(&self.writer)
-            .await?;
-            return Ok(inserted.rows_affected() == 1);
-        }
         let mut tx = self.writer.begin().await?;
         let marked = sqlx::query(MARK).bind(now).bind(successor).bind(presented).execute(&mut *tx).await?;
         if marked.rows_affected() != 1 {
