@@ -194,7 +194,7 @@ impl SqliteStore {
     // ---- janitor ----------------------------------------------------------------------
 
     /// The janitor's rules ([`purge_rules`], documented at the PostgreSQL store's
-    /// `purge_expired`), in one writer operation.
+    /// `purge_expired`), one writer operation per rule.
     pub async fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64> {
         let mut deleted = 0;
         // One writer operation per rule, so that other writes interleave with a long purge.
