@@ -19,8 +19,6 @@ pub enum InternalError {
     Random(#[from] RandomError),
     #[error("password hashing task failed")]
     PasswordTask,
-    #[error("refresh kept losing the rotation race; giving up")]
-    RotationContention,
 }
 
 /// The outcome of a request that failed: either the client's mistake or ours.

@@ -1,13 +1,19 @@
 //! The refresh grant (RFC 6749 §6) with rotation, grace window and reuse detection
-//! (DESIGN.md §4): core decides, the store applies the decision by compare-and-set.
+//! (DESIGN.md §4): core decides, the store applies the decision by compare-and-set, in one
+//! store operation; and reuse of a spent token the store no longer holds.
 
 use super::grants::AccessGrant;
-use super::{AuthService, InternalError, Issued, ServiceError};
+use super::{AuthService, Issued, ServiceError};
 use crate::metrics::RefreshOutcome;
-use crate::store::{ClientRow, RotateOutcome, Rotation};
+use crate::store::{ClientRow, Refresh, Refreshed};
 use tessera_core::client_access::within_client_scope;
 use tessera_core::lifecycle::decide_refresh;
-use tessera_core::{Family, GrantType, RefreshDecision, RefreshRejection, RefreshToken, Scope, Timestamp};
+use tessera_core::{Family, GrantType, RefreshRejection, RefreshToken, Scope, Timestamp, TokenHash};
+
+/// How far forward the successor chain of an unknown token is followed to find the family it
+/// came from (see [`AuthService::pruned_family`]): with the spent tokens a family keeps, reuse
+/// of a token up to `SPENT_TOKENS_KEPT + REUSE_HORIZON` rotations old still revokes the family.
+const REUSE_HORIZON: usize = 256;
 
 impl AuthService {
     /// RFC 6749 §6 with rotation, grace window and reuse detection (DESIGN.md §4).
@@ -18,60 +24,66 @@ impl AuthService {
         requested_scope: Option<&Scope>,
     ) -> Result<Issued, ServiceError> {
         Self::require_grant(client, GrantType::RefreshToken)?;
-        let presented_hash = presented.hash();
-        // A lost compare-and-set means another request rotated this token between our read and
-        // our write; reading again turns it into a grace-window replay. Two rounds suffice in
-        // practice; the bound only stops a pathological loop.
-        for _ in 0..5 {
-            let now = self.now();
-            let found = match self.store.find_refresh_token(&presented_hash).await {
-                Err(error) if error.is_transient() => continue,
-                other => other?,
-            };
-            let found = found.as_ref().map(|(token, family)| (token, family));
-            let decision = decide_refresh(&self.config.refresh, now, found, &client.client_id, requested_scope);
-            // The client's current registration bounds what its older families may still get.
-            let decision = within_client_scope(decision, &client.scope);
-            let rejection = match decision {
-                RefreshDecision::Rotate { family, successor_idle_expires_at, access_scope } => {
-                    let successor = presented.successor(&self.successor_key);
-                    let rotation = Rotation {
-                        presented: &presented_hash,
-                        successor: &successor.hash(),
-                        family_id: &family.id,
-                        rotated_at: now,
-                        successor_idle_expires_at,
-                    };
-                    match self.store.rotate_refresh_token(&rotation).await {
-                        Ok(RotateOutcome::Rotated) => {
-                            self.metrics.refresh_decision(RefreshOutcome::Rotated);
-                            return self.reissue(family, successor, access_scope, now);
-                        }
-                        // Lost the compare-and-set, or PostgreSQL asked for a retry (serialization
-                        // failure, deadlock): the transaction rolled back, so read again and re-decide.
-                        Ok(RotateOutcome::LostRace) => continue,
-                        Err(error) if error.is_transient() => continue,
-                        Err(error) => return Err(error.into()),
-                    }
-                }
-                RefreshDecision::Replay { family, access_scope } => {
-                    let successor = presented.successor(&self.successor_key);
-                    self.metrics.refresh_decision(RefreshOutcome::Replayed);
-                    return self.reissue(family, successor, access_scope, now);
-                }
-                RefreshDecision::Reject(rejection) => {
+        let successor = presented.successor(&self.successor_key);
+        let (policy, now, client_id) = (self.config.refresh, self.now(), client.client_id.clone());
+        let requested_scope = requested_scope.cloned();
+        // The client's current registration bounds what its older families may still get;
+        // decided before the rotation, so a refusal spends nothing.
+        let client_scope = client.scope.clone();
+        let refresh = Refresh {
+            presented: presented.hash(),
+            successor: successor.hash(),
+            now,
+            decide: Box::new(move |found| {
+                let decision = decide_refresh(&policy, now, found, &client_id, requested_scope.as_ref());
+                within_client_scope(decision, &client_scope)
+            }),
+        };
+        let rejection = match self.store.refresh(refresh).await? {
+            Refreshed::Rotated { family, access_scope } => {
+                self.metrics.refresh_decision(RefreshOutcome::Rotated);
+                return self.reissue(&family, successor, access_scope, now);
+            }
+            Refreshed::Replayed { family, access_scope } => {
+                self.metrics.refresh_decision(RefreshOutcome::Replayed);
+                return self.reissue(&family, successor, access_scope, now);
+            }
+            Refreshed::Rejected(RefreshRejection::UnknownToken) => match self.pruned_family(presented).await? {
+                // Bound to its client, like a stored one: another client's cannot revoke it.
+                Some(family) if family.client_id == client.client_id => self.reused(&family).await?,
+                _ => {
                     self.metrics.refresh_decision(RefreshOutcome::Rejected);
-                    rejection
+                    RefreshRejection::UnknownToken
                 }
-                RefreshDecision::RevokeFamily(family) => {
-                    self.metrics.refresh_decision(RefreshOutcome::ReuseDetected);
-                    self.revoke_family(family, tessera_core::RevocationReason::ReuseDetected).await?;
-                    RefreshRejection::Reused
-                }
-            };
-            return Err(rejection.into());
+            },
+            Refreshed::Rejected(rejection) => {
+                self.metrics.refresh_decision(RefreshOutcome::Rejected);
+                rejection
+            }
+            Refreshed::Reused(family) => self.reused(&family).await?,
+        };
+        Err(rejection.into())
+    }
+
+    /// Reuse detected: the whole family is revoked (DESIGN.md §4).
+    async fn reused(&self, family: &Family) -> Result<RefreshRejection, ServiceError> {
+        self.metrics.refresh_decision(RefreshOutcome::ReuseDetected);
+        self.revoke_family(family, tessera_core::RevocationReason::ReuseDetected).await?;
+        Ok(RefreshRejection::Reused)
+    }
+
+    /// The family an unknown token was spent in, if it is one the store pruned (a family keeps
+    /// only its last few spent tokens): successors are derived, `HMAC(key, token)`, so the
+    /// chain that follows the token can be recomputed, and the first link still stored names
+    /// the family. A token that never existed costs `REUSE_HORIZON` HMACs and one read.
+    async fn pruned_family(&self, presented: &RefreshToken) -> Result<Option<Family>, ServiceError> {
+        let mut chain: Vec<TokenHash> = Vec::with_capacity(REUSE_HORIZON);
+        let mut link = presented.successor(&self.successor_key);
+        for _ in 0..REUSE_HORIZON {
+            chain.push(link.hash());
+            link = link.successor(&self.successor_key);
         }
-        Err(InternalError::RotationContention.into())
+        Ok(self.store.find_family_of_tokens(&chain).await?)
     }
 
     fn reissue(

@@ -3,7 +3,7 @@
 
 use super::{
     AuthorizationCodeRow, Backend, ClientRow, CodeSignInRow, ConsentRow, CountedTable, FamilySignInRow, Inner,
-    PersonalAccessTokenRow, RotateOutcome, Rotation, SigningKeyRow, Store, StoreResult, UserRow,
+    PersonalAccessTokenRow, Refresh, Refreshed, SigningKeyRow, Store, StoreResult, UserRow,
 };
 use super::{Reservation, SignInWindow};
 use std::time::Duration;
@@ -94,9 +94,14 @@ forward! {
     fn create_family(&self, family: &Family, first_token: Option<(&TokenHash, Timestamp)>) -> StoreResult<()>;
     /// A presented refresh token's state and its family, in one read.
     fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<(StoredRefreshToken, Family)>>;
-    /// Rotation: marks the presented token used and inserts its successor, atomically, by
-    /// compare-and-set: of any number of concurrent calls exactly one wins.
-    fn rotate_refresh_token(&self, rotation: &Rotation<'_>) -> StoreResult<RotateOutcome>;
+    /// A whole refresh: reads the presented token and its family, asks `refresh.decide`, and
+    /// applies a rotation by compare-and-set (the token marked used, its successor inserted,
+    /// the family's oldest spent tokens pruned), atomically: of any number of concurrent
+    /// refreshes of one token exactly one rotates; the others are decided again on what it
+    /// wrote (a grace-window replay, or reuse).
+    fn refresh(&self, refresh: Refresh) -> StoreResult<Refreshed>;
+    /// The family that holds any of `hashes`, if one does (for reuse of a pruned token).
+    fn find_family_of_tokens(&self, hashes: &[TokenHash]) -> StoreResult<Option<Family>>;
     /// Returns false if the family was already revoked or does not exist.
     fn revoke_family(&self, family_id: &FamilyId, now: Timestamp, reason: RevocationReason) -> StoreResult<bool>;
     fn get_family(&self, family_id: &FamilyId) -> StoreResult<Option<Family>>;

@@ -14,16 +14,18 @@
 mod forward;
 mod oidc;
 mod postgres;
+mod refresh;
 mod rows;
 mod sqlite;
 mod throttle;
 
 pub use oidc::*;
+pub use refresh::{Refresh, RefreshDecider, Refreshed, SPENT_TOKENS_KEPT};
 pub use rows::*;
 pub use throttle::{Reservation, SignInWindow};
 
 use std::time::Duration;
-use tessera_core::{FamilyId, Timestamp, TokenHash};
+use tessera_core::Timestamp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -180,26 +182,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// One rotation, as [`Store::rotate_refresh_token`] applies it.
-#[derive(Debug, Clone, Copy)]
-pub struct Rotation<'a> {
-    /// The token presented, to be marked used.
-    pub presented: &'a TokenHash,
-    /// Its successor, to be inserted.
-    pub successor: &'a TokenHash,
-    pub family_id: &'a FamilyId,
-    pub rotated_at: Timestamp,
-    pub successor_idle_expires_at: Timestamp,
-}
-
-/// Whether `rotate_refresh_token`'s compare-and-set won.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RotateOutcome {
-    Rotated,
-    /// Another request rotated the token first (or the family was revoked meanwhile).
-    LostRace,
-}
-
 /// One rule of the janitor (see `purge_expired` in `postgres/`): rows of `table` whose
 /// `condition` holds for the cutoff `$1` go, `key` identifying them. Written out here, never
 /// from input, once for both backends.
@@ -211,12 +193,28 @@ pub(crate) struct PurgeRule {
 }
 
 /// The janitor's rules at `now`, for access tokens living `access_ttl`.
-pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 6] {
+pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 7] {
     let day_ago = now.minus(Duration::from_secs(86_400));
     let rule = |table, key, condition, cutoff| PurgeRule { table, key, condition, cutoff };
+    let family_ended = now.minus(access_ttl);
     [
         rule("refresh_tokens", "token_hash", "idle_expires_at < $1 AND used_at IS NULL", now),
-        rule("refresh_families", "family_id", "expires_at < $1 OR revoked_at < $1", now.minus(access_ttl)),
+        // An ended family's tokens go in batches first, and the family once it has none left,
+        // so that no DELETE cascades through a family's tokens (one that an earlier release
+        // let grow may hold thousands) while the SQLite writer waits.
+        rule(
+            "refresh_tokens",
+            "token_hash",
+            "family_id IN (SELECT family_id FROM refresh_families WHERE expires_at < $1 OR revoked_at < $1)",
+            family_ended,
+        ),
+        rule(
+            "refresh_families",
+            "family_id",
+            "(expires_at < $1 OR revoked_at < $1) \
+             AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = refresh_families.family_id)",
+            family_ended,
+        ),
         rule("revoked_access_tokens", "jti", "expires_at < $1", now),
         // Codes live a minute; kept a day past expiry so a late replay is still recognised
         // (and revokes what the code started) rather than reported as unknown.

@@ -30,6 +30,7 @@ macro_rules! on_both_backends {
 }
 
 mod authorize;
+mod bounds;
 mod client_update;
 mod clients;
 mod group_commit;

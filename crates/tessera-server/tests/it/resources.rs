@@ -149,9 +149,10 @@ async fn metrics_count_grants_decisions_and_bearer_checks() {
         "tessera_token_grant_duration_seconds_count{grant_type=\"password\"} 1",
         "tessera_token_grant_duration_seconds_count{grant_type=\"refresh_token\"} 4",
         "tessera_token_grant_duration_seconds_bucket{le=\"+Inf\",grant_type=\"refresh_token\"} 4",
-        // The store (SQLite here). The writer answers a group before it updates its counters,
-        // so a scrape right after the answers may still count the last group as queued.
+        // The store (SQLite here). The writer updates its counters before it answers a group,
+        // so a scrape after the answers counts every operation answered.
         "tessera_store_writer_failed_groups_total 0",
+        "tessera_store_writer_queue_depth 0",
         "# TYPE tessera_store_writer_queue_depth gauge",
         "# TYPE tessera_store_writer_groups counter",
         "# TYPE tessera_store_connections gauge",

@@ -3,6 +3,7 @@
 //! `super::sqlite` and serves in-memory SQLite databases.
 
 mod oidc;
+mod refresh;
 mod rows;
 mod tables;
 mod throttle;
@@ -82,6 +83,10 @@ async fn lock_migrations(database: &std::path::Path) -> StoreResult<std::fs::Fil
     locked.map_err(|error| StoreError::Database(sqlx::Error::Io(error)))
 }
 
+/// How long a query waits for a pooled PostgreSQL connection before the store gives up
+/// (`StoreError::Database(PoolTimedOut)`).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct PostgresStore {
     /// Reads.
@@ -155,9 +160,14 @@ impl PostgresStore {
                 }
             }
             Backend::Postgres => {
+                // No ping before every acquire (sqlx's default): it doubled the round trips of
+                // every query. A connection the server dropped fails its next query once, which
+                // closes it; the pool opens a fresh one. Waiting for a connection is bounded by
+                // a second, so that a database that is down is answered with 503 promptly.
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections)
-                    .acquire_timeout(Duration::from_secs(30))
+                    .test_before_acquire(false)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .after_connect(move |connection, _| {
                         Box::pin(async move {
                             connection.execute(format!("SET statement_timeout = {timeout_ms}").as_str()).await?;
@@ -216,12 +226,12 @@ impl PostgresStore {
     /// Deletes at most `batch` rows of each kind that no rule needs any more; returns how many.
     ///
     /// - unspent refresh tokens past their idle expiry: dead, and presenting one is refused
-    ///   either way. Spent tokens stay as long as their family: presenting one, however late,
-    ///   is reuse and must still revoke the family (a thief may be refreshing its successors);
-    ///   they go with the family. So the rows of one family are bounded by the refreshes it
-    ///   can make before `TESSERA_REFRESH_MAX_TTL` ends it;
+    ///   either way. Spent tokens stay with their family (its last few: rotation prunes the
+    ///   older ones, see `store/refresh.rs`): presenting one, however late, is reuse and must
+    ///   still revoke the family (a thief may be refreshing its successors);
     /// - families that ended (expired or revoked) longer ago than `access_ttl`: their last
-    ///   access token has expired too, so nothing can refer to them;
+    ///   access token has expired too, so nothing can refer to them. Their tokens go first, in
+    ///   batches, and the family once it has none left;
     /// - revoked access-token ids whose token has expired;
     /// - authorization codes, browser sessions and sign-in failure counters past their use.
     pub async fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64> {

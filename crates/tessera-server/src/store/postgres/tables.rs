@@ -66,6 +66,7 @@ impl PostgresStore {
 
     /// Deletes a client and, by cascade, every token family issued to it.
     pub async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
+        self.delete_family_rows_of_client(client_id).await?;
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id.as_str())
             .execute(&self.writer)

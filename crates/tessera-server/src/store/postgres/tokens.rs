@@ -1,169 +1,13 @@
-//! The PostgreSQL store's token tables: families and refresh tokens (rotation by
-//! compare-and-set), personal access tokens, authorization codes, browser sessions and
-//! revoked access tokens.
+//! The PostgreSQL store's other token tables: personal access tokens, authorization codes,
+//! browser sessions and revoked access tokens (families and refresh tokens are in `refresh.rs`).
 
+use super::super::refresh::{CAP_PENDING_CODES, PENDING_CODES_PER_USER};
 use super::super::rows::USER_COLUMNS;
-use super::super::{
-    AuthorizationCodeRow, Backend, PersonalAccessTokenRow, RotateOutcome, Rotation, StoreResult, UserRow,
-};
-use super::{PAT_SELECT, PostgresStore, insert_family, opt_ts, scope, ts};
-use sqlx::Row;
-use tessera_core::{
-    ClientId, Family, FamilyId, Jti, RevocationReason, StoredRefreshToken, Timestamp, TokenHash, UserId,
-};
+use super::super::{AuthorizationCodeRow, PersonalAccessTokenRow, StoreResult, UserRow};
+use super::{PAT_SELECT, PostgresStore, insert_family, opt_ts};
+use tessera_core::{Family, FamilyId, Jti, Timestamp, TokenHash, UserId};
 
 impl PostgresStore {
-    // ---- refresh-token families -------------------------------------------------------
-
-    /// Starts a family, with its first refresh token if the client may refresh, atomically.
-    pub async fn create_family(
-        &self,
-        family: &Family,
-        first_token: Option<(&TokenHash, Timestamp)>,
-    ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        insert_family(&mut tx, family, first_token).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// A presented refresh token's state and its family, in one read.
-    pub async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<(StoredRefreshToken, Family)>> {
-        let row = sqlx::query(
-            "SELECT t.family_id, t.created_at, t.idle_expires_at, t.used_at, s.used_at AS successor_used_at, \
-                    f.client_id, f.user_id, f.scope, f.created_at AS family_created_at, f.expires_at, f.revoked_at \
-             FROM refresh_tokens t \
-             JOIN refresh_families f ON f.family_id = t.family_id \
-             LEFT JOIN refresh_tokens s ON s.token_hash = t.successor_hash \
-             WHERE t.token_hash = $1",
-        )
-        .bind(hash.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let family_id = FamilyId::new(row.try_get::<String, _>("family_id")?);
-        let token = StoredRefreshToken {
-            family_id: family_id.clone(),
-            created_at: ts(&row, "created_at")?,
-            idle_expires_at: ts(&row, "idle_expires_at")?,
-            used_at: opt_ts(&row, "used_at")?,
-            successor_used: opt_ts(&row, "successor_used_at")?.is_some(),
-        };
-        let family = Family {
-            id: family_id,
-            client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
-            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
-            scope: scope(&row, "scope")?,
-            created_at: ts(&row, "family_created_at")?,
-            expires_at: ts(&row, "expires_at")?,
-            revoked_at: opt_ts(&row, "revoked_at")?,
-        };
-        Ok(Some((token, family)))
-    }
-
-    /// Rotation: marks `presented` used and inserts its successor, atomically.
-    ///
-    /// The `UPDATE … WHERE used_at IS NULL` is the compare-and-set that makes rotation
-    /// atomic: of any number of concurrent calls, on one instance or many sharing a
-    /// PostgreSQL database, exactly one sees a changed row; the rest get
-    /// [`RotateOutcome::LostRace`] and nothing of theirs is written. On PostgreSQL the
-    /// row lock taken by the first UPDATE makes the others wait and then re-check the
-    /// condition (READ COMMITTED), so they never both win.
-    ///
-    /// On PostgreSQL it is one statement, so one round trip: a data-modifying CTE does the
-    /// compare-and-set and the INSERT takes its family from the CTE's `RETURNING`, so it
-    /// inserts a row only if the UPDATE changed one; the statement commits as a whole. SQLite
-    /// (in-memory databases only, here) has no DML in CTEs: there it is two statements in
-    /// one transaction.
-    pub async fn rotate_refresh_token(&self, rotation: &Rotation<'_>) -> StoreResult<RotateOutcome> {
-        let Rotation { presented, successor, family_id, rotated_at: now, successor_idle_expires_at } = *rotation;
-        if self.backend == Backend::Postgres {
-            let inserted = sqlx::query(
-                "WITH marked AS ( \
-                   UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
-                   WHERE token_hash = $3 AND used_at IS NULL \
-                     AND EXISTS (SELECT 1 FROM refresh_families f \
-                                 WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NULL) \
-                   RETURNING family_id) \
-                 INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) \
-                 SELECT $2, family_id, $1, $4 FROM marked",
-            )
-            .bind(now.millis())
-            .bind(successor.as_str())
-            .bind(presented.as_str())
-            .bind(successor_idle_expires_at.millis())
-            .execute(&self.writer)
-            .await?;
-            return Ok(if inserted.rows_affected() == 1 { RotateOutcome::Rotated } else { RotateOutcome::LostRace });
-        }
-        let mut tx = self.writer.begin().await?;
-        let marked = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2 \
-             WHERE token_hash = $3 AND used_at IS NULL \
-               AND EXISTS (SELECT 1 FROM refresh_families f \
-                           WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NULL)",
-        )
-        .bind(now.millis())
-        .bind(successor.as_str())
-        .bind(presented.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if marked.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(RotateOutcome::LostRace);
-        }
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(successor.as_str())
-        .bind(family_id.as_str())
-        .bind(now.millis())
-        .bind(successor_idle_expires_at.millis())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(RotateOutcome::Rotated)
-    }
-
-    /// Revokes a family (all its refresh tokens, and through `fid` its access tokens).
-    /// Returns false if it was already revoked or does not exist.
-    pub async fn revoke_family(
-        &self,
-        family_id: &FamilyId,
-        now: Timestamp,
-        reason: RevocationReason,
-    ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 WHERE family_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now.millis())
-        .bind(reason.as_str())
-        .bind(family_id.as_str())
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    pub async fn get_family(&self, family_id: &FamilyId) -> StoreResult<Option<Family>> {
-        let row = sqlx::query(
-            "SELECT family_id, client_id, user_id, scope, created_at, expires_at, revoked_at \
-             FROM refresh_families WHERE family_id = $1",
-        )
-        .bind(family_id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(Family {
-            id: FamilyId::new(row.try_get::<String, _>("family_id")?),
-            client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
-            user_id: UserId::new(row.try_get::<String, _>("user_id")?),
-            scope: scope(&row, "scope")?,
-            created_at: ts(&row, "created_at")?,
-            expires_at: ts(&row, "expires_at")?,
-            revoked_at: opt_ts(&row, "revoked_at")?,
-        }))
-    }
-
     // ---- personal access tokens -------------------------------------------------------
 
     pub async fn insert_personal_access_token(&self, pat: &PersonalAccessTokenRow) -> StoreResult<()> {
@@ -237,6 +81,12 @@ impl PostgresStore {
         .bind(code.expires_at.millis())
         .execute(&self.writer)
         .await?;
+        sqlx::query(CAP_PENDING_CODES)
+            .bind(code.user_id.as_str())
+            .bind(code.code_hash.as_str())
+            .bind(PENDING_CODES_PER_USER - 1)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 

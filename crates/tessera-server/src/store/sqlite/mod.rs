@@ -8,6 +8,7 @@
 pub(crate) mod backup;
 mod checkpoint;
 mod oidc;
+mod refresh;
 mod rows;
 mod tables;
 mod throttle;

@@ -79,6 +79,7 @@ impl SqliteStore {
     }
 
     pub async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
+        self.delete_family_rows_of_client(client_id).await?;
         let client_id = client_id.clone();
         self.write(move |connection| {
             Ok(execute(connection, "DELETE FROM clients WHERE client_id = ?1", [client_id.as_str()])? > 0)
@@ -205,22 +206,20 @@ impl SqliteStore {
     // ---- janitor ----------------------------------------------------------------------
 
     /// The janitor's rules ([`purge_rules`], documented at the PostgreSQL store's
-    /// `purge_expired`), in one writer operation.
+    /// `purge_expired`), one writer operation per rule.
     pub async fn purge_expired(&self, now: Timestamp, access_ttl: Duration, batch: i64) -> StoreResult<u64> {
-        let purges = purge_rules(now, access_ttl);
-        self.write(move |connection| {
-            let mut deleted = 0;
-            for PurgeRule { table, key, condition, cutoff } in purges {
-                // SQLite reads `$1` as a named parameter; `?1` says plainly that it is the first.
-                let condition = condition.replace("$1", "?1");
-                let sql = format!(
-                    "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT ?2)"
-                );
-                deleted += execute(connection, &sql, params![cutoff.millis(), batch])? as u64;
-            }
-            Ok(deleted)
-        })
-        .await
+        let mut deleted = 0;
+        // One writer operation per rule, so that other writes interleave with a long purge.
+        for PurgeRule { table, key, condition, cutoff } in purge_rules(now, access_ttl) {
+            // SQLite reads `$1` as a named parameter; `?1` says plainly that it is the first.
+            let condition = condition.replace("$1", "?1");
+            let sql =
+                format!("DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT ?2)");
+            deleted += self
+                .write(move |connection| Ok(execute(connection, &sql, params![cutoff.millis(), batch])? as u64))
+                .await?;
+        }
+        Ok(deleted)
     }
 
     pub async fn count_rows(&self, table: CountedTable) -> StoreResult<i64> {

@@ -1,151 +1,19 @@
-//! The SQLite store's token tables: families and refresh tokens (rotation by compare-and-set,
-//! one writer operation), personal access tokens, authorization codes, browser sessions and
-//! revoked access tokens.
+//! The SQLite store's other token tables: personal access tokens, authorization codes, browser
+//! sessions and revoked access tokens (families and refresh tokens are in `refresh.rs`).
 
 use super::SqliteStore;
-use super::rows::{execute, opt_ts, optional, scope, ts};
+use super::refresh::insert_family;
+use super::rows::{execute, opt_ts, optional};
+use crate::store::refresh::{CAP_PENDING_CODES, PENDING_CODES_PER_USER};
 use crate::store::rows::USER_COLUMNS;
-use crate::store::{AuthorizationCodeRow, PersonalAccessTokenRow, RotateOutcome, Rotation, StoreResult, UserRow};
-use rusqlite::{Connection, params};
-use tessera_core::{
-    ClientId, Family, FamilyId, Jti, RevocationReason, StoredRefreshToken, Timestamp, TokenHash, UserId,
-};
+use crate::store::{AuthorizationCodeRow, PersonalAccessTokenRow, StoreResult, UserRow};
+use rusqlite::params;
+use tessera_core::{Family, FamilyId, Jti, Timestamp, TokenHash, UserId};
 
 const PAT_SELECT: &str = "SELECT p.token_hash, p.pat_id, p.user_id, u.username, p.name, p.scope, p.created_at, \
      p.expires_at, p.revoked_at FROM personal_access_tokens p JOIN users u ON u.user_id = p.user_id";
 
-/// Inserts a family and, if given, its first refresh token (hash, idle expiry).
-fn insert_family(
-    connection: &Connection,
-    family: &Family,
-    first_token: Option<&(TokenHash, Timestamp)>,
-) -> StoreResult<()> {
-    execute(
-        connection,
-        "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            family.id.as_str(),
-            family.client_id.as_str(),
-            family.user_id.as_str(),
-            family.scope.to_string(),
-            family.created_at.millis(),
-            family.expires_at.millis()
-        ],
-    )?;
-    if let Some((token, idle_expires_at)) = first_token {
-        execute(
-            connection,
-            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![token.as_str(), family.id.as_str(), family.created_at.millis(), idle_expires_at.millis()],
-        )?;
-    }
-    Ok(())
-}
-
 impl SqliteStore {
-    pub async fn create_family(
-        &self,
-        family: &Family,
-        first_token: Option<(&TokenHash, Timestamp)>,
-    ) -> StoreResult<()> {
-        let family = family.clone();
-        let first_token = first_token.map(|(hash, expires)| (hash.clone(), expires));
-        self.write(move |connection| insert_family(connection, &family, first_token.as_ref())).await
-    }
-
-    pub async fn find_refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<(StoredRefreshToken, Family)>> {
-        self.read(|connection| {
-            let sql = "SELECT t.family_id, t.created_at, t.idle_expires_at, t.used_at, s.used_at AS successor_used_at, \
-                    f.client_id, f.user_id, f.scope, f.created_at AS family_created_at, f.expires_at, f.revoked_at \
-                 FROM refresh_tokens t \
-                 JOIN refresh_families f ON f.family_id = t.family_id \
-                 LEFT JOIN refresh_tokens s ON s.token_hash = t.successor_hash \
-                 WHERE t.token_hash = ?1";
-            optional(connection, sql, [hash.as_str()], |row| {
-                let family_id = FamilyId::new(row.get::<_, String>("family_id")?);
-                let token = StoredRefreshToken {
-                    family_id: family_id.clone(),
-                    created_at: ts(row, "created_at")?,
-                    idle_expires_at: ts(row, "idle_expires_at")?,
-                    used_at: opt_ts(row, "used_at")?,
-                    successor_used: opt_ts(row, "successor_used_at")?.is_some(),
-                };
-                let family = Family {
-                    id: family_id,
-                    client_id: ClientId::new(row.get::<_, String>("client_id")?),
-                    user_id: UserId::new(row.get::<_, String>("user_id")?),
-                    scope: scope(row, "scope")?,
-                    created_at: ts(row, "family_created_at")?,
-                    expires_at: ts(row, "expires_at")?,
-                    revoked_at: opt_ts(row, "revoked_at")?,
-                };
-                Ok((token, family))
-            })
-        })
-    }
-
-    /// Rotation as one writer operation: the compare-and-set `UPDATE … WHERE used_at IS NULL`
-    /// and the successor's insert. The writer is the only one that writes, so of concurrent
-    /// rotations of one token the first in the group wins and the rest see the row changed.
-    pub async fn rotate_refresh_token(&self, rotation: &Rotation<'_>) -> StoreResult<RotateOutcome> {
-        let Rotation { presented, successor, family_id, rotated_at: now, successor_idle_expires_at } = *rotation;
-        let (presented, successor, family_id) = (presented.clone(), successor.clone(), family_id.clone());
-        self.write(move |connection| {
-            let marked = execute(
-                connection,
-                "UPDATE refresh_tokens SET used_at = ?1, successor_hash = ?2 \
-                 WHERE token_hash = ?3 AND used_at IS NULL \
-                   AND EXISTS (SELECT 1 FROM refresh_families f \
-                               WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NULL)",
-                params![now.millis(), successor.as_str(), presented.as_str()],
-            )?;
-            if marked != 1 {
-                return Ok(RotateOutcome::LostRace);
-            }
-            execute(
-                connection,
-                "INSERT INTO refresh_tokens (token_hash, family_id, created_at, idle_expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![successor.as_str(), family_id.as_str(), now.millis(), successor_idle_expires_at.millis()],
-            )?;
-            Ok(RotateOutcome::Rotated)
-        })
-        .await
-    }
-
-    pub async fn revoke_family(
-        &self,
-        family_id: &FamilyId,
-        now: Timestamp,
-        reason: RevocationReason,
-    ) -> StoreResult<bool> {
-        let family_id = family_id.clone();
-        self.write(move |connection| {
-            let sql = "UPDATE refresh_families SET revoked_at = ?1, revoked_reason = ?2 \
-                       WHERE family_id = ?3 AND revoked_at IS NULL";
-            Ok(execute(connection, sql, params![now.millis(), reason.as_str(), family_id.as_str()])? > 0)
-        })
-        .await
-    }
-
-    pub async fn get_family(&self, family_id: &FamilyId) -> StoreResult<Option<Family>> {
-        self.read(|connection| {
-            let sql = "SELECT family_id, client_id, user_id, scope, created_at, expires_at, revoked_at \
-                       FROM refresh_families WHERE family_id = ?1";
-            optional(connection, sql, [family_id.as_str()], |row| {
-                Ok(Family {
-                    id: FamilyId::new(row.get::<_, String>("family_id")?),
-                    client_id: ClientId::new(row.get::<_, String>("client_id")?),
-                    user_id: UserId::new(row.get::<_, String>("user_id")?),
-                    scope: scope(row, "scope")?,
-                    created_at: ts(row, "created_at")?,
-                    expires_at: ts(row, "expires_at")?,
-                    revoked_at: opt_ts(row, "revoked_at")?,
-                })
-            })
-        })
-    }
-
     // ---- personal access tokens -------------------------------------------------------
 
     pub async fn insert_personal_access_token(&self, pat: &PersonalAccessTokenRow) -> StoreResult<()> {
@@ -222,6 +90,12 @@ impl SqliteStore {
                     code.created_at.millis(),
                     code.expires_at.millis()
                 ],
+            )?;
+            let cap = CAP_PENDING_CODES.replace('$', "?");
+            execute(
+                connection,
+                &cap,
+                params![code.user_id.as_str(), code.code_hash.as_str(), PENDING_CODES_PER_USER - 1],
             )?;
             Ok(())
         })

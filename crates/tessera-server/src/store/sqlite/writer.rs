@@ -154,11 +154,7 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Message>, state: &Writer
                 Err(_) => break,
             }
         }
-        let size = group.len();
         commit_group(&connection, group.drain(..), state);
-        state.queued.fetch_sub(size, Ordering::Relaxed);
-        state.groups.fetch_add(1, Ordering::Relaxed);
-        state.operations.fetch_add(size as u64, Ordering::Relaxed);
         after_commit();
     }
 }
@@ -213,9 +209,15 @@ fn commit_group(connection: &Connection, jobs: impl Iterator<Item = Box<dyn Job>
         let _ = execute(connection, "ROLLBACK");
     }
     let group_error = || failure.as_ref().map(|error| StoreError::Unavailable(error.clone()));
+    // The counters move before any answer goes out, so that whoever got an answer reads
+    // counters that include it (a few relaxed additions per group, not per operation).
+    let size = completions.len() + unrun.len();
+    state.queued.fetch_sub(size, Ordering::Relaxed);
+    state.groups.fetch_add(1, Ordering::Relaxed);
+    state.operations.fetch_add(size as u64, Ordering::Relaxed);
     if let Some(error) = &failure {
         state.failed_groups.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(%error, operations = completions.len() + unrun.len(), "SQLite group commit failed; nothing in it was kept");
+        tracing::warn!(%error, operations = size, "SQLite group commit failed; nothing in it was kept");
     }
     for completion in completions {
         completion(group_error());
