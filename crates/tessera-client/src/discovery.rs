@@ -31,6 +31,9 @@ pub struct ServerMetadata {
     /// Client authentication methods the token endpoint accepts (default `client_secret_basic`).
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// The scopes the server supports (`openid profile email` at an OpenID provider).
+    #[serde(default)]
+    pub scopes_supported: Option<Vec<String>>,
 }
 
 /// The outcome of [`discover`].
@@ -131,6 +134,17 @@ impl ClientSettings {
         client_id: impl Into<String>,
         client_secret: Option<ClientSecret>,
     ) -> Result<Self, ClientError> {
+        Ok(Self::discover_with_metadata(http, issuer, client_id, client_secret).await?.0)
+    }
+
+    /// [`discover`](Self::discover), also returning the metadata it read (when the server
+    /// publishes some), e.g. to see its `scopes_supported`.
+    pub async fn discover_with_metadata(
+        http: &reqwest::Client,
+        issuer: &str,
+        client_id: impl Into<String>,
+        client_secret: Option<ClientSecret>,
+    ) -> Result<(Self, Option<ServerMetadata>), ClientError> {
         let issuer = issuer.trim_end_matches('/');
         match discover(http, issuer).await? {
             Discovery::Found(metadata) => {
@@ -142,10 +156,11 @@ impl ClientSettings {
                 settings.issuer = Some(metadata.issuer.trim_end_matches('/').to_owned());
                 settings.revocation_endpoint = metadata.revocation_endpoint.clone();
                 settings.authorization_endpoint = metadata.authorization_endpoint.clone();
+                settings.jwks_uri = metadata.jwks_uri.clone();
                 if settings.client_secret.is_some() {
                     settings.client_auth = preferred_auth(&metadata);
                 }
-                Ok(settings)
+                Ok((settings, Some(metadata)))
             }
             Discovery::NotPublished => {
                 let issuer_url = parse_issuer(issuer)?;
@@ -155,7 +170,7 @@ impl ClientSettings {
                 let mut settings = ClientSettings::new(token_endpoint, client_id, client_secret);
                 settings.issuer = Some(issuer.to_owned());
                 settings.authorization_endpoint = Some(authorization_endpoint);
-                Ok(settings)
+                Ok((settings, None))
             }
         }
     }
@@ -232,6 +247,7 @@ mod tests {
             authorization_endpoint: None,
             token_endpoint_auth_methods_supported: methods
                 .map(|methods| methods.iter().map(|m| (*m).to_owned()).collect()),
+            scopes_supported: None,
         };
         assert_eq!(preferred_auth(&metadata(None)), ClientAuthMethod::ClientSecretBasic);
         assert_eq!(

@@ -41,6 +41,7 @@ pub struct AuthorizationCodeLogin {
     redirect_uri: RedirectUrl,
     state: CsrfToken,
     pkce_verifier: PkceCodeVerifier,
+    nonce: CsrfToken,
     timeout: Duration,
 }
 
@@ -57,8 +58,8 @@ impl fmt::Debug for AuthorizationCodeLogin {
 impl TokenSource {
     /// Starts a browser login (the authorization-code grant with PKCE S256): listens on
     /// `127.0.0.1` on a free port and prepares the authorization request, with
-    /// `redirect_uri=http://127.0.0.1:PORT/callback`, a random `state` and the scope of
-    /// `settings`.
+    /// `redirect_uri=http://127.0.0.1:PORT/callback`, a random `state`, a random `nonce` (which
+    /// the id token, if any, must echo) and the scope of `settings`.
     ///
     /// `settings` needs an [`authorization_endpoint`](ClientSettings::authorization_endpoint)
     /// ([`ClientSettings::discover`] fills it in). Open
@@ -67,7 +68,9 @@ impl TokenSource {
     pub async fn browser_login(&self, settings: ClientSettings) -> Result<AuthorizationCodeLogin, ClientError> {
         let loopback = Loopback::bind().await?;
         let redirect_uri = RedirectUrl::from_url(loopback.redirect_uri().clone());
-        let (authorize_url, state, pkce_verifier) = oauth::authorization_request(&settings, &redirect_uri)?;
+        // OpenID Connect Core §3.1.2.1: a fresh random nonce binds the id token to this login.
+        let nonce = CsrfToken::new_random();
+        let (authorize_url, state, pkce_verifier) = oauth::authorization_request(&settings, &redirect_uri, &nonce)?;
         Ok(AuthorizationCodeLogin {
             source: self.clone(),
             settings,
@@ -76,6 +79,7 @@ impl TokenSource {
             redirect_uri,
             state,
             pkce_verifier,
+            nonce,
             timeout: DEFAULT_LOGIN_TIMEOUT,
         })
     }
@@ -139,11 +143,22 @@ impl AuthorizationCodeLogin {
     /// the callback 400 and going on waiting), trades the code (with the PKCE verifier) for
     /// tokens and stores them; answers the browser with a page that says how it went.
     pub async fn finish(self) -> Result<TokenResponse, ClientError> {
-        let AuthorizationCodeLogin { source, settings, loopback, redirect_uri, state, pkce_verifier, timeout, .. } =
-            self;
+        let AuthorizationCodeLogin {
+            source,
+            settings,
+            loopback,
+            redirect_uri,
+            state,
+            pkce_verifier,
+            nonce,
+            timeout,
+            ..
+        } = self;
         let redirect = loopback.wait_for_redirect(|query| carries_state(query, &state), timeout).await?;
         let outcome = match redirect_outcome(&redirect.query, &state, settings.issuer.as_deref()) {
-            Ok(code) => source.login_with_authorization_code(settings, code, pkce_verifier, &redirect_uri).await,
+            Ok(code) => {
+                source.login_with_authorization_code(settings, code, pkce_verifier, &redirect_uri, &nonce).await
+            }
             Err(error) => Err(error),
         };
         let page = match &outcome {

@@ -169,6 +169,7 @@ mod tests {
                 expires_at: Some(1_700_003_600),
                 refresh_token: Some(RefreshToken::new(refresh_token.into())),
                 scope: Some("read write".into()),
+                id_token: None,
             },
         }
     }
