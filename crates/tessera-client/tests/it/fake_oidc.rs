@@ -83,9 +83,7 @@ pub fn id_token(state: &OidcState, issuer: &str, client_id: &str, nonce: Option<
 
 /// The JWK set: `k1` always, `k2` once published.
 pub fn jwks(state: &OidcState) -> Value {
-    let key = |kid: &str, (x, y): (&str, &str)| {
-        json!({"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid, "x": x, "y": y})
-    };
+    let key = |kid: &str, (x, y): (&str, &str)| json!({"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid, "x": x, "y": y});
     let mut keys = vec![key("k1", KEY_A_XY)];
     if state.second_key_published {
         keys.push(key("k2", KEY_B_XY));

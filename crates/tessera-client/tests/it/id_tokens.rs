@@ -173,3 +173,32 @@ async fn a_login_without_openid_has_no_id_token_to_show() {
     assert!(matches!(error, ClientError::NoIdToken), "{error:?}");
     assert!(error.to_string().contains("log in again with the openid scope"), "{error}");
 }
+
+/// The real server's password grant with `openid`: its id token verifies against its JWK set,
+/// and so does the one of each refresh (same `sub`, no `nonce`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_servers_id_tokens_validate_at_login_and_refresh() {
+    let server = tessera_testkit::TestServer::start(Default::default()).await;
+    let app = server.client("rp", &[], "read openid profile email", false).await;
+    let user_id = server.user("alice", "correct horse battery staple").await;
+    let dir = TempDir::new("oidc-real");
+    let source = TokenSource::new(Arc::new(dir.store())).unwrap();
+    let secret = app.client_secret.clone().map(ClientSecret::new);
+    let mut settings =
+        ClientSettings::discover(source.http_client(), &server.base_url, app.client_id.clone(), secret).await.unwrap();
+    assert!(settings.jwks_uri.is_some());
+    settings.scope = Some("openid profile read".to_owned());
+    let password = ResourceOwnerPassword::new("correct horse battery staple".into());
+    let response = source.login_with_password(settings, "alice", &password).await.unwrap();
+    assert!(response.id_token.is_some());
+
+    let claims = source.id_token_claims().await.unwrap();
+    assert_eq!(claims.sub, user_id);
+    assert_eq!(claims.iss, server.base_url);
+    assert_eq!(claims.preferred_username.as_deref(), Some("alice"));
+    assert_eq!(claims.email, None, "the email scope was not asked for");
+    assert!(claims.nonce.is_none());
+
+    source.force_refresh().await.unwrap();
+    assert_eq!(source.id_token_claims().await.unwrap().sub, user_id);
+}
