@@ -176,6 +176,28 @@ impl ClientSettings {
     }
 }
 
+/// The scopes a login asks for on its own initiative at an OpenID provider, so that it gets an
+/// id token with the user's name and email (OpenID Connect Core §3.1.2.1, §5.4).
+pub const OPENID_LOGIN_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+/// `requested` with those of [`OPENID_LOGIN_SCOPES`] that the server lists in
+/// `scopes_supported` added after it, when it lists `openid`; `None` when nothing would be added
+/// (the server is no OpenID provider, or `requested` has them all already).
+pub fn with_openid_scopes(requested: Option<&str>, metadata: &ServerMetadata) -> Option<String> {
+    let supported = metadata.scopes_supported.as_deref().unwrap_or_default();
+    if !supported.iter().any(|scope| scope == "openid") {
+        return None;
+    }
+    let mut scopes: Vec<&str> = requested.unwrap_or_default().split_whitespace().collect();
+    let before = scopes.len();
+    for scope in OPENID_LOGIN_SCOPES {
+        if supported.iter().any(|supported| supported == scope) && !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    (scopes.len() > before).then(|| scopes.join(" "))
+}
+
 /// `{issuer}/{path}` for a server without metadata: `path` goes under the issuer's own path.
 fn conventional_endpoint(issuer: &Url, path: &str) -> String {
     let mut endpoint = issuer.clone();
@@ -233,6 +255,34 @@ mod tests {
         ];
         for (issuer, expected) in cases {
             assert_eq!(conventional_endpoint(&Url::parse(issuer).unwrap(), "oauth/token"), expected, "{issuer}");
+        }
+    }
+
+    #[test]
+    fn openid_scopes_are_added_only_when_the_server_lists_openid() {
+        let metadata = |scopes: Option<&[&str]>| ServerMetadata {
+            issuer: "http://x".into(),
+            token_endpoint: None,
+            revocation_endpoint: None,
+            introspection_endpoint: None,
+            jwks_uri: None,
+            authorization_endpoint: None,
+            token_endpoint_auth_methods_supported: None,
+            scopes_supported: scopes.map(|scopes| scopes.iter().map(|s| (*s).to_owned()).collect()),
+        };
+        let all: &[&str] = &["openid", "profile", "email"];
+        let cases: &[(Option<&str>, Option<&[&str]>, Option<&str>)] = &[
+            (None, Some(all), Some("openid profile email")),
+            (Some("read write"), Some(all), Some("read write openid profile email")),
+            (Some("openid read"), Some(all), Some("openid read profile email")),
+            (Some("email openid profile"), Some(all), None),
+            (Some("read"), Some(&["openid", "email", "read"]), Some("read openid email")),
+            (Some("read"), Some(&["profile", "email"]), None),
+            (Some("read"), None, None),
+            (None, Some(&[]), None),
+        ];
+        for (requested, supported, expected) in cases {
+            assert_eq!(with_openid_scopes(*requested, &metadata(*supported)).as_deref(), *expected, "{requested:?}");
         }
     }
 

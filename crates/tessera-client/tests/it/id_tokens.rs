@@ -202,3 +202,38 @@ async fn the_real_servers_id_tokens_validate_at_login_and_refresh() {
     source.force_refresh().await.unwrap();
     assert_eq!(source.id_token_claims().await.unwrap().sub, user_id);
 }
+
+/// A client not registered for `openid`: the server refuses the wider scope by redirect
+/// (`invalid_scope`), and a login with a scope fallback sends the browser on to the same request
+/// with the narrower scope instead of failing; the login goes on waiting for that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_openid_scope_falls_back_to_the_requested_one_in_the_same_browser_login() {
+    let server = tessera_testkit::TestServer::start(Default::default()).await;
+    let cli = server.client("cli", &[], "read write", true).await;
+    let dir = TempDir::new("oidc-fallback");
+    let source = TokenSource::new(Arc::new(dir.store())).unwrap();
+    let (mut settings, metadata) =
+        ClientSettings::discover_with_metadata(source.http_client(), &server.base_url, cli.client_id.clone(), None)
+            .await
+            .unwrap();
+    settings.scope = tessera_client::with_openid_scopes(Some("read"), &metadata.unwrap());
+    assert_eq!(settings.scope.as_deref(), Some("read openid profile email"));
+    let login = source.browser_login(settings).await.unwrap().with_scope_fallback(Some("read".to_owned()));
+    let url = login.authorize_url().clone();
+    let finishing = tokio::spawn(login.finish());
+
+    // A browser: it follows the server's redirect to the listener, and the listener's 303.
+    let landed = reqwest::get(url.clone()).await.unwrap();
+    assert_eq!(landed.status(), 200);
+    let landed_url = landed.url().clone();
+    let scope = landed_url.query_pairs().find(|(name, _)| name == "scope").map(|(_, value)| value.into_owned());
+    assert_eq!(scope.as_deref(), Some("read"), "{landed_url}");
+    assert_eq!(landed_url.path(), url.path());
+    let nonce =
+        |url: &tessera_client::Url| url.query_pairs().find(|(name, _)| name == "nonce").map(|(_, v)| v.into_owned());
+    assert_eq!(nonce(&landed_url), nonce(&url));
+    assert!(landed.text().await.unwrap().contains("password"), "the server's login page");
+    assert!(!finishing.is_finished(), "the login ended instead of waiting for the narrower request");
+    finishing.abort();
+    assert!(dir.store().load().unwrap().is_none());
+}
