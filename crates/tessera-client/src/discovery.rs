@@ -271,7 +271,9 @@ mod tests {
             scopes_supported: scopes.map(|scopes| scopes.iter().map(|s| (*s).to_owned()).collect()),
         };
         let all: &[&str] = &["openid", "profile", "email"];
-        let cases: &[(Option<&str>, Option<&[&str]>, Option<&str>)] = &[
+        // (requested, scopes_supported, scope to ask for)
+        type Case<'a> = (Option<&'a str>, Option<&'a [&'a str]>, Option<&'a str>);
+        let cases: &[Case] = &[
             (None, Some(all), Some("openid profile email")),
             (Some("read write"), Some(all), Some("read write openid profile email")),
             (Some("openid read"), Some(all), Some("openid read profile email")),

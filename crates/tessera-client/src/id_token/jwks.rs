@@ -11,10 +11,13 @@ use tokio::sync::Mutex;
 use super::{Expected, IdTokenClaims, IdTokenError, key_id, validate};
 use crate::error::ClientError;
 
-/// The cached JWK set and the URI it came from. Clones share the cache.
+/// A JWK set and the URI it came from.
+type Fetched = (String, Arc<JwkSet>);
+
+/// The cached JWK set. Clones share the cache.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct JwksCache {
-    cached: Arc<Mutex<Option<(String, Arc<JwkSet>)>>>,
+    cached: Arc<Mutex<Option<Fetched>>>,
 }
 
 impl JwksCache {

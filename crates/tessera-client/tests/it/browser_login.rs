@@ -373,7 +373,7 @@ async fn an_openid_browser_login_stores_a_validated_id_token() {
 
     let claims = fixture.source.id_token_claims().await.unwrap();
     assert_eq!(claims.iss, fixture.server.base_url);
-    assert_eq!(claims.aud, [rp.client_id.clone()]);
+    assert_eq!(claims.aud, [rp.client_id.as_str()]);
     assert_eq!(claims.preferred_username.as_deref(), Some(USERNAME));
     assert!(claims.nonce.is_some() && claims.auth_time.is_some());
     let first = fixture.store.load().unwrap().unwrap().tokens.id_token.unwrap();
