@@ -31,6 +31,9 @@ pub struct ServerMetadata {
     /// Client authentication methods the token endpoint accepts (default `client_secret_basic`).
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// The scopes the server supports (`openid profile email` at an OpenID provider).
+    #[serde(default)]
+    pub scopes_supported: Option<Vec<String>>,
 }
 
 /// The outcome of [`discover`].
@@ -131,6 +134,17 @@ impl ClientSettings {
         client_id: impl Into<String>,
         client_secret: Option<ClientSecret>,
     ) -> Result<Self, ClientError> {
+        Ok(Self::discover_with_metadata(http, issuer, client_id, client_secret).await?.0)
+    }
+
+    /// [`discover`](Self::discover), also returning the metadata it read (when the server
+    /// publishes some), e.g. to see its `scopes_supported`.
+    pub async fn discover_with_metadata(
+        http: &reqwest::Client,
+        issuer: &str,
+        client_id: impl Into<String>,
+        client_secret: Option<ClientSecret>,
+    ) -> Result<(Self, Option<ServerMetadata>), ClientError> {
         let issuer = issuer.trim_end_matches('/');
         match discover(http, issuer).await? {
             Discovery::Found(metadata) => {
@@ -142,10 +156,11 @@ impl ClientSettings {
                 settings.issuer = Some(metadata.issuer.trim_end_matches('/').to_owned());
                 settings.revocation_endpoint = metadata.revocation_endpoint.clone();
                 settings.authorization_endpoint = metadata.authorization_endpoint.clone();
+                settings.jwks_uri = metadata.jwks_uri.clone();
                 if settings.client_secret.is_some() {
                     settings.client_auth = preferred_auth(&metadata);
                 }
-                Ok(settings)
+                Ok((settings, Some(metadata)))
             }
             Discovery::NotPublished => {
                 let issuer_url = parse_issuer(issuer)?;
@@ -155,10 +170,32 @@ impl ClientSettings {
                 let mut settings = ClientSettings::new(token_endpoint, client_id, client_secret);
                 settings.issuer = Some(issuer.to_owned());
                 settings.authorization_endpoint = Some(authorization_endpoint);
-                Ok(settings)
+                Ok((settings, None))
             }
         }
     }
+}
+
+/// The scopes a login asks for on its own initiative at an OpenID provider, so that it gets an
+/// id token with the user's name and email (OpenID Connect Core §3.1.2.1, §5.4).
+pub const OPENID_LOGIN_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+/// `requested` with those of [`OPENID_LOGIN_SCOPES`] that the server lists in
+/// `scopes_supported` added after it, when it lists `openid`; `None` when nothing would be added
+/// (the server is no OpenID provider, or `requested` has them all already).
+pub fn with_openid_scopes(requested: Option<&str>, metadata: &ServerMetadata) -> Option<String> {
+    let supported = metadata.scopes_supported.as_deref().unwrap_or_default();
+    if !supported.iter().any(|scope| scope == "openid") {
+        return None;
+    }
+    let mut scopes: Vec<&str> = requested.unwrap_or_default().split_whitespace().collect();
+    let before = scopes.len();
+    for scope in OPENID_LOGIN_SCOPES {
+        if supported.iter().any(|supported| supported == scope) && !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    (scopes.len() > before).then(|| scopes.join(" "))
 }
 
 /// `{issuer}/{path}` for a server without metadata: `path` goes under the issuer's own path.
@@ -222,6 +259,36 @@ mod tests {
     }
 
     #[test]
+    fn openid_scopes_are_added_only_when_the_server_lists_openid() {
+        let metadata = |scopes: Option<&[&str]>| ServerMetadata {
+            issuer: "http://x".into(),
+            token_endpoint: None,
+            revocation_endpoint: None,
+            introspection_endpoint: None,
+            jwks_uri: None,
+            authorization_endpoint: None,
+            token_endpoint_auth_methods_supported: None,
+            scopes_supported: scopes.map(|scopes| scopes.iter().map(|s| (*s).to_owned()).collect()),
+        };
+        let all: &[&str] = &["openid", "profile", "email"];
+        // (requested, scopes_supported, scope to ask for)
+        type Case<'a> = (Option<&'a str>, Option<&'a [&'a str]>, Option<&'a str>);
+        let cases: &[Case] = &[
+            (None, Some(all), Some("openid profile email")),
+            (Some("read write"), Some(all), Some("read write openid profile email")),
+            (Some("openid read"), Some(all), Some("openid read profile email")),
+            (Some("email openid profile"), Some(all), None),
+            (Some("read"), Some(&["openid", "email", "read"]), Some("read openid email")),
+            (Some("read"), Some(&["profile", "email"]), None),
+            (Some("read"), None, None),
+            (None, Some(&[]), None),
+        ];
+        for (requested, supported, expected) in cases {
+            assert_eq!(with_openid_scopes(*requested, &metadata(*supported)).as_deref(), *expected, "{requested:?}");
+        }
+    }
+
+    #[test]
     fn basic_is_preferred_unless_only_post_is_listed() {
         let metadata = |methods: Option<&[&str]>| ServerMetadata {
             issuer: "http://x".into(),
@@ -232,6 +299,7 @@ mod tests {
             authorization_endpoint: None,
             token_endpoint_auth_methods_supported: methods
                 .map(|methods| methods.iter().map(|m| (*m).to_owned()).collect()),
+            scopes_supported: None,
         };
         assert_eq!(preferred_auth(&metadata(None)), ClientAuthMethod::ClientSecretBasic);
         assert_eq!(

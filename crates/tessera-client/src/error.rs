@@ -101,6 +101,16 @@ pub enum ClientError {
     /// Reading or writing the credential store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+
+    /// The server's id token failed validation (OpenID Connect Core §3.1.3.7, §12.2); the
+    /// tokens of that response were not stored.
+    #[error("the server's id token is not valid: {0}; nothing was stored")]
+    IdToken(crate::id_token::IdTokenError),
+
+    /// The profile holds no id token: the login did not ask for (or was not granted) the
+    /// `openid` scope.
+    #[error("this login has no id token: log in again with the openid scope to get one")]
+    NoIdToken,
 }
 
 fn cause_suffix(cause: &Option<OAuthError>) -> String {

@@ -76,6 +76,7 @@ mod browser;
 mod clock;
 mod discovery;
 mod error;
+mod id_token;
 mod oauth;
 mod profile;
 mod source;
@@ -84,8 +85,9 @@ mod store;
 pub use api::{ApiClient, rejects_token};
 pub use browser::{AuthorizationCodeLogin, CALLBACK_PATH, DEFAULT_LOGIN_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
-pub use discovery::{Discovery, ServerMetadata, discover, metadata_urls};
+pub use discovery::{Discovery, OPENID_LOGIN_SCOPES, ServerMetadata, discover, metadata_urls, with_openid_scopes};
 pub use error::{ClientError, OAuthError, StoreError};
+pub use id_token::{IAT_LEEWAY_SECONDS, IdToken, IdTokenClaims, IdTokenError};
 pub use profile::{ClientAuthMethod, ClientSettings, Profile, TokenResponse, TokenSet, refresh_margin};
 pub use source::{
     LogoutMode, LogoutOutcome, NotRevokedReason, REFRESH_ATTEMPT_TIMEOUT, REFRESH_BUDGET, TokenSource, http_client,

@@ -4,24 +4,54 @@
 
 use std::borrow::Cow;
 
-use oauth2::basic::{BasicClient, BasicTokenResponse, BasicTokenType};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
 use oauth2::url::{Url, form_urlencoded};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet, ErrorResponse,
     HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    ResourceOwnerPassword, ResourceOwnerUsername, Scope, StandardErrorResponse, TokenResponse as _, TokenUrl,
+    ResourceOwnerPassword, ResourceOwnerUsername, Scope, StandardErrorResponse, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse as _, TokenUrl,
 };
 
 use crate::error::{ClientError, OAuthError};
+use crate::id_token::IdToken;
 use crate::profile::{ClientAuthMethod, ClientSettings, TokenResponse, TokenSet};
 
-type OAuthClient = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+/// The one field OpenID Connect adds to the token response (Core §3.1.3.3).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<IdToken>,
+}
+
+impl oauth2::ExtraTokenFields for IdTokenField {}
+
+/// A token response, with the id token when there is one.
+pub(crate) type GrantResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+/// `oauth2`'s basic client, but reading `id_token` from token responses.
+type Client<HasAuthUrl, HasTokenUrl> = oauth2::Client<
+    BasicErrorResponse,
+    GrantResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    HasAuthUrl,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    HasTokenUrl,
+>;
+type OAuthClient = Client<EndpointNotSet, EndpointSet>;
 
 fn oauth_client(settings: &ClientSettings) -> Result<OAuthClient, ClientError> {
     let token_url = TokenUrl::new(settings.token_endpoint.clone()).map_err(|error| {
         ClientError::Config(format!("token endpoint {:?} is not a URL: {error}", settings.token_endpoint))
     })?;
-    let client = BasicClient::new(ClientId::new(settings.client_id.clone())).set_token_uri(token_url);
+    let client = Client::<EndpointNotSet, EndpointNotSet>::new(ClientId::new(settings.client_id.clone()))
+        .set_token_uri(token_url);
     // oauth2 sends client_id alone in the body when no secret is set, which is how a public
     // client authenticates (RFC 6749 §3.2.1).
     Ok(match (&settings.client_secret, settings.client_auth) {
@@ -41,23 +71,27 @@ fn scopes(scope: Option<&str>) -> Vec<Scope> {
 
 /// A fresh authorization request (RFC 6749 §4.1.1) for `redirect_uri`: the URL to open in the
 /// browser, its random `state` (§10.12) and the PKCE code verifier whose S256 challenge the URL
-/// carries (RFC 7636 §4.1–4.3).
+/// carries (RFC 7636 §4.1–4.3). It also carries `nonce` (OpenID Connect Core §3.1.2.1), which
+/// the id token must echo; a server that does not speak OpenID Connect ignores it.
 pub(crate) fn authorization_request(
     settings: &ClientSettings,
     redirect_uri: &RedirectUrl,
+    nonce: &CsrfToken,
 ) -> Result<(Url, CsrfToken, PkceCodeVerifier), ClientError> {
     let endpoint = settings.authorization_endpoint.as_deref().ok_or_else(|| {
         ClientError::Config("the server publishes no authorization endpoint, so a browser login is impossible".into())
     })?;
     let auth_url = AuthUrl::new(endpoint.to_owned())
         .map_err(|error| ClientError::Config(format!("authorization endpoint {endpoint:?} is not a URL: {error}")))?;
-    let client = BasicClient::new(ClientId::new(settings.client_id.clone())).set_auth_uri(auth_url);
+    let client =
+        Client::<EndpointNotSet, EndpointNotSet>::new(ClientId::new(settings.client_id.clone())).set_auth_uri(auth_url);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state) = client
         .authorize_url(CsrfToken::new_random)
         .add_scopes(scopes(settings.scope.as_deref()))
         .set_pkce_challenge(challenge)
         .set_redirect_uri(Cow::Borrowed(redirect_uri))
+        .add_extra_param("nonce", nonce.secret())
         .url();
     Ok((url, state, verifier))
 }
@@ -70,7 +104,7 @@ pub(crate) async fn authorization_code_grant(
     code: AuthorizationCode,
     pkce_verifier: PkceCodeVerifier,
     redirect_uri: &RedirectUrl,
-) -> Result<BasicTokenResponse, ClientError> {
+) -> Result<GrantResponse, ClientError> {
     let client = oauth_client(settings)?;
     client
         .exchange_code(code)
@@ -87,7 +121,7 @@ pub(crate) async fn password_grant(
     settings: &ClientSettings,
     username: &str,
     password: &ResourceOwnerPassword,
-) -> Result<BasicTokenResponse, ClientError> {
+) -> Result<GrantResponse, ClientError> {
     let client = oauth_client(settings)?;
     let username = ResourceOwnerUsername::new(username.to_owned());
     client
@@ -104,7 +138,7 @@ pub(crate) async fn refresh_grant(
     http: &reqwest::Client,
     settings: &ClientSettings,
     refresh_token: &RefreshToken,
-) -> Result<BasicTokenResponse, ClientError> {
+) -> Result<GrantResponse, ClientError> {
     let client = oauth_client(settings)?;
     client
         .exchange_refresh_token(refresh_token)
@@ -178,7 +212,8 @@ struct ErrorBody {
 
 /// The new token set after a successful response. A refresh response without a refresh token
 /// keeps the previous one (RFC 6749 §6), and one without `scope` keeps the previous scope (§5.1).
-pub(crate) fn token_set(response: &BasicTokenResponse, requested_at: u64, previous: Option<&TokenSet>) -> TokenSet {
+/// An id token is kept likewise when a refresh response has none (OpenID Connect Core §12.2).
+pub(crate) fn token_set(response: &GrantResponse, requested_at: u64, previous: Option<&TokenSet>) -> TokenSet {
     let scope = response
         .scopes()
         .map(|scopes| scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(" "))
@@ -192,11 +227,16 @@ pub(crate) fn token_set(response: &BasicTokenResponse, requested_at: u64, previo
             .cloned()
             .or_else(|| previous.and_then(|previous| previous.refresh_token.clone())),
         scope,
+        id_token: response
+            .extra_fields()
+            .id_token
+            .clone()
+            .or_else(|| previous.and_then(|previous| previous.id_token.clone())),
     }
 }
 
 /// The response as this crate exposes it.
-pub(crate) fn token_response(response: &BasicTokenResponse) -> TokenResponse {
+pub(crate) fn token_response(response: &GrantResponse) -> TokenResponse {
     TokenResponse {
         token_type: match response.token_type() {
             // RFC 6750 spells it "Bearer"; oauth2 normalizes to lower case.
@@ -207,6 +247,7 @@ pub(crate) fn token_response(response: &BasicTokenResponse) -> TokenResponse {
         expires_in: response.expires_in().map(|lifetime| lifetime.as_secs()),
         refresh_token: response.refresh_token().cloned(),
         scope: response.scopes().map(|scopes| scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(" ")),
+        id_token: response.extra_fields().id_token.clone(),
     }
 }
 

@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use oauth2::{AccessToken, ClientSecret, RefreshToken};
 use serde::{Deserialize, Serialize};
 
+use crate::id_token::IdToken;
+
 /// How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1; names from
 /// RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +58,9 @@ pub struct ClientSettings {
     /// The scope requested at login, space-separated (RFC 6749 §3.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The issuer's JWK set (RFC 8414 `jwks_uri`), which verifies id tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
 }
 
 impl ClientSettings {
@@ -81,6 +86,7 @@ impl ClientSettings {
             client_secret,
             client_auth,
             scope: None,
+            jwks_uri: None,
         }
     }
 
@@ -114,6 +120,11 @@ pub struct TokenSet {
     /// The scope granted to the access token, space-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The latest id token (OpenID Connect Core §2), validated before it was stored; a refresh
+    /// without one keeps the previous one (§12.2). Absent without the `openid` scope, and in
+    /// profiles written before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<IdToken>,
 }
 
 /// How long before expiry an access token is refreshed: `min(60 s, 10 % of its lifetime)`.
@@ -173,6 +184,9 @@ pub struct TokenResponse {
     /// The granted scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The id token, when the scope includes `openid` (validated before this is returned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<IdToken>,
 }
 
 #[cfg(test)]
@@ -187,6 +201,7 @@ mod tests {
             expires_at: expires_in.map(|expires_in| obtained_at + expires_in),
             refresh_token: Some(RefreshToken::new("tsr_refresh".into())),
             scope: None,
+            id_token: None,
         }
     }
 
@@ -262,6 +277,7 @@ mod tests {
                 expires_at: Some(2),
                 refresh_token: Some(RefreshToken::new("tsr_refresh-token-value".into())),
                 scope: Some("a b".into()),
+                id_token: Some(IdToken::new("id-token-value".into())),
             },
         };
         let response = TokenResponse {
@@ -270,6 +286,7 @@ mod tests {
             expires_in: Some(3600),
             refresh_token: Some(RefreshToken::new("tsr_refresh-token-value".into())),
             scope: None,
+            id_token: Some(IdToken::new("id-token-value".into())),
         };
         let password = oauth2::ResourceOwnerPassword::new("password-value".into());
         for debug in [format!("{profile:?}"), format!("{profile:#?}"), format!("{response:?}"), format!("{password:?}")]

@@ -63,7 +63,7 @@ impl Loopback {
     /// accepts, and returns it; the listener closes then. A callback that is not this login's
     /// gets a 400, other requests a 404, and the wait goes on, at most `timeout` in all.
     pub(super) async fn wait_for_redirect(
-        self,
+        &self,
         is_this_login: impl Fn(&str) -> bool,
         timeout: Duration,
     ) -> Result<Redirect, ClientError> {
@@ -161,6 +161,8 @@ pub(super) struct Page {
     status: &'static str,
     title: &'static str,
     message: String,
+    /// Where a `303 See Other` sends the browser on.
+    location: Option<String>,
 }
 
 impl Page {
@@ -169,6 +171,7 @@ impl Page {
             status: "200 OK",
             title: "Logged in",
             message: "You are logged in. You can close this window and return to the terminal.".to_owned(),
+            location: None,
         }
     }
 
@@ -181,6 +184,17 @@ impl Page {
             status,
             title: "Login failed",
             message: format!("The login failed: {error}. You can close this window."),
+            location: None,
+        }
+    }
+
+    /// Sends the browser on to `url` (a new authorization request of this login).
+    pub(super) fn see_other(url: &Url) -> Page {
+        Page {
+            status: "303 See Other",
+            title: "Continuing the login",
+            message: "Continuing the login with a narrower scope.".to_owned(),
+            location: Some(url.to_string()),
         }
     }
 
@@ -191,11 +205,12 @@ impl Page {
             message: "This request was not recognised: it does not belong to the login in progress (wrong state), \
                       so it was ignored."
                 .to_owned(),
+            location: None,
         }
     }
 
     fn not_found() -> Page {
-        Page { status: "404 Not Found", title: "Not found", message: "Nothing here.".to_owned() }
+        Page { status: "404 Not Found", title: "Not found", message: "Nothing here.".to_owned(), location: None }
     }
 
     pub(super) fn html(&self) -> String {
@@ -209,9 +224,10 @@ impl Page {
 
     async fn write_to(&self, stream: &mut TcpStream) -> std::io::Result<()> {
         let body = self.html();
+        let location = self.location.as_ref().map(|url| format!("Location: {url}\r\n")).unwrap_or_default();
         // No caching, no referrer (the URL holds the code), and no scripts or loads of any kind.
         let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {length}\r\n\
+            "HTTP/1.1 {status}\r\n{location}Content-Type: text/html; charset=utf-8\r\nContent-Length: {length}\r\n\
              Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
              Content-Security-Policy: default-src 'none'\r\nConnection: close\r\n\r\n{body}",
             status = self.status,

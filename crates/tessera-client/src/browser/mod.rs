@@ -41,7 +41,11 @@ pub struct AuthorizationCodeLogin {
     redirect_uri: RedirectUrl,
     state: CsrfToken,
     pkce_verifier: PkceCodeVerifier,
+    nonce: CsrfToken,
     timeout: Duration,
+    /// The scope to ask for instead when the server refuses the requested one (see
+    /// [`AuthorizationCodeLogin::with_scope_fallback`]); `Some(None)` asks for no scope.
+    scope_fallback: Option<Option<String>>,
 }
 
 impl fmt::Debug for AuthorizationCodeLogin {
@@ -57,8 +61,8 @@ impl fmt::Debug for AuthorizationCodeLogin {
 impl TokenSource {
     /// Starts a browser login (the authorization-code grant with PKCE S256): listens on
     /// `127.0.0.1` on a free port and prepares the authorization request, with
-    /// `redirect_uri=http://127.0.0.1:PORT/callback`, a random `state` and the scope of
-    /// `settings`.
+    /// `redirect_uri=http://127.0.0.1:PORT/callback`, a random `state`, a random `nonce` (which
+    /// the id token, if any, must echo) and the scope of `settings`.
     ///
     /// `settings` needs an [`authorization_endpoint`](ClientSettings::authorization_endpoint)
     /// ([`ClientSettings::discover`] fills it in). Open
@@ -67,7 +71,9 @@ impl TokenSource {
     pub async fn browser_login(&self, settings: ClientSettings) -> Result<AuthorizationCodeLogin, ClientError> {
         let loopback = Loopback::bind().await?;
         let redirect_uri = RedirectUrl::from_url(loopback.redirect_uri().clone());
-        let (authorize_url, state, pkce_verifier) = oauth::authorization_request(&settings, &redirect_uri)?;
+        // OpenID Connect Core §3.1.2.1: a fresh random nonce binds the id token to this login.
+        let nonce = CsrfToken::new_random();
+        let (authorize_url, state, pkce_verifier) = oauth::authorization_request(&settings, &redirect_uri, &nonce)?;
         Ok(AuthorizationCodeLogin {
             source: self.clone(),
             settings,
@@ -76,7 +82,9 @@ impl TokenSource {
             redirect_uri,
             state,
             pkce_verifier,
+            nonce,
             timeout: DEFAULT_LOGIN_TIMEOUT,
+            scope_fallback: None,
         })
     }
 
@@ -135,15 +143,52 @@ impl AuthorizationCodeLogin {
         self
     }
 
+    /// When the server refuses the requested scope (`invalid_scope`, RFC 6749 §4.1.2.1), sends
+    /// the browser on, once, to the same authorization request with `scope` instead (`None`: no
+    /// scope, i.e. the client's default) rather than failing. For scopes added on the client's
+    /// initiative, such as `openid profile email`, which a client may not be registered for.
+    pub fn with_scope_fallback(mut self, scope: Option<String>) -> Self {
+        self.scope_fallback = Some(scope);
+        self
+    }
+
     /// Waits for the browser's redirect with this login's `state` (answering any other request to
     /// the callback 400 and going on waiting), trades the code (with the PKCE verifier) for
     /// tokens and stores them; answers the browser with a page that says how it went.
     pub async fn finish(self) -> Result<TokenResponse, ClientError> {
-        let AuthorizationCodeLogin { source, settings, loopback, redirect_uri, state, pkce_verifier, timeout, .. } =
-            self;
-        let redirect = loopback.wait_for_redirect(|query| carries_state(query, &state), timeout).await?;
+        let AuthorizationCodeLogin {
+            source,
+            mut settings,
+            loopback,
+            authorize_url,
+            redirect_uri,
+            state,
+            pkce_verifier,
+            nonce,
+            timeout,
+            mut scope_fallback,
+        } = self;
+        let redirect = loop {
+            let redirect = loopback.wait_for_redirect(|query| carries_state(query, &state), timeout).await?;
+            let scope_refused = matches!(
+                redirect_outcome(&redirect.query, &state, settings.issuer.as_deref()),
+                Err(ClientError::Authorization(ref error)) if error.error == "invalid_scope"
+            );
+            match scope_fallback.take() {
+                Some(scope) if scope_refused => {
+                    // The refused request produced no code, so its state, PKCE challenge and
+                    // nonce are unspent and serve the narrower request.
+                    tracing::debug!(?scope, "the server refused the scope; asking for the fallback scope");
+                    redirect.answer(&Page::see_other(&with_scope(&authorize_url, scope.as_deref()))).await;
+                    settings.scope = scope;
+                }
+                _ => break redirect,
+            }
+        };
         let outcome = match redirect_outcome(&redirect.query, &state, settings.issuer.as_deref()) {
-            Ok(code) => source.login_with_authorization_code(settings, code, pkce_verifier, &redirect_uri).await,
+            Ok(code) => {
+                source.login_with_authorization_code(settings, code, pkce_verifier, &redirect_uri, &nonce).await
+            }
             Err(error) => Err(error),
         };
         let page = match &outcome {
@@ -203,6 +248,20 @@ fn redirect_outcome(
         Some(code) if !code.is_empty() => Ok(AuthorizationCode::new(code.to_owned())),
         _ => Err(invalid("carries neither a code nor an error")),
     }
+}
+
+/// `url` with its `scope` parameter replaced by `scope` (removed for `None`).
+fn with_scope(url: &Url, scope: Option<&str>) -> Url {
+    let mut narrowed = url.clone();
+    let kept: Vec<(String, String)> =
+        url.query_pairs().filter(|(name, _)| name != "scope").map(|(n, v)| (n.into_owned(), v.into_owned())).collect();
+    let mut query = narrowed.query_pairs_mut();
+    query.clear().extend_pairs(kept);
+    if let Some(scope) = scope {
+        query.append_pair("scope", scope);
+    }
+    drop(query);
+    narrowed
 }
 
 /// Text from the redirect, which anyone can craft, reduced to the printable ASCII that RFC 6749
@@ -274,6 +333,16 @@ mod tests {
         let page = Page::failure(&error).html();
         assert!(page.contains("?[2J&lt;script&gt;"), "{page}");
         assert!(!page.contains("<script>"), "{page}");
+    }
+
+    #[test]
+    fn the_fallback_request_differs_only_in_its_scope() {
+        let url = Url::parse("http://x/authorize?response_type=code&scope=read+openid&state=s&nonce=n").unwrap();
+        assert_eq!(
+            with_scope(&url, Some("read")).as_str(),
+            "http://x/authorize?response_type=code&state=s&nonce=n&scope=read"
+        );
+        assert_eq!(with_scope(&url, None).as_str(), "http://x/authorize?response_type=code&state=s&nonce=n");
     }
 
     #[test]

@@ -6,17 +6,20 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth2::basic::BasicTokenResponse;
-use oauth2::{AccessToken, AuthorizationCode, PkceCodeVerifier, RedirectUrl, RefreshToken, ResourceOwnerPassword};
+use oauth2::{
+    AccessToken, AuthorizationCode, CsrfToken, PkceCodeVerifier, RedirectUrl, RefreshToken, ResourceOwnerPassword,
+};
 use tokio::sync::Mutex;
 
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::{ClientError, StoreError};
-use crate::oauth;
+use crate::id_token::jwks::JwksCache;
+use crate::oauth::{self, GrantResponse};
 use crate::profile::{ClientSettings, Profile, TokenResponse};
 use crate::store::{CredentialStore, FileStore, StoreLock};
 
 mod logout;
+mod oidc;
 pub use logout::{LogoutMode, LogoutOutcome, NotRevokedReason};
 
 /// How long one refresh request may take before it counts as lost: well inside the server's
@@ -79,6 +82,7 @@ pub struct TokenSource {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     cached: Arc<Mutex<Option<Profile>>>,
+    jwks: JwksCache,
 }
 
 impl fmt::Debug for TokenSource {
@@ -90,7 +94,13 @@ impl fmt::Debug for TokenSource {
 impl TokenSource {
     /// A token source over `store`, with the system clock and [`http_client`].
     pub fn new(store: Arc<dyn CredentialStore>) -> Result<Self, ClientError> {
-        Ok(Self { store, clock: Arc::new(SystemClock), http: http_client()?, cached: Arc::new(Mutex::new(None)) })
+        Ok(Self {
+            store,
+            clock: Arc::new(SystemClock),
+            http: http_client()?,
+            cached: Arc::new(Mutex::new(None)),
+            jwks: JwksCache::default(),
+        })
     }
 
     /// A token source over the profile `profile` of the default [`FileStore`].
@@ -118,7 +128,8 @@ impl TokenSource {
     }
 
     /// Logs in with the resource owner's password (RFC 6749 §4.3) and stores the resulting
-    /// profile, replacing any previous one. The password is sent once and never stored.
+    /// profile, replacing any previous one. The password is sent once and never stored. An id
+    /// token in the response is validated first ([`ClientError::IdToken`], nothing stored).
     pub async fn login_with_password(
         &self,
         settings: ClientSettings,
@@ -129,6 +140,7 @@ impl TokenSource {
         let lock = self.on_store(|store| store.lock()).await?;
         let requested_at = unix_seconds(self.clock.now());
         let response = oauth::password_grant(&self.http, &settings, username, password).await?;
+        self.check_id_token(&settings, &response, None, None).await?;
         let profile = Profile { client: settings, tokens: oauth::token_set(&response, requested_at, None) };
         self.save(&profile).await?;
         drop(lock);
@@ -137,19 +149,22 @@ impl TokenSource {
     }
 
     /// Trades an authorization code for tokens (RFC 6749 §4.1.3, with the PKCE verifier of
-    /// RFC 7636 §4.5) and stores the resulting profile, replacing any previous one.
+    /// RFC 7636 §4.5) and stores the resulting profile, replacing any previous one. An id token
+    /// must echo `nonce` (OpenID Connect Core §3.1.3.7 item 11).
     pub(crate) async fn login_with_authorization_code(
         &self,
         settings: ClientSettings,
         code: AuthorizationCode,
         pkce_verifier: PkceCodeVerifier,
         redirect_uri: &RedirectUrl,
+        nonce: &CsrfToken,
     ) -> Result<TokenResponse, ClientError> {
         let mut cached = self.cached.lock().await;
         let lock = self.on_store(|store| store.lock()).await?;
         let requested_at = unix_seconds(self.clock.now());
         let response =
             oauth::authorization_code_grant(&self.http, &settings, code, pkce_verifier, redirect_uri).await?;
+        self.check_id_token(&settings, &response, Some(nonce.secret()), None).await?;
         let profile = Profile { client: settings, tokens: oauth::token_set(&response, requested_at, None) };
         self.save(&profile).await?;
         drop(lock);
@@ -284,6 +299,7 @@ impl TokenSource {
         tracing::debug!(token_endpoint = %stored.client.token_endpoint, "refreshing the access token");
         let requested_at = unix_seconds(self.clock.now());
         let response = self.refresh_grant_with_retries(&stored.client, &refresh_token).await?;
+        self.check_id_token(&stored.client, &response, None, stored.tokens.id_token.as_ref()).await?;
         let tokens = oauth::token_set(&response, requested_at, Some(&stored.tokens));
         Ok((Profile { client: stored.client, tokens }, oauth::token_response(&response)))
     }
@@ -302,7 +318,7 @@ impl TokenSource {
         &self,
         settings: &ClientSettings,
         refresh_token: &RefreshToken,
-    ) -> Result<BasicTokenResponse, ClientError> {
+    ) -> Result<GrantResponse, ClientError> {
         let deadline = tokio::time::Instant::now() + REFRESH_BUDGET;
         let mut pauses = REFRESH_BACKOFF.iter();
         loop {

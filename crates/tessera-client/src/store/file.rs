@@ -169,6 +169,7 @@ mod tests {
                 expires_at: Some(1_700_003_600),
                 refresh_token: Some(RefreshToken::new(refresh_token.into())),
                 scope: Some("read write".into()),
+                id_token: None,
             },
         }
     }
@@ -232,6 +233,21 @@ mod tests {
         let text = fs::read_to_string(store.path()).unwrap();
         assert!(text.contains("tsr_one"));
         assert!(!text.contains("password"));
+    }
+
+    /// A profile written before id tokens (no `id_token`, no `jwks_uri`) still loads.
+    #[test]
+    fn a_profile_file_from_before_id_tokens_loads() {
+        let temp = TempDir::new().unwrap();
+        let store = FileStore::in_dir(temp.path(), "default").unwrap();
+        let old = r#"{"client": {"issuer": "http://127.0.0.1:8080", "token_endpoint": "http://127.0.0.1:8080/oauth/token",
+            "client_id": "client-1", "client_auth": "none", "scope": "read"},
+            "tokens": {"access_token": "access", "obtained_at": 1700000000, "expires_at": 1700003600,
+            "refresh_token": "tsr_one", "scope": "read"}}"#;
+        fs::write(store.path(), old).unwrap();
+        let loaded = store.load().unwrap().unwrap();
+        assert!(loaded.tokens.id_token.is_none() && loaded.client.jwks_uri.is_none());
+        assert_eq!(loaded.tokens.refresh_token.unwrap().secret(), "tsr_one");
     }
 
     #[test]

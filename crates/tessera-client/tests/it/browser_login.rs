@@ -341,3 +341,47 @@ async fn declining_consent_is_access_denied_and_stores_nothing() {
     assert!(fixture.nothing_stored());
     browser.quit().await.unwrap();
 }
+
+/// OpenID Connect in a real browser: the login sends a nonce, the real server's id token echoes
+/// it, and the client validates it (signature against `/oauth/jwks`, issuer, audience, expiry,
+/// nonce) before storing it; a refresh brings a new id token for the same user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openid_browser_login_stores_a_validated_id_token() {
+    let fixture = Fixture::start("browser-openid").await;
+    let rp = fixture.server.client("Tessera OIDC test", &[], "read openid profile email", true).await;
+    let browser = Browser::start().await.unwrap();
+    let mut settings =
+        ClientSettings::discover(fixture.source.http_client(), &fixture.server.base_url, rp.client_id.clone(), None)
+            .await
+            .unwrap();
+    settings.scope = Some("openid profile email read".to_owned());
+    let login = fixture.source.browser_login(settings).await.unwrap().with_timeout(LOGIN_TIMEOUT);
+    let url = login.authorize_url().to_string();
+    let redirect_uri = login.redirect_uri().to_owned();
+    assert!(query(&url)["nonce"].len() >= 16, "{url}");
+
+    let response = finish_while(login, async {
+        browser.goto(&url).await?;
+        log_in(&browser, PASSWORD).await?;
+        browser.wait_for("#approve", PAGE_WAIT).await?.click().await?;
+        browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(response.id_token.is_some());
+
+    let claims = fixture.source.id_token_claims().await.unwrap();
+    assert_eq!(claims.iss, fixture.server.base_url);
+    assert_eq!(claims.aud, [rp.client_id.as_str()]);
+    assert_eq!(claims.preferred_username.as_deref(), Some(USERNAME));
+    assert!(claims.nonce.is_some() && claims.auth_time.is_some());
+    let first = fixture.store.load().unwrap().unwrap().tokens.id_token.unwrap();
+
+    fixture.source.force_refresh().await.unwrap();
+    assert_ne!(fixture.store.load().unwrap().unwrap().tokens.id_token.unwrap(), first);
+    let refreshed = fixture.source.id_token_claims().await.unwrap();
+    assert_eq!(refreshed.sub, claims.sub);
+    assert_eq!(refreshed.auth_time, claims.auth_time);
+    browser.quit().await.unwrap();
+}

@@ -13,6 +13,8 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::json;
 
+use crate::fake_oidc::{self, OidcState, Tamper};
+
 pub const CLIENT_ID: &str = "client-1";
 pub const CLIENT_SECRET: &str = "s3cret";
 /// `base64("client-1:s3cret")`.
@@ -34,6 +36,9 @@ pub struct FakeConfig {
     /// answer is replaced by `lost_answer`, as when the answer is lost on the way back.
     pub lose_refresh_answers: usize,
     pub lost_answer: LostAnswer,
+    /// Act as an OpenID provider: id tokens in every token response (see `fake_oidc`), a JWK
+    /// set, `scopes_supported` in the metadata, and the authorization-code grant (any code).
+    pub openid: bool,
 }
 
 /// What the client gets instead of a refresh answer that was lost.
@@ -56,6 +61,7 @@ impl Default for FakeConfig {
             expires_in: 3600,
             lose_refresh_answers: 0,
             lost_answer: LostAnswer::BadGateway,
+            openid: false,
         }
     }
 }
@@ -75,6 +81,9 @@ struct Inner {
     reuse_detected: usize,
     refresh_requests: usize,
     lost_answers: usize,
+    /// The issuer, when the server acts as an OpenID provider.
+    openid_issuer: Option<String>,
+    oidc: OidcState,
 }
 
 impl Inner {
@@ -84,15 +93,30 @@ impl Inner {
     }
 
     fn issue(&mut self, family: u64, refresh_token: String, expires_in: u64) -> serde_json::Value {
+        self.issue_with_nonce(family, refresh_token, expires_in, None)
+    }
+
+    fn issue_with_nonce(
+        &mut self,
+        family: u64,
+        refresh_token: String,
+        expires_in: u64,
+        nonce: Option<&str>,
+    ) -> serde_json::Value {
         let access_token = self.mint("at_");
         self.refresh_tokens.entry(refresh_token.clone()).or_insert(RefreshRow { family, successor: None });
-        json!({
+        let mut response = json!({
             "token_type": "Bearer",
             "access_token": access_token,
             "expires_in": expires_in,
             "refresh_token": refresh_token,
             "scope": "read write",
-        })
+        });
+        if let Some(issuer) = &self.openid_issuer {
+            response["id_token"] = json!(fake_oidc::id_token(&self.oidc, issuer, CLIENT_ID, nonce, expires_in));
+            response["scope"] = json!("openid profile email read write");
+        }
+        response
     }
 }
 
@@ -108,8 +132,12 @@ impl FakeServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
         let server = FakeServer { config, inner: Arc::default(), issuer: format!("http://{address}") };
+        if config.openid {
+            server.lock().openid_issuer = Some(server.issuer.clone());
+        }
         let router = Router::new()
             .route("/oauth/token", post(token))
+            .route("/oauth/jwks", get(jwks))
             .route("/.well-known/oauth-authorization-server", get(metadata))
             .with_state(server.clone());
         // The task ends with the test's runtime.
@@ -142,6 +170,26 @@ impl FakeServer {
     /// Refresh answers replaced by [`FakeConfig::lost_answer`].
     pub fn lost_answers(&self) -> usize {
         self.lock().lost_answers
+    }
+
+    /// What the id tokens issued from now on get wrong.
+    pub fn tamper(&self, tamper: Tamper) {
+        self.lock().oidc.tamper = tamper;
+    }
+
+    /// The nonce the next authorization-code grant's id token echoes.
+    pub fn expect_nonce(&self, nonce: &str) {
+        self.lock().oidc.nonce = Some(nonce.to_owned());
+    }
+
+    /// Publishes key `k2` in the JWK set (a key rotation).
+    pub fn publish_second_key(&self) {
+        self.lock().oidc.second_key_published = true;
+    }
+
+    /// Requests for the JWK set so far.
+    pub fn jwks_requests(&self) -> usize {
+        self.lock().oidc.jwks_requests
     }
 
     /// The refresh token this one was rotated into, if it was.
@@ -219,6 +267,13 @@ fn grant(server: &FakeServer, inner: &mut Inner, form: &HashMap<String, String>,
             let refresh_token = inner.mint("tsr_");
             Json(inner.issue(family, refresh_token, expires_in)).into_response()
         }
+        Some("authorization_code") if server.config.openid => {
+            inner.next += 1;
+            let family = inner.next;
+            let refresh_token = inner.mint("tsr_");
+            let nonce = inner.oidc.nonce.clone();
+            Json(inner.issue_with_nonce(family, refresh_token, expires_in, nonce.as_deref())).into_response()
+        }
         Some("refresh_token") => {
             let Some(presented) = form.get("refresh_token") else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
@@ -265,7 +320,9 @@ async fn metadata(State(server): State<FakeServer>) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     }
     let issuer = &server.issuer;
+    let scopes_supported = if server.config.openid { json!(["openid", "profile", "email"]) } else { json!(null) };
     Json(json!({
+        "scopes_supported": scopes_supported,
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
@@ -274,4 +331,10 @@ async fn metadata(State(server): State<FakeServer>) -> Response {
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
     }))
     .into_response()
+}
+
+async fn jwks(State(server): State<FakeServer>) -> Response {
+    let mut inner = server.lock();
+    inner.oidc.jwks_requests += 1;
+    Json(fake_oidc::jwks(&inner.oidc)).into_response()
 }

@@ -7,7 +7,9 @@
 
 mod browser_login;
 mod cross_process;
+mod fake_oidc;
 mod fake_server;
+mod id_tokens;
 mod real_server;
 mod support;
 mod token_source;

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use tessera_client::{ApiClient, ClientAuthMethod, ClientSecret, ClientSettings, ResourceOwnerPassword, TokenSource};
+use tessera_client::{
+    ApiClient, ClientAuthMethod, ClientError, ClientSecret, ClientSettings, ResourceOwnerPassword, TokenSource,
+    with_openid_scopes,
+};
 
 use super::{ProfileArg, token_source, url_under};
 
@@ -65,7 +68,9 @@ pub struct LoginArgs {
     /// The password (other users can see it in the process list; prefer --password-stdin)
     #[arg(long, value_name = "PASSWORD")]
     password: Option<String>,
-    /// Space-separated scope to request, e.g. "read write" [default: the client's]
+    /// Space-separated scope to request, e.g. "read write" [default: the client's]. At an OpenID
+    /// provider (`openid` in scopes_supported), openid profile email are added, and dropped
+    /// again if the client may not ask for them
     #[arg(long, value_name = "SCOPE")]
     scope: Option<String>,
     #[command(flatten)]
@@ -81,14 +86,14 @@ pub(super) async fn run(args: LoginArgs) -> anyhow::Result<ExitCode> {
     let (source, store) = token_source(&args.profile.profile)?;
     let issuer = args.issuer.trim_end_matches('/').to_owned();
     let client_secret = args.client_secret.map(ClientSecret::new);
-    let mut settings = match args.token_endpoint {
+    let (mut settings, metadata) = match args.token_endpoint {
         Some(token_endpoint) => {
             let mut settings = ClientSettings::new(token_endpoint, args.client_id, client_secret);
             settings.issuer = Some(issuer.clone());
             settings.authorization_endpoint = url_under(&issuer, "oauth/authorize").ok().map(String::from);
-            settings
+            (settings, None)
         }
-        None => ClientSettings::discover(source.http_client(), &issuer, args.client_id, client_secret)
+        None => ClientSettings::discover_with_metadata(source.http_client(), &issuer, args.client_id, client_secret)
             .await
             .with_context(|| format!("cannot discover the endpoints of {issuer}"))?,
     };
@@ -101,15 +106,28 @@ pub(super) async fn run(args: LoginArgs) -> anyhow::Result<ExitCode> {
     if let Some(authorization_endpoint) = args.authorization_endpoint {
         settings.authorization_endpoint = Some(authorization_endpoint);
     }
-    settings.scope = args.scope;
+    // An OpenID provider is asked for an id token too (`tessera whoami` shows it); a client not
+    // registered for those scopes falls back to the scope the user asked for.
+    let requested_scope = args.scope;
+    let openid_scope = metadata.as_ref().and_then(|metadata| with_openid_scopes(requested_scope.as_deref(), metadata));
+    settings.scope = openid_scope.clone().or(requested_scope.clone());
     let (response, username) = match (args.username, password) {
         (Some(username), Some(password)) => {
             let password = ResourceOwnerPassword::new(password);
-            let response = source.login_with_password(settings, &username, &password).await.context("login failed")?;
-            (response, Some(username))
+            let response = match source.login_with_password(settings.clone(), &username, &password).await {
+                Err(error) if openid_scope.is_some() && refused_scope(&error) => {
+                    settings.scope = requested_scope;
+                    source.login_with_password(settings, &username, &password).await
+                }
+                other => other,
+            };
+            (response.context("login failed")?, Some(username))
         }
         _ => {
-            let login = source.browser_login(settings).await.context("cannot start the browser login")?;
+            let mut login = source.browser_login(settings).await.context("cannot start the browser login")?;
+            if openid_scope.is_some() {
+                login = login.with_scope_fallback(requested_scope);
+            }
             // Printing is all: the user may be on another machine than the browser (ssh), and
             // nothing here guesses how to launch one.
             eprintln!("Open this URL in your browser to log in:");
@@ -127,6 +145,10 @@ pub(super) async fn run(args: LoginArgs) -> anyhow::Result<ExitCode> {
         store.profile()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn refused_scope(error: &ClientError) -> bool {
+    error.oauth_error().is_some_and(|error| error.code() == "invalid_scope")
 }
 
 /// Who logged in through the browser, asked of the API (`GET /api/1.0/users/me`), since only the

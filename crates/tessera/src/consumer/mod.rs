@@ -1,4 +1,4 @@
-//! The consumer commands, `tessera login | token | api | logout`: the guide's recipes (get tokens,
+//! The consumer commands, `tessera login | token | api | logout | whoami`: the guide's recipes (get tokens,
 //! refresh them, call the API) as a CLI that keeps the access token valid by itself. This file
 //! holds what they share (the profile option, the token source, paths under the issuer, the
 //! handling of a missing login); each command has its own file.
@@ -11,6 +11,7 @@ mod api;
 mod login;
 mod logout;
 mod token;
+mod whoami;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use self::api::ApiArgs;
 use self::login::LoginArgs;
 use self::logout::LogoutArgs;
 use self::token::TokenArgs;
+use self::whoami::WhoamiArgs;
 
 /// Exit status when no usable login is stored: the user must run `tessera login`.
 const EXIT_LOGIN_REQUIRED: u8 = 3;
@@ -40,6 +42,9 @@ pub enum ConsumerCommand {
     Api(ApiArgs),
     /// Revoke the refresh token at the server (RFC 7009) and delete the profile
     Logout(LogoutArgs),
+    /// Print who the profile is logged in as: the claims of its id token (OpenID Connect),
+    /// validated against the issuer's keys
+    Whoami(WhoamiArgs),
 }
 
 /// The credential profile a command uses.
@@ -58,6 +63,7 @@ pub async fn run(command: ConsumerCommand) -> anyhow::Result<ExitCode> {
         ConsumerCommand::Token(args) => &args.profile.profile,
         ConsumerCommand::Api(args) => &args.profile.profile,
         ConsumerCommand::Logout(args) => &args.profile.profile,
+        ConsumerCommand::Whoami(args) => &args.profile.profile,
     }
     .clone();
     let result = match command {
@@ -65,6 +71,7 @@ pub async fn run(command: ConsumerCommand) -> anyhow::Result<ExitCode> {
         ConsumerCommand::Token(args) => token::run(args).await,
         ConsumerCommand::Api(args) => api::run(args).await,
         ConsumerCommand::Logout(args) => logout::run(args).await,
+        ConsumerCommand::Whoami(args) => whoami::run(args).await,
     };
     match result {
         Err(error) => match error.downcast_ref::<ClientError>() {
@@ -146,6 +153,8 @@ mod tests {
             "tessera api https://other.example/x --allow-other-host",
             "tessera logout",
             "tessera logout --profile work --no-revoke",
+            "tessera whoami",
+            "tessera whoami --json --profile work",
         ] {
             assert!(parse(line).is_ok(), "{line}: {:?}", parse(line).err().map(|error| error.to_string()));
         }

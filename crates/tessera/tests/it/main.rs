@@ -17,3 +17,4 @@ mod durability;
 mod serve;
 mod settings;
 mod support;
+mod whoami;
