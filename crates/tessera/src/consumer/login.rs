@@ -68,9 +68,10 @@ pub struct LoginArgs {
     /// The password (other users can see it in the process list; prefer --password-stdin)
     #[arg(long, value_name = "PASSWORD")]
     password: Option<String>,
-    /// Space-separated scope to request, e.g. "read write" [default: the client's]. At an OpenID
-    /// provider (`openid` in scopes_supported), openid profile email are added, and dropped
-    /// again if the client may not ask for them
+    /// Space-separated scope to request, e.g. "read write" [default: the client's whole scope,
+    /// which has openid when it is registered with it]. At an OpenID provider (`openid` in
+    /// scopes_supported), openid profile email are added to a given scope, and dropped again if
+    /// the client may not ask for them
     #[arg(long, value_name = "SCOPE")]
     scope: Option<String>,
     #[command(flatten)]
@@ -107,9 +108,14 @@ pub(super) async fn run(args: LoginArgs) -> anyhow::Result<ExitCode> {
         settings.authorization_endpoint = Some(authorization_endpoint);
     }
     // An OpenID provider is asked for an id token too (`tessera whoami` shows it); a client not
-    // registered for those scopes falls back to the scope the user asked for.
+    // registered for those scopes falls back to the scope the user asked for. Without --scope
+    // nothing is added: the server grants the client's whole registered scope (openid with
+    // it, when registered), where asking for openid alone would drop the API's scopes.
     let requested_scope = args.scope;
-    let openid_scope = metadata.as_ref().and_then(|metadata| with_openid_scopes(requested_scope.as_deref(), metadata));
+    let openid_scope = match (&requested_scope, &metadata) {
+        (Some(requested), Some(metadata)) => with_openid_scopes(Some(requested), metadata),
+        _ => None,
+    };
     settings.scope = openid_scope.clone().or(requested_scope.clone());
     let (response, username) = match (args.username, password) {
         (Some(username), Some(password)) => {
