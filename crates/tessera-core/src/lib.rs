@@ -7,6 +7,7 @@
 pub mod authorize;
 pub mod client_access;
 pub mod code;
+pub mod device;
 pub mod lifecycle;
 pub mod oidc;
 pub mod request;

@@ -11,12 +11,14 @@
 //! used_at IS NULL` plus the successor's insert, atomically), and the conformance suite runs
 //! every HTTP test on both.
 
+mod device;
 mod forward;
 mod oidc;
 mod postgres;
 mod rows;
 mod sqlite;
 
+pub use device::*;
 pub use oidc::*;
 pub use rows::*;
 
@@ -209,7 +211,7 @@ pub(crate) struct PurgeRule {
 }
 
 /// The janitor's rules at `now`, for access tokens living `access_ttl`.
-pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 6] {
+pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 8] {
     let day_ago = now.minus(Duration::from_secs(86_400));
     let rule = |table, key, condition, cutoff| PurgeRule { table, key, condition, cutoff };
     [
@@ -222,6 +224,9 @@ pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 6
         rule("browser_sessions", "session_hash", "expires_at < $1", now),
         // Failure counters whose window closed long ago (a day is far past any window).
         rule("login_failures", "username", "window_started_at < $1", day_ago),
+        // Device codes live ten minutes; kept a day, like authorization codes.
+        rule("device_codes", "device_code_hash", "expires_at < $1", day_ago),
+        rule("device_code_failures", "subject", "window_started_at < $1", day_ago),
     ]
 }
 

@@ -32,6 +32,7 @@ macro_rules! on_both_backends {
 mod authorize;
 mod client_update;
 mod clients;
+mod device;
 mod group_commit;
 mod helpers;
 mod introspection_access;

@@ -15,7 +15,7 @@ const PAT_SELECT: &str = "SELECT p.token_hash, p.pat_id, p.user_id, u.username, 
      p.expires_at, p.revoked_at FROM personal_access_tokens p JOIN users u ON u.user_id = p.user_id";
 
 /// Inserts a family and, if given, its first refresh token (hash, idle expiry).
-fn insert_family(
+pub(super) fn insert_family(
     connection: &Connection,
     family: &Family,
     first_token: Option<&(TokenHash, Timestamp)>,
