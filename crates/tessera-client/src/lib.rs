@@ -74,6 +74,7 @@
 mod api;
 mod browser;
 mod clock;
+mod device;
 mod discovery;
 mod error;
 mod oauth;
@@ -84,6 +85,7 @@ mod store;
 pub use api::{ApiClient, rejects_token};
 pub use browser::{AuthorizationCodeLogin, CALLBACK_PATH, DEFAULT_LOGIN_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
+pub use device::{DeviceLogin, device_authorization_endpoint};
 pub use discovery::{Discovery, ServerMetadata, discover, metadata_urls};
 pub use error::{ClientError, OAuthError, StoreError};
 pub use profile::{ClientAuthMethod, ClientSettings, Profile, TokenResponse, TokenSet, refresh_margin};

@@ -17,7 +17,7 @@ use crate::profile::{ClientAuthMethod, ClientSettings, TokenResponse, TokenSet};
 
 type OAuthClient = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
-fn oauth_client(settings: &ClientSettings) -> Result<OAuthClient, ClientError> {
+pub(crate) fn oauth_client(settings: &ClientSettings) -> Result<OAuthClient, ClientError> {
     let token_url = TokenUrl::new(settings.token_endpoint.clone()).map_err(|error| {
         ClientError::Config(format!("token endpoint {:?} is not a URL: {error}", settings.token_endpoint))
     })?;
@@ -210,7 +210,7 @@ pub(crate) fn token_response(response: &BasicTokenResponse) -> TokenResponse {
     }
 }
 
-fn map_request_error<T>(
+pub(crate) fn map_request_error<T>(
     url: &str,
     error: RequestTokenError<HttpClientError<reqwest::Error>, StandardErrorResponse<T>>,
 ) -> ClientError
