@@ -33,6 +33,7 @@ mod authorize;
 mod client_update;
 mod clients;
 mod device;
+mod device_python;
 mod group_commit;
 mod helpers;
 mod introspection_access;
