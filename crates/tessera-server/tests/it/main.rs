@@ -34,6 +34,7 @@ mod client_update;
 mod clients;
 mod device;
 mod device_python;
+mod device_store;
 mod group_commit;
 mod helpers;
 mod introspection_access;
