@@ -47,8 +47,8 @@ pub enum UserCodeCheck {
     Throttled,
 }
 
-fn pending(description: &str) -> ServiceError {
-    ServiceError::oauth(ErrorCode::AuthorizationPending, description)
+fn rejected(rejection: PollRejection) -> ServiceError {
+    ServiceError::oauth(rejection.error_code(), rejection.description())
 }
 
 impl AuthService {
@@ -176,7 +176,6 @@ impl AuthService {
         let hash = TokenHash::of(device_code);
         let stored = self.store.find_device_code(&hash).await?;
         let now = self.now();
-        let rejected = |rejection: PollRejection| ServiceError::oauth(rejection.error_code(), rejection.description());
         let decision = decide_poll(now, stored.as_ref().map(DeviceCodeRow::state).as_ref(), &client.client_id);
         let stored = match (decision, stored) {
             (PollDecision::Reject(rejection), _) => return Err(rejected(rejection)),
@@ -186,7 +185,7 @@ impl AuthService {
         match decision {
             PollDecision::Pending => {
                 self.store.record_device_poll(&hash, now, stored.interval).await?;
-                Err(pending("the user has not answered yet"))
+                Err(ServiceError::oauth(ErrorCode::AuthorizationPending, "the user has not answered yet"))
             }
             PollDecision::SlowDown { interval } => {
                 self.store.record_device_poll(&hash, now, interval).await?;
@@ -209,12 +208,11 @@ impl AuthService {
         stored: DeviceCodeRow,
         now: Timestamp,
     ) -> Result<Issued, ServiceError> {
-        let refused = |rejection: PollRejection| ServiceError::oauth(rejection.error_code(), rejection.description());
         let user = match &stored.user_id {
             Some(user_id) => self.store.get_user(user_id).await?,
             None => None,
         };
-        let Some(user) = user.filter(|user| !user.disabled) else { return Err(refused(PollRejection::Unknown)) };
+        let Some(user) = user.filter(|user| !user.disabled) else { return Err(rejected(PollRejection::Unknown)) };
         // A client narrowed since the user approved gets only what it may still ask for.
         let scope = Scope::still_allowed(&stored.scope, &client.scope)
             .ok_or_else(|| ServiceError::oauth(ErrorCode::InvalidScope, "this client may no longer use this scope"))?;
@@ -225,7 +223,7 @@ impl AuthService {
             .redeem_device_code(hash, now, &family, first.as_ref().map(|(hash, expiry)| (hash, *expiry)))
             .await?;
         if !redeemed {
-            return Err(refused(PollRejection::Redeemed));
+            return Err(rejected(PollRejection::Redeemed));
         }
         let authentication =
             Authentication { auth_time: stored.auth_time.unwrap_or(now), nonce: None, sid: stored.sid };
