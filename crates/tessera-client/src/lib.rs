@@ -74,6 +74,7 @@
 mod api;
 mod browser;
 mod clock;
+mod device;
 mod discovery;
 mod error;
 mod id_token;
@@ -85,6 +86,7 @@ mod store;
 pub use api::{ApiClient, rejects_token};
 pub use browser::{AuthorizationCodeLogin, CALLBACK_PATH, DEFAULT_LOGIN_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
+pub use device::{DeviceLogin, device_authorization_endpoint};
 pub use discovery::{Discovery, OPENID_LOGIN_SCOPES, ServerMetadata, discover, metadata_urls, with_openid_scopes};
 pub use error::{ClientError, OAuthError, StoreError};
 pub use id_token::{IAT_LEEWAY_SECONDS, IdToken, IdTokenClaims, IdTokenError};

@@ -46,7 +46,7 @@ type Client<HasAuthUrl, HasTokenUrl> = oauth2::Client<
 >;
 type OAuthClient = Client<EndpointNotSet, EndpointSet>;
 
-fn oauth_client(settings: &ClientSettings) -> Result<OAuthClient, ClientError> {
+pub(crate) fn oauth_client(settings: &ClientSettings) -> Result<OAuthClient, ClientError> {
     let token_url = TokenUrl::new(settings.token_endpoint.clone()).map_err(|error| {
         ClientError::Config(format!("token endpoint {:?} is not a URL: {error}", settings.token_endpoint))
     })?;
@@ -251,7 +251,7 @@ pub(crate) fn token_response(response: &GrantResponse) -> TokenResponse {
     }
 }
 
-fn map_request_error<T>(
+pub(crate) fn map_request_error<T>(
     url: &str,
     error: RequestTokenError<HttpClientError<reqwest::Error>, StandardErrorResponse<T>>,
 ) -> ClientError

@@ -40,6 +40,12 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// OpenID Connect Core §3.1.2.6: `request_uri` is not supported.
     RequestUriNotSupported,
+    /// RFC 8628 §3.5: the user has not yet approved or denied the device's request.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polling too fast; wait 5 seconds longer between polls from now on.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code has expired.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -63,6 +69,9 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
         }
     }
 }
@@ -153,6 +162,24 @@ pub struct ServerMetadata {
     /// do not say.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 8628 §4: where a device asks for a device code and a user code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<String>,
+}
+
+/// RFC 8628 §3.2 device authorization response.
+///
+/// Deliberately no `Debug` derive: the device code is a bearer secret until redeemed.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DeviceAuthorizationResponse {
+    pub device_code: String,
+    /// As shown to the user, `WDJB-MJHT`.
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: String,
+    pub expires_in: u64,
+    /// Seconds to wait between polls of the token endpoint.
+    pub interval: u64,
 }
 
 /// RFC 7517 §5 JWK Set.

@@ -172,6 +172,31 @@ impl TokenSource {
         Ok(oauth::token_response(&response))
     }
 
+    /// Stores the first tokens of a login that was done without the store's lock (the device
+    /// grant, whose polling may last minutes), replacing any previous profile.
+    pub(crate) async fn store_login(
+        &self,
+        settings: ClientSettings,
+        response: &oauth::GrantResponse,
+        requested_at: u64,
+    ) -> Result<TokenResponse, ClientError> {
+        // Checked before anything is stored, like every login's (no nonce: the device grant
+        // has no authorization request to carry one).
+        self.check_id_token(&settings, response, None, None).await?;
+        let mut cached = self.cached.lock().await;
+        let lock = self.on_store(|store| store.lock()).await?;
+        let profile = Profile { client: settings, tokens: oauth::token_set(response, requested_at, None) };
+        self.save(&profile).await?;
+        drop(lock);
+        *cached = Some(profile);
+        Ok(oauth::token_response(response))
+    }
+
+    /// The clock of every freshness decision, in Unix seconds.
+    pub(crate) fn unix_now(&self) -> u64 {
+        unix_seconds(self.clock.now())
+    }
+
     /// A valid access token, refreshed first if less than `min(60 s, 10 % of its lifetime)`
     /// remains.
     pub async fn access_token(&self) -> Result<AccessToken, ClientError> {

@@ -5,6 +5,7 @@
 pub mod access_log;
 mod authorize;
 mod client_address;
+mod device;
 mod error;
 mod limits;
 mod oidc;
@@ -45,7 +46,9 @@ pub fn router(state: AppState, access_log: Option<AccessLog>) -> Router {
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
         .route("/oauth/introspect", post(introspect))
+        .route("/oauth/device_authorization", post(device::device_authorization))
         .layer(middleware::map_response(no_store))
+        .route("/oauth/device", get(device::verification_get).post(device::verification_post))
         .route("/oauth/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oauth/logout", get(oidc::logout::logout_get).post(oidc::logout::logout_post))
@@ -171,6 +174,7 @@ fn server_metadata(service: &AppState) -> ServerMetadata {
             GrantType::Password,
             GrantType::RefreshToken,
             GrantType::ClientCredentials,
+            GrantType::DeviceCode,
         ]
         .map(|grant| grant.as_str().to_owned())
         .to_vec(),
@@ -181,6 +185,7 @@ fn server_metadata(service: &AppState) -> ServerMetadata {
         code_challenge_methods_supported: strings(&["S256"]),
         scopes_supported: strings(oidc::OPENID_SCOPES),
         authorization_response_iss_parameter_supported: true,
+        device_authorization_endpoint: Some(format!("{issuer}/oauth/device_authorization")),
         issuer,
     }
 }

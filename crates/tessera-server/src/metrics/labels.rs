@@ -106,12 +106,16 @@ pub enum Endpoint {
     Userinfo,
     /// OpenID Connect RP-Initiated Logout 1.0.
     Logout,
+    /// RFC 8628 §3.1.
+    DeviceAuthorization,
+    /// RFC 8628 §3.3, the verification page.
+    DeviceVerification,
     Other,
 }
 
 impl Endpoint {
     /// In the order of their series in `tessera_http_request_duration_seconds`.
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 14] = [
         Endpoint::Token,
         Endpoint::Revoke,
         Endpoint::Introspect,
@@ -123,6 +127,8 @@ impl Endpoint {
         Endpoint::Metrics,
         Endpoint::Userinfo,
         Endpoint::Logout,
+        Endpoint::DeviceAuthorization,
+        Endpoint::DeviceVerification,
         Endpoint::Other,
     ];
 
@@ -140,6 +146,8 @@ impl Endpoint {
             "/metrics" => Endpoint::Metrics,
             "/oauth/userinfo" => Endpoint::Userinfo,
             "/oauth/logout" => Endpoint::Logout,
+            "/oauth/device_authorization" => Endpoint::DeviceAuthorization,
+            "/oauth/device" => Endpoint::DeviceVerification,
             _ => Endpoint::Other,
         }
     }
@@ -159,6 +167,8 @@ impl LabelName for Endpoint {
             Endpoint::Metrics => "metrics",
             Endpoint::Userinfo => "userinfo",
             Endpoint::Logout => "logout",
+            Endpoint::DeviceAuthorization => "device_authorization",
+            Endpoint::DeviceVerification => "device_verification",
             Endpoint::Other => "other",
         }
     }

@@ -84,6 +84,7 @@ impl AuthService {
             GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
                 self.authorization_code_grant(&client, code, redirect_uri.as_deref(), code_verifier.as_deref()).await
             }
+            GrantRequest::DeviceCode { device_code } => self.device_code_grant(&client, device_code).await,
         }
     }
 

@@ -14,6 +14,7 @@ mod bearer;
 mod client_cache;
 mod clients;
 mod consent;
+pub mod device;
 mod error;
 mod grants;
 mod id_tokens;

@@ -200,3 +200,34 @@ forward! {
     /// Ends a browser session (logout); false if there was none.
     fn delete_browser_session(&self, hash: &TokenHash) -> StoreResult<bool>;
 }
+
+// The device authorization grant (store/{sqlite,postgres}/device.rs).
+forward! {
+    /// Conflict if the user code's hash is taken (the caller draws another).
+    fn insert_device_code(&self, code: &super::DeviceCodeRow) -> StoreResult<()>;
+    fn find_device_code(&self, device_code_hash: &TokenHash) -> StoreResult<Option<super::DeviceCodeRow>>;
+    fn find_device_code_by_user_code(&self, user_code_hash: &TokenHash) -> StoreResult<Option<super::DeviceCodeRow>>;
+    /// Approves or denies a pending, unexpired code (compare-and-set); false, changing nothing,
+    /// if it was decided already, expired or does not exist.
+    fn decide_device_code(
+        &self,
+        user_code_hash: &TokenHash,
+        now: Timestamp,
+        decision: &super::DeviceDecision,
+    ) -> StoreResult<bool>;
+    /// Remembers a poll and the interval the client must keep from now on.
+    fn record_device_poll(&self, device_code_hash: &TokenHash, now: Timestamp, interval: Duration) -> StoreResult<()>;
+    /// Redeems an approved, unexpired code (compare-and-set) and starts the family it grants,
+    /// atomically; false, changing nothing, if it was redeemed already or is not redeemable.
+    fn redeem_device_code(
+        &self,
+        device_code_hash: &TokenHash,
+        now: Timestamp,
+        family: &Family,
+        first_token: Option<(&TokenHash, Timestamp)>,
+    ) -> StoreResult<bool>;
+    /// Wrong user codes counted against `subject` in the window that is still open.
+    fn device_code_failures(&self, subject: &str, window_opened_after: Timestamp) -> StoreResult<i64>;
+    /// Counts one wrong user code in one atomic upsert.
+    fn record_device_code_failure(&self, subject: &str, now: Timestamp, window_opened_after: Timestamp) -> StoreResult<()>;
+}

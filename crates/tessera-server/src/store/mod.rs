@@ -11,6 +11,7 @@
 //! used_at IS NULL` plus the successor's insert, atomically), and the conformance suite runs
 //! every HTTP test on both.
 
+mod device;
 mod forward;
 mod oidc;
 mod postgres;
@@ -19,6 +20,7 @@ mod rows;
 mod sqlite;
 mod throttle;
 
+pub use device::*;
 pub use oidc::*;
 pub use refresh::{Refresh, RefreshDecider, Refreshed, SPENT_TOKENS_KEPT};
 pub use rows::*;
@@ -193,7 +195,7 @@ pub(crate) struct PurgeRule {
 }
 
 /// The janitor's rules at `now`, for access tokens living `access_ttl`.
-pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 7] {
+pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 9] {
     let day_ago = now.minus(Duration::from_secs(86_400));
     let rule = |table, key, condition, cutoff| PurgeRule { table, key, condition, cutoff };
     let family_ended = now.minus(access_ttl);
@@ -222,6 +224,9 @@ pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 7
         rule("browser_sessions", "session_hash", "expires_at < $1", now),
         // Sign-in counters whose window closed long ago (a window is at most a day).
         rule("sign_in_attempts", "counter", "window_started_at < $1", day_ago),
+        // Device codes live ten minutes; kept a day, like authorization codes.
+        rule("device_codes", "device_code_hash", "expires_at < $1", day_ago),
+        rule("device_code_failures", "subject", "window_started_at < $1", day_ago),
     ]
 }
 

@@ -59,11 +59,16 @@ pub struct LoginArgs {
     /// client must have registered the redirect URI http://127.0.0.1/callback
     #[arg(long, conflicts_with_all = ["username", "password_stdin", "password"])]
     browser: bool,
+    /// Log in on another device (RFC 8628 device authorization grant): print a URL and a code
+    /// to enter there, then wait for the approval. The client needs the grant
+    /// urn:ietf:params:oauth:grant-type:device_code
+    #[arg(long, conflicts_with_all = ["username", "password_stdin", "password", "browser"])]
+    device: bool,
     /// The resource owner's username
-    #[arg(long, value_name = "USERNAME", required_unless_present = "browser")]
+    #[arg(long, value_name = "USERNAME", required_unless_present_any = ["browser", "device"])]
     username: Option<String>,
     /// Read the password from the first line of standard input
-    #[arg(long, required_unless_present_any = ["password", "browser"])]
+    #[arg(long, required_unless_present_any = ["password", "browser", "device"])]
     password_stdin: bool,
     /// The password (other users can see it in the process list; prefer --password-stdin)
     #[arg(long, value_name = "PASSWORD")]
@@ -128,6 +133,10 @@ pub(super) async fn run(args: LoginArgs) -> anyhow::Result<ExitCode> {
                 other => other,
             };
             (response.context("login failed")?, Some(username))
+        }
+        _ if args.device => {
+            let response = super::device::login(&source, settings, &issuer).await?;
+            (response, logged_in_username(&source).await)
         }
         _ => {
             let mut login = source.browser_login(settings).await.context("cannot start the browser login")?;

@@ -8,6 +8,7 @@
 //! `tessera api` got HTTP ≥ 400 (as `curl --fail`); any other failure is returned as an error.
 
 mod api;
+mod device;
 mod login;
 mod logout;
 mod token;

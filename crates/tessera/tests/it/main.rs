@@ -13,6 +13,7 @@ mod admin_oidc;
 mod backup;
 mod browser_login;
 mod consumer;
+mod device_login;
 mod durability;
 mod serve;
 mod settings;

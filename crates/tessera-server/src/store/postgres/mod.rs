@@ -2,6 +2,7 @@
 //! placeholders, through `sqlx::Any`. The same code also runs the SQLite migrations for
 //! `super::sqlite` and serves in-memory SQLite databases.
 
+mod device;
 mod oidc;
 mod refresh;
 mod rows;

@@ -7,6 +7,7 @@
 
 pub(crate) mod backup;
 mod checkpoint;
+mod device;
 mod oidc;
 mod refresh;
 mod rows;
