@@ -135,7 +135,16 @@ pub(super) async fn run(args: LoginArgs) -> anyhow::Result<ExitCode> {
             (response.context("login failed")?, Some(username))
         }
         _ if args.device => {
-            let response = super::device::login(&source, settings, &issuer).await?;
+            let response = match super::device::login(&source, settings.clone(), &issuer).await {
+                // Refused at once by the device authorization endpoint: nothing was shown yet.
+                Err(error)
+                    if openid_scope.is_some() && error.downcast_ref::<ClientError>().is_some_and(refused_scope) =>
+                {
+                    settings.scope = requested_scope;
+                    super::device::login(&source, settings, &issuer).await?
+                }
+                other => other?,
+            };
             (response, logged_in_username(&source).await)
         }
         _ => {
