@@ -12,6 +12,9 @@ pub mod scope;
 pub mod secret;
 pub mod time;
 
+#[cfg(test)]
+mod properties;
+
 pub use code::{CodeDecision, CodeRedemption, CodeRejection, IssuedCode};
 pub use lifecycle::{
     Family, RefreshDecision, RefreshPolicy, RefreshRejection, RevocationReason, StoredRefreshToken, TokenState,

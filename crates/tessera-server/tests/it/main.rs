@@ -38,6 +38,7 @@ mod limits;
 mod logs;
 mod no_echo;
 mod pats;
+mod properties;
 mod recipes;
 mod resources;
 mod scale_out;
