@@ -98,6 +98,9 @@ raw_config! {
         /// On shutdown, connections still open after this time are closed [default: 10s]
         #[arg(long, env = "TESSERA_SHUTDOWN_TIMEOUT", global = true, value_name = "DURATION")]
         pub shutdown_timeout: Option<String>,
+        /// How often the janitor deletes expired rows [default: 60s]
+        #[arg(long, env = "TESSERA_JANITOR_INTERVAL", global = true, value_name = "DURATION")]
+        pub janitor_interval: Option<String>,
     }
 }
 
