@@ -12,6 +12,7 @@ mod admin;
 mod browser_login;
 mod consumer;
 mod durability;
+mod faults;
 mod serve;
 mod settings;
 mod support;

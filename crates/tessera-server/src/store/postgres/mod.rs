@@ -80,6 +80,12 @@ async fn lock_migrations(database: &std::path::Path) -> StoreResult<std::fs::Fil
     locked.map_err(|error| StoreError::Database(sqlx::Error::Io(error)))
 }
 
+/// How long a request waits for a PostgreSQL connection. sqlx keeps retrying a refused
+/// connection until then, so this is how long requests take to learn the database is down:
+/// short, so that they get `503` with `Retry-After` at once instead of hanging (a healthy pool
+/// hands out a connection in milliseconds).
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
+
 #[derive(Clone)]
 pub struct PostgresStore {
     /// Reads.
@@ -155,7 +161,7 @@ impl PostgresStore {
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections)
-                    .acquire_timeout(Duration::from_secs(30))
+                    .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                     .after_connect(move |connection, _| {
                         Box::pin(async move {
                             connection.execute(format!("SET statement_timeout = {timeout_ms}").as_str()).await?;
