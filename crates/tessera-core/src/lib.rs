@@ -19,6 +19,9 @@ pub mod verification;
 
 pub use client_access::{IntrospectedToken, IntrospectionAccess};
 pub use client_address::{ForwardingHeaders, TrustedProxies, address_key, client_address};
+#[cfg(test)]
+mod properties;
+
 pub use code::{CodeDecision, CodeRedemption, CodeRejection, IssuedCode};
 pub use lifecycle::{
     Family, RefreshDecision, RefreshPolicy, RefreshRejection, RevocationReason, StoredRefreshToken, TokenState,

@@ -195,7 +195,7 @@ impl RawConfig {
             access_log: AccessLogTarget::parse(self.access_log.as_deref().unwrap_or("off")),
             revocation_cache_ttl: parse("TESSERA_REVOCATION_CACHE_TTL", self.revocation_cache_ttl, "5s", duration)?,
             client_cache_ttl: parse("TESSERA_CLIENT_CACHE_TTL", self.client_cache_ttl, "5s", duration)?,
-            janitor_interval: Duration::from_secs(60),
+            janitor_interval: parse("TESSERA_JANITOR_INTERVAL", self.janitor_interval, "60s", positive_duration)?,
             janitor_batch: 1000,
             key_refresh_interval: Duration::from_secs(60),
             max_connections: NonZeroU32::new(self.database_max_connections.unwrap_or(10)).ok_or_else(|| {

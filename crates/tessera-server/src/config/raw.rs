@@ -113,6 +113,9 @@ raw_config! {
         /// Password checks that may wait for a CPU; past it, 503 with Retry-After [default: 64]
         #[arg(long, env = "TESSERA_MAX_QUEUED_PASSWORD_CHECKS", global = true, value_name = "N")]
         pub max_queued_password_checks: Option<u32>,
+        /// How often the janitor deletes expired rows [default: 60s]
+        #[arg(long, env = "TESSERA_JANITOR_INTERVAL", global = true, value_name = "DURATION")]
+        pub janitor_interval: Option<String>,
     }
 }
 

@@ -161,8 +161,9 @@ impl IntoResponse for ApiError {
                 ),
                 Duration::from_secs(1),
             ),
-            // The store could not keep the request's writes (a failed group commit): nothing
-            // was done, so the client may simply retry (RFC 9110 §15.6.4, §10.2.3).
+            // The store could not keep the request's writes (a failed group commit, a full
+            // disk) or cannot be reached: nothing was done, so the client may simply retry
+            // (RFC 9110 §15.6.4, §10.2.3).
             ApiError::Internal(InternalError::Store(error)) if error.is_unavailable() => {
                 tracing::warn!(%error, "store unavailable; answered 503");
                 let mut response = error_body(

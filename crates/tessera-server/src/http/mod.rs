@@ -9,7 +9,7 @@ mod device;
 mod error;
 mod limits;
 mod oidc;
-mod params;
+pub mod params;
 
 pub use access_log::{AccessLog, AccessLogWriter};
 pub use error::{ApiError, BearerRefusal};
@@ -191,7 +191,8 @@ fn server_metadata(service: &AppState) -> ServerMetadata {
 }
 
 /// The bearer token of a request, if it carries `Authorization: Bearer …` (RFC 6750 §2.1).
-pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+/// Public for the fuzz target and property tests, which feed it arbitrary headers.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())

@@ -117,8 +117,9 @@ impl<'de> Deserialize<'de> for JsonPairs {
     }
 }
 
-/// Parses the body by its content type into de-duplicated parameters.
-fn body_parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, RequestError> {
+/// Parses the body by its content type into de-duplicated parameters. Public for the fuzz
+/// target and property tests, which feed it arbitrary bodies.
+pub fn body_parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, RequestError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

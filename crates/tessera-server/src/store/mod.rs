@@ -59,7 +59,6 @@ impl StoreError {
             StoreError::Database(sqlx::Error::Database(db)) => {
                 matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517"))
             }
-            StoreError::Database(sqlx::Error::PoolTimedOut) => true,
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => {
                 matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             }
@@ -69,8 +68,35 @@ impl StoreError {
 
     /// Whether the client should be told to come back shortly (503 with `Retry-After`)
     /// rather than be answered with an internal error.
+    ///
+    /// Besides a write the store could not keep (on SQLite, a full disk fails the group
+    /// commit): a database that cannot be reached, is restarting or is out of resources (no
+    /// connection within the pool's acquire timeout, a connection refused or cut, PostgreSQL's
+    /// SQLSTATE classes 08, 53 and 57P). None of these is retried in place (the database will
+    /// not be back within the request); a retry by the client later is safe: a write whose
+    /// commit answer was lost is, for a refresh, a grace-window replay.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(error) => database_unavailable(error),
+            _ => false,
+        }
+    }
+}
+
+/// See [`StoreError::is_unavailable`]. SQLSTATEs have five characters (SQLite's codes, which
+/// sqlx reports for in-memory databases, are shorter numbers).
+fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code.len() == 5 && (code.starts_with("08") || code.starts_with("53") || code.starts_with("57P"))
+        }),
+        _ => false,
     }
 }
 

@@ -49,6 +49,7 @@ mod oidc_flow;
 mod oidc_rp;
 mod oidc_store;
 mod pats;
+mod properties;
 mod recipes;
 mod resources;
 mod scale_out;

@@ -15,6 +15,7 @@ mod browser_login;
 mod consumer;
 mod device_login;
 mod durability;
+mod faults;
 mod serve;
 mod settings;
 mod support;

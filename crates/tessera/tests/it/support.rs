@@ -222,6 +222,27 @@ impl Server {
         format!("{}{path}", self.base_url)
     }
 
+    /// The process id (the soak reads the server's RSS from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// Reads the server's stderr from now on, in a task that ends with what was read (at most
+    /// the first MiB): a long run logs more than a pipe holds, and a server whose log pipe is
+    /// full blocks on its next line. [`wait`](Self::wait) then reports no stderr.
+    pub fn drain_stderr(&mut self) -> tokio::task::JoinHandle<String> {
+        let mut pipe = self.child.stderr.take().unwrap();
+        tokio::spawn(async move {
+            let mut kept = Vec::new();
+            let mut buffer = vec![0; 64 * 1024];
+            while let Ok(n @ 1..) = pipe.read(&mut buffer).await {
+                let room = (1usize << 20).saturating_sub(kept.len());
+                kept.extend_from_slice(&buffer[..n.min(room)]);
+            }
+            String::from_utf8_lossy(&kept).into_owned()
+        })
+    }
+
     /// Kills the process outright (SIGKILL): no shutdown path runs, as in a crash.
     pub async fn kill_9(&self) {
         let pid = self.child.id().unwrap().to_string();
@@ -244,10 +265,14 @@ impl Server {
     pub async fn wait(mut self, within: Duration) -> (ExitStatus, String, String) {
         let mut rest = String::new();
         let mut stderr = String::new();
-        let mut stderr_pipe = self.child.stderr.take().unwrap();
+        let mut stderr_pipe = self.child.stderr.take();
         let finished = tokio::time::timeout(within, async {
-            let (out, err) =
-                tokio::join!(self.stdout.read_to_string(&mut rest), stderr_pipe.read_to_string(&mut stderr));
+            let (out, err) = tokio::join!(self.stdout.read_to_string(&mut rest), async {
+                match &mut stderr_pipe {
+                    Some(pipe) => pipe.read_to_string(&mut stderr).await.map(drop),
+                    None => Ok(()),
+                }
+            });
             out.unwrap();
             err.unwrap();
             self.child.wait().await.unwrap()

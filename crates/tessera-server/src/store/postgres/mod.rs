@@ -84,9 +84,11 @@ async fn lock_migrations(database: &std::path::Path) -> StoreResult<std::fs::Fil
     locked.map_err(|error| StoreError::Database(sqlx::Error::Io(error)))
 }
 
-/// How long a query waits for a pooled PostgreSQL connection before the store gives up
-/// (`StoreError::Database(PoolTimedOut)`).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a request waits for a PostgreSQL connection. sqlx keeps retrying a refused
+/// connection until then, so this is how long requests take to learn the database is down:
+/// short, so that they get `503` with `Retry-After` at once instead of hanging (a healthy pool
+/// hands out a connection in milliseconds).
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
 
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -168,7 +170,7 @@ impl PostgresStore {
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections)
                     .test_before_acquire(false)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                     .after_connect(move |connection, _| {
                         Box::pin(async move {
                             connection.execute(format!("SET statement_timeout = {timeout_ms}").as_str()).await?;
