@@ -200,3 +200,9 @@ forward! {
     /// Ends a browser session (logout); false if there was none.
     fn delete_browser_session(&self, hash: &TokenHash) -> StoreResult<bool>;
 }
+
+// Browser apps (store/{sqlite,postgres}/tables.rs).
+forward! {
+    /// Every web origin any client registered (`clients.allowed_origins`): the CORS allow-list.
+    fn allowed_origins(&self) -> StoreResult<Vec<tessera_core::Origin>>;
+}
