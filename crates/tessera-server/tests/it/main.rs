@@ -50,5 +50,6 @@ mod pats;
 mod recipes;
 mod resources;
 mod scale_out;
+mod spa;
 mod throttle;
 mod token_endpoint;
