@@ -123,7 +123,7 @@ fn parse_grants(names: &[String]) -> Result<Vec<GrantType>, AdminError> {
 
 /// `--allowed-origin` values, normalised (`HTTPS://App.Example:443` → `https://app.example`),
 /// sorted and without duplicates.
-pub fn parse_origins(typed: &[String]) -> Result<Vec<Origin>, AdminError> {
+fn parse_origins(typed: &[String]) -> Result<Vec<Origin>, AdminError> {
     let mut origins = typed.iter().map(|origin| Origin::parse(origin)).collect::<Result<Vec<_>, _>>()?;
     origins.sort();
     origins.dedup();
