@@ -11,6 +11,7 @@ pub mod code;
 pub mod device;
 pub mod lifecycle;
 pub mod oidc;
+pub mod origin;
 pub mod request;
 pub mod scope;
 pub mod secret;
@@ -26,6 +27,7 @@ pub use code::{CodeDecision, CodeRedemption, CodeRejection, IssuedCode};
 pub use lifecycle::{
     Family, RefreshDecision, RefreshPolicy, RefreshRejection, RevocationReason, StoredRefreshToken, TokenState,
 };
+pub use origin::{Origin, OriginError};
 pub use request::{
     ClientAuthMethod, ClientCredentials, GrantRequest, GrantType, RequestError, TokenRequest, TokenTypeHint,
 };

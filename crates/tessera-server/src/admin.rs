@@ -9,8 +9,8 @@ use crate::random::{RandomError, random_bytes};
 use crate::store::{ClientRow, PersonalAccessTokenRow, SigningKeyRow, Store, StoreError, UserRow};
 use std::time::Duration;
 use tessera_core::{
-    ClientId, ClientSecret, GrantType, IntrospectionAccess, KeyState, MasterKey, Password, PersonalAccessToken, Scope,
-    Timestamp, UserId,
+    ClientId, ClientSecret, GrantType, IntrospectionAccess, KeyState, MasterKey, Origin, Password, PersonalAccessToken,
+    Scope, Timestamp, UserId,
 };
 
 /// The grants of a client created without `--grant`.
@@ -24,6 +24,8 @@ pub enum AdminError {
     InvalidRedirectUri(String),
     #[error("{0}")]
     InvalidScope(#[from] tessera_core::ScopeError),
+    #[error("{0}")]
+    InvalidOrigin(#[from] tessera_core::OriginError),
     #[error("the name must not be empty")]
     EmptyName,
     #[error("the username must be 1 to 200 characters without spaces")]
@@ -39,7 +41,7 @@ pub enum AdminError {
     #[error("a client needs at least one grant type")]
     NoGrants,
     #[error(
-        "nothing to change: give at least one of --name, --scope, --grant, --redirect-uri, --introspect, --post-logout-redirect-uri"
+        "nothing to change: give at least one of --name, --scope, --grant, --redirect-uri, --introspect, --post-logout-redirect-uri, --allowed-origin"
     )]
     NothingToUpdate,
     #[error("client {0} is public: it has no secret to rotate")]
@@ -74,6 +76,8 @@ pub struct NewClient {
     pub public: bool,
     /// `--introspect`: a resource server, which may introspect any access token.
     pub introspection: IntrospectionAccess,
+    /// `--allowed-origin`: web origins its browser app may call from (CORS), as typed.
+    pub allowed_origins: Vec<String>,
 }
 
 /// What `tessera client update` changes; `None` leaves that field as it is. Lists replace the
@@ -88,6 +92,8 @@ pub struct ClientUpdate {
     pub introspection: Option<IntrospectionAccess>,
     /// OpenID Connect logout destinations; replace the registered ones when given.
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Web origins for CORS, as typed; replace the registered ones when given (empty: none).
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 fn valid_redirect_uri(uri: &str) -> bool {
@@ -115,6 +121,15 @@ fn parse_grants(names: &[String]) -> Result<Vec<GrantType>, AdminError> {
     Ok(grant_types)
 }
 
+/// `--allowed-origin` values, normalised (`HTTPS://App.Example:443` → `https://app.example`),
+/// sorted and without duplicates.
+fn parse_origins(typed: &[String]) -> Result<Vec<Origin>, AdminError> {
+    let mut origins = typed.iter().map(|origin| Origin::parse(origin)).collect::<Result<Vec<_>, _>>()?;
+    origins.sort();
+    origins.dedup();
+    Ok(origins)
+}
+
 fn check_redirect_uris(uris: &[String]) -> Result<(), AdminError> {
     match uris.iter().find(|uri| !valid_redirect_uri(uri)) {
         Some(uri) => Err(AdminError::InvalidRedirectUri(uri.clone())),
@@ -132,6 +147,7 @@ pub async fn create_client(
         if new.grant_types.is_empty() { DEFAULT_GRANTS.to_vec() } else { parse_grants(&new.grant_types)? };
     check_redirect_uris(&new.redirect_uris)?;
     let scope = Scope::parse(&new.scope)?;
+    let allowed_origins = parse_origins(&new.allowed_origins)?;
     let secret = if new.public { None } else { Some(ClientSecret::from_random(&random_bytes::<32>()?)) };
     let client = ClientRow {
         client_id: ClientId::new(uuid::Uuid::new_v4().simple().to_string()),
@@ -142,6 +158,7 @@ pub async fn create_client(
         scope,
         created_at: now,
         introspection: new.introspection,
+        allowed_origins,
     };
     store.insert_client(&client).await?;
     Ok((client, secret))
@@ -152,13 +169,22 @@ pub async fn create_client(
 /// it reaches running servers within their client cache's bound (`TESSERA_CLIENT_CACHE_TTL`);
 /// `AuthService::update_client` also drops that instance's cached row at once.
 pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUpdate) -> Result<ClientRow, AdminError> {
-    let ClientUpdate { name, redirect_uris, grant_types, scope, introspection, post_logout_redirect_uris } = update;
+    let ClientUpdate {
+        name,
+        redirect_uris,
+        grant_types,
+        scope,
+        introspection,
+        post_logout_redirect_uris,
+        allowed_origins,
+    } = update;
     if name.is_none()
         && redirect_uris.is_none()
         && grant_types.is_none()
         && scope.is_none()
         && introspection.is_none()
         && post_logout_redirect_uris.is_none()
+        && allowed_origins.is_none()
     {
         return Err(AdminError::NothingToUpdate);
     }
@@ -174,6 +200,7 @@ pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUp
         check_redirect_uris(uris)?;
     }
     let scope = scope.as_deref().map(Scope::parse).transpose()?;
+    let allowed_origins = allowed_origins.as_deref().map(parse_origins).transpose()?;
     let no_such_client = || AdminError::NoSuchClient(client_id.to_string());
     let mut client = store.get_client(client_id).await?.ok_or_else(no_such_client)?;
     client.name = name.unwrap_or(client.name);
@@ -181,6 +208,7 @@ pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUp
     client.grant_types = grant_types.unwrap_or(client.grant_types);
     client.scope = scope.unwrap_or(client.scope);
     client.introspection = introspection.unwrap_or(client.introspection);
+    client.allowed_origins = allowed_origins.unwrap_or(client.allowed_origins);
     if !store.update_client(&client).await? {
         return Err(no_such_client());
     }

@@ -5,6 +5,7 @@
 pub mod access_log;
 mod authorize;
 mod client_address;
+mod cors;
 mod device;
 mod error;
 mod limits;
@@ -42,23 +43,26 @@ struct Observer {
 /// The routes; `access_log` is `None` when the access log is off.
 pub fn router(state: AppState, access_log: Option<AccessLog>) -> Router {
     let observer = Observer { service: Arc::clone(&state), access_log };
+    // CORS (see `cors`): registered origins where browser apps use their tokens, `*` on the
+    // public documents, and none on the pages (authorize, logout) or introspection.
+    let (browser_apps, public) = (cors::registered_origins(&state), cors::public_documents());
     let oauth = Router::new()
-        .route("/oauth/token", post(token))
-        .route("/oauth/revoke", post(revoke))
+        .route("/oauth/token", post(token).layer(browser_apps.clone()))
+        .route("/oauth/revoke", post(revoke).layer(browser_apps.clone()))
         .route("/oauth/introspect", post(introspect))
         .route("/oauth/device_authorization", post(device::device_authorization))
         .layer(middleware::map_response(no_store))
         .route("/oauth/device", get(device::verification_get).post(device::verification_post))
-        .route("/oauth/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/oauth/userinfo", get(oidc::userinfo).post(oidc::userinfo).layer(browser_apps.clone()))
         .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oauth/logout", get(oidc::logout::logout_get).post(oidc::logout::logout_post))
         .layer(limits::oauth_body_limit());
     let routes = Router::new()
         .merge(oauth)
-        .route("/oauth/jwks", get(jwks))
-        .route("/.well-known/oauth-authorization-server", get(metadata))
-        .route("/.well-known/openid-configuration", get(openid_configuration))
-        .route("/api/1.0/users/me", get(users_me))
+        .route("/oauth/jwks", get(jwks).layer(public.clone()))
+        .route("/.well-known/oauth-authorization-server", get(metadata).layer(public.clone()))
+        .route("/.well-known/openid-configuration", get(openid_configuration).layer(public))
+        .route("/api/1.0/users/me", get(users_me).layer(browser_apps))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
     // The observer is outside the limits, so that refusals are counted and logged too.

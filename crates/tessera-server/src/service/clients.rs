@@ -58,6 +58,7 @@ impl AuthService {
     pub async fn delete_client(&self, client_id: &ClientId) -> Result<bool, ServiceError> {
         let deleted = self.store.delete_client(client_id).await;
         self.clients.forget(client_id);
+        self.origins.forget();
         Ok(deleted?)
     }
 
@@ -74,6 +75,7 @@ impl AuthService {
     pub async fn update_client(&self, client_id: &ClientId, update: ClientUpdate) -> Result<ClientRow, AdminError> {
         let updated = crate::admin::update_client(&self.store, client_id, update).await;
         self.clients.forget(client_id);
+        self.origins.forget();
         updated
     }
 
@@ -81,6 +83,7 @@ impl AuthService {
     /// service): its cached row is dropped at once.
     pub fn client_changed(&self, client_id: &ClientId) {
         self.clients.forget(client_id);
+        self.origins.forget();
     }
 
     pub(crate) fn require_grant(client: &ClientRow, grant_type: GrantType) -> Result<(), ServiceError> {

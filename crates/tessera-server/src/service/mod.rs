@@ -9,6 +9,7 @@
 //! The caches that spare requests work live beside their users: [`client_cache`],
 //! [`revocation_cache`], [`verified_tokens`].
 
+mod allowed_origins;
 pub mod authorization;
 mod bearer;
 mod client_cache;
@@ -54,6 +55,8 @@ pub struct AuthService {
     csrf_key: ring::hmac::Key,
     revocations: RevocationCache,
     clients: ClientCache,
+    /// The web origins of browser apps (CORS), see [`allowed_origins`].
+    origins: allowed_origins::OriginCache,
     verified_tokens: VerifiedTokens,
     /// Held while an unknown but genuine `kid` makes this instance re-read its keys.
     key_reload: tokio::sync::Mutex<()>,
@@ -77,6 +80,7 @@ impl AuthService {
     ) -> Self {
         let revocations = RevocationCache::new(config.revocation_cache_ttl);
         let clients = ClientCache::new(config.client_cache_ttl);
+        let origins = allowed_origins::OriginCache::new(config.client_cache_ttl);
         let queued_password_checks = usize::try_from(config.max_queued_password_checks).unwrap_or(usize::MAX);
         AuthService {
             store,
@@ -88,6 +92,7 @@ impl AuthService {
             csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master_key.browser_csrf_key()),
             revocations,
             clients,
+            origins,
             verified_tokens: VerifiedTokens::new(),
             key_reload: tokio::sync::Mutex::new(()),
             metrics: Arc::new(Metrics::default()),

@@ -231,3 +231,9 @@ forward! {
     /// Counts one wrong user code in one atomic upsert.
     fn record_device_code_failure(&self, subject: &str, now: Timestamp, window_opened_after: Timestamp) -> StoreResult<()>;
 }
+
+// Browser apps (store/{sqlite,postgres}/tables.rs).
+forward! {
+    /// Every web origin any client registered (`clients.allowed_origins`): the CORS allow-list.
+    fn allowed_origins(&self) -> StoreResult<Vec<tessera_core::Origin>>;
+}

@@ -1,11 +1,11 @@
 //! Rows as the store reads and writes them.
 
 use tessera_core::{
-    ClientId, FamilyId, GrantType, IntrospectionAccess, IssuedCode, Scope, Timestamp, TokenHash, UserId,
+    ClientId, FamilyId, GrantType, IntrospectionAccess, IssuedCode, Origin, Scope, Timestamp, TokenHash, UserId,
 };
 
 pub(crate) const CLIENT_COLUMNS: &str =
-    "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, may_introspect";
+    "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, may_introspect, allowed_origins";
 pub(crate) const USER_COLUMNS: &str =
     "user_id, username, email, password_hash, is_admin, created_at, name, email_verified, updated_at, disabled";
 
@@ -21,6 +21,8 @@ pub struct ClientRow {
     pub created_at: Timestamp,
     /// Which tokens it may introspect besides its own (`clients.may_introspect`).
     pub introspection: IntrospectionAccess,
+    /// The web origins its browser app may call from (`clients.allowed_origins`, CORS).
+    pub allowed_origins: Vec<Origin>,
 }
 
 impl ClientRow {
@@ -197,4 +199,17 @@ pub(crate) fn decode_grant_types(stored: &str) -> super::StoreResult<Vec<GrantTy
                 .ok_or_else(|| super::StoreError::Corrupt(format!("clients.grant_types: unknown grant {name:?}")))
         })
         .collect()
+}
+
+/// `clients.allowed_origins` as stored: a JSON array of normalised origins.
+pub(crate) fn encode_origins(origins: &[Origin]) -> String {
+    serde_json::to_string(&origins.iter().map(Origin::as_str).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+/// `clients.allowed_origins` read back; each is parsed again, so a row edited by hand into
+/// something that is not an origin is reported, never matched.
+pub(crate) fn decode_origins(stored: &str) -> super::StoreResult<Vec<Origin>> {
+    let corrupt = |error: String| super::StoreError::Corrupt(format!("clients.allowed_origins: {error}"));
+    let typed: Vec<String> = serde_json::from_str(stored).map_err(|error| corrupt(error.to_string()))?;
+    typed.iter().map(|origin| Origin::parse(origin).map_err(|error| corrupt(error.to_string()))).collect()
 }

@@ -75,6 +75,7 @@ async fn update_client_conformance(backend: Backend) {
         scope: Some("read  admin".into()),
         introspection: Some(IntrospectionAccess::AnyAccessToken),
         post_logout_redirect_uris: Some(vec!["https://app.example/bye".into()]),
+        allowed_origins: Some(vec!["http://127.0.0.1:5173".into(), "HTTPS://App.Example:443".into()]),
     };
     let updated = update_client(store, &id, changes).await.unwrap();
     let stored = store.get_client(&id).await.unwrap().unwrap();
@@ -86,6 +87,8 @@ async fn update_client_conformance(backend: Backend) {
     assert_eq!(stored.grant_types, [GrantType::Password, GrantType::RefreshToken]);
     assert_eq!(stored.scope.to_string(), "admin read");
     assert_eq!(stored.introspection, IntrospectionAccess::AnyAccessToken);
+    let origins: Vec<_> = stored.allowed_origins.iter().map(|origin| origin.as_str()).collect();
+    assert_eq!(origins, ["http://127.0.0.1:5173", "https://app.example"], "normalised and sorted");
     assert_eq!((&stored.secret_hash, stored.created_at), (&before.secret_hash, before.created_at), "kept");
     assert!(store.list_clients().await.unwrap().contains(&stored));
 
@@ -108,6 +111,9 @@ async fn update_client_conformance(backend: Backend) {
             matches!(e, AdminError::InvalidRedirectUri(_))
         }),
         (scope_update("bad\"scope"), |e| matches!(e, AdminError::InvalidScope(_))),
+        (ClientUpdate { allowed_origins: Some(vec!["https://app.example/cb".into()]), ..scope_update("x") }, |e| {
+            matches!(e, AdminError::InvalidOrigin(_))
+        }),
         (ClientUpdate { name: Some(" ".into()), ..scope_update("x") }, |e| matches!(e, AdminError::EmptyName)),
     ];
     for (changes, expected) in bad {

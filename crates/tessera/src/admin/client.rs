@@ -20,7 +20,7 @@ pub enum ClientCommand {
     List(JsonFlag),
     /// Show one client application
     Show(IdArgs),
-    /// Change a client application: name, scope, grants, redirect URIs, introspection.
+    /// Change a client application: name, scope, grants, redirect URIs, introspection, origins.
     ///
     /// Lists given here replace the registered ones. This writes to the database directly:
     /// running servers see the change within TESSERA_CLIENT_CACHE_TTL (5 s by default). A
@@ -56,6 +56,10 @@ pub struct CreateClient {
     /// Where the client may send the browser after logout (OpenID Connect; repeatable)
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
+    /// Web origin (scheme://host[:port]) whose browser app may call the token, revocation,
+    /// userinfo and API endpoints (CORS; repeatable)
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -86,6 +90,12 @@ pub struct UpdateClient {
     /// Where the client may send the browser after logout (repeatable; replaces the registered ones)
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
+    /// Web origin for CORS, scheme://host[:port] (repeatable; replaces the registered ones)
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// Remove every allowed origin (no CORS for this client)
+    #[arg(long, conflicts_with = "allowed_origins")]
+    no_allowed_origins: bool,
     /// Print JSON (the client, as `show --json` does)
     #[arg(long)]
     json: bool,
@@ -105,6 +115,7 @@ impl UpdateClient {
                 (false, false) => None,
             },
             post_logout_redirect_uris: given(&self.post_logout_redirect_uris),
+            allowed_origins: if self.no_allowed_origins { Some(Vec::new()) } else { given(&self.allowed_origins) },
         }
     }
 }
@@ -129,6 +140,7 @@ fn client_json((client, logout_uris): &(ClientRow, Vec<String>), secret: Option<
         "public": client.is_public(),
         "introspect": introspection(client.introspection),
         "post_logout_redirect_uris": logout_uris,
+        "allowed_origins": client.allowed_origins.iter().map(|origin| origin.as_str()).collect::<Vec<_>>(),
         "created_at": rfc3339(client.created_at),
     });
     if let (Some(secret), Some(object)) = (secret, value.as_object_mut()) {
@@ -148,6 +160,10 @@ fn print_client((client, logout_uris): &(ClientRow, Vec<String>)) {
     println!("introspects:   {introspects}");
     if !logout_uris.is_empty() {
         println!("post_logout_redirect_uris: {}", logout_uris.join(" "));
+    }
+    if !client.allowed_origins.is_empty() {
+        let origins = client.allowed_origins.iter().map(|origin| origin.as_str()).collect::<Vec<_>>();
+        println!("allowed_origins: {}", origins.join(" "));
     }
     println!("created_at:    {}", rfc3339(client.created_at));
 }
@@ -171,6 +187,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                 } else {
                     IntrospectionAccess::OwnTokens
                 },
+                allowed_origins: args.allowed_origins,
             };
             check_post_logout_redirect_uris(&args.post_logout_redirect_uris)?;
             let (client, secret) = create_client(&store, SystemClock.now(), new).await?;

@@ -10,6 +10,7 @@
 
 mod admin;
 mod admin_oidc;
+mod admin_origins;
 mod backup;
 mod browser_login;
 mod consumer;

@@ -19,6 +19,7 @@ impl ClientRow {
             scope: scope(row, "scope")?,
             created_at: ts(row, "created_at")?,
             introspection: crate::store::rows::decode_introspection(row.try_get("may_introspect")?),
+            allowed_origins: crate::store::rows::decode_origins(&row.try_get::<String, _>("allowed_origins")?)?,
         })
     }
 }

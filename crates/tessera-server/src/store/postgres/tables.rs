@@ -2,7 +2,7 @@
 //! keys.
 
 use super::super::rows::{
-    CLIENT_COLUMNS, USER_COLUMNS, encode_grant_types, encode_introspection, encode_redirect_uris,
+    CLIENT_COLUMNS, USER_COLUMNS, encode_grant_types, encode_introspection, encode_origins, encode_redirect_uris,
 };
 use super::super::{ClientRow, SigningKeyRow, StoreResult, UserRow};
 use super::{PostgresStore, unique_violation};
@@ -14,8 +14,8 @@ impl PostgresStore {
     pub async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, \
-                                  may_introspect) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                  may_introspect, allowed_origins) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(client.client_id.as_str())
         .bind(&client.name)
@@ -25,6 +25,7 @@ impl PostgresStore {
         .bind(client.scope.to_string())
         .bind(client.created_at.millis())
         .bind(encode_introspection(client.introspection))
+        .bind(encode_origins(&client.allowed_origins))
         .execute(&self.writer)
         .await
         .map_err(|error| unique_violation(error, "a client with this id"))?;
@@ -35,8 +36,8 @@ impl PostgresStore {
     /// introspection access); the secret and creation time stay. Whether the client exists.
     pub async fn update_client(&self, client: &ClientRow) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE clients SET name = $2, redirect_uris = $3, grant_types = $4, scope = $5, may_introspect = $6 \
-             WHERE client_id = $1",
+            "UPDATE clients SET name = $2, redirect_uris = $3, grant_types = $4, scope = $5, may_introspect = $6, \
+             allowed_origins = $7 WHERE client_id = $1",
         )
         .bind(client.client_id.as_str())
         .bind(&client.name)
@@ -44,6 +45,7 @@ impl PostgresStore {
         .bind(encode_grant_types(&client.grant_types))
         .bind(client.scope.to_string())
         .bind(encode_introspection(client.introspection))
+        .bind(encode_origins(&client.allowed_origins))
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -55,6 +57,18 @@ impl PostgresStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(ClientRow::from_any_row).transpose()
+    }
+
+    /// Every origin any client registered, for the CORS allow-list (duplicates possible).
+    pub async fn allowed_origins(&self) -> StoreResult<Vec<tessera_core::Origin>> {
+        let rows = sqlx::query("SELECT allowed_origins FROM clients WHERE allowed_origins <> '[]'")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut origins = Vec::new();
+        for row in rows {
+            origins.extend(crate::store::rows::decode_origins(&sqlx::Row::try_get::<String, _>(&row, 0)?)?);
+        }
+        Ok(origins)
     }
 
     pub async fn list_clients(&self) -> StoreResult<Vec<ClientRow>> {

@@ -6,7 +6,7 @@ use super::super::{PurgeRule, purge_rules};
 use super::SqliteStore;
 use super::rows::{all, execute, optional, unique_violation};
 use crate::store::rows::{
-    CLIENT_COLUMNS, USER_COLUMNS, encode_grant_types, encode_introspection, encode_redirect_uris,
+    CLIENT_COLUMNS, USER_COLUMNS, encode_grant_types, encode_introspection, encode_origins, encode_redirect_uris,
 };
 use crate::store::{ClientRow, CountedTable, SigningKeyRow, StoreResult, UserRow};
 use rusqlite::params;
@@ -22,8 +22,8 @@ impl SqliteStore {
             execute(
                 connection,
                 "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, \
-                                      may_introspect) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                      may_introspect, allowed_origins) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     client.client_id.as_str(),
                     client.name,
@@ -33,6 +33,7 @@ impl SqliteStore {
                     client.scope.to_string(),
                     client.created_at.millis(),
                     encode_introspection(client.introspection),
+                    encode_origins(&client.allowed_origins),
                 ],
             )
             .map_err(|error| unique_violation(error, "a client with this id"))?;
@@ -48,8 +49,8 @@ impl SqliteStore {
         self.write(move |connection| {
             let updated = execute(
                 connection,
-                "UPDATE clients SET name = ?2, redirect_uris = ?3, grant_types = ?4, scope = ?5, may_introspect = ?6 \
-                 WHERE client_id = ?1",
+                "UPDATE clients SET name = ?2, redirect_uris = ?3, grant_types = ?4, scope = ?5, may_introspect = ?6, \
+                 allowed_origins = ?7 WHERE client_id = ?1",
                 params![
                     client.client_id.as_str(),
                     client.name,
@@ -57,6 +58,7 @@ impl SqliteStore {
                     encode_grant_types(&client.grant_types),
                     client.scope.to_string(),
                     encode_introspection(client.introspection),
+                    encode_origins(&client.allowed_origins),
                 ],
             )?;
             Ok(updated > 0)
@@ -68,6 +70,19 @@ impl SqliteStore {
         self.read(|connection| {
             let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1");
             optional(connection, &sql, [client_id.as_str()], super::rows::client)
+        })
+    }
+
+    /// Every origin any client registered, for the CORS allow-list (duplicates possible).
+    pub async fn allowed_origins(&self) -> StoreResult<Vec<tessera_core::Origin>> {
+        self.read(|connection| {
+            let sql = "SELECT allowed_origins FROM clients WHERE allowed_origins <> '[]'";
+            let lists = all(connection, sql, [], |row| Ok(row.get::<_, String>(0)?))?;
+            let mut origins = Vec::new();
+            for list in lists {
+                origins.extend(crate::store::rows::decode_origins(&list)?);
+            }
+            Ok(origins)
         })
     }
 
