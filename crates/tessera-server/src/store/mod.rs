@@ -3,9 +3,9 @@
 //!
 //! - `sqlite`: rusqlite, one writer thread that commits waiting operations in groups (one
 //!   fsync for many requests), read connections used in place; see `sqlite/writer.rs`.
-//! - `postgres`: sqlx, a pool, portable SQL over `sqlx::Any`. It also runs the SQLite
-//!   migrations (so `_sqlx_migrations` stays the one schema history) and serves in-memory
-//!   SQLite databases.
+//!   It also serves in-memory databases, and runs the SQLite migrations itself, recorded in
+//!   `_sqlx_migrations` as the sqlx releases did (see `sqlite/migrate.rs`).
+//! - `postgres`: sqlx, a pool, portable SQL over `sqlx::Any` (whose one driver is PostgreSQL).
 //!
 //! Both apply the same rules the same way (rotation is a compare-and-set `UPDATE … WHERE
 //! used_at IS NULL` plus the successor's insert, atomically), and the conformance suite runs
@@ -41,6 +41,9 @@ pub enum StoreError {
     Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(sqlx::migrate::MigrateError),
+    // Its message names the migration; shown, not chained as `source()`, like `Database`.
+    #[error("{0}")]
+    SqliteMigrate(sqlite::migrate::MigrateError),
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
     #[error("SQLite error: {0}")]
@@ -112,6 +115,12 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
+impl From<sqlite::migrate::MigrateError> for StoreError {
+    fn from(error: sqlite::migrate::MigrateError) -> Self {
+        StoreError::SqliteMigrate(error)
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Which database a URL names.
@@ -171,20 +180,20 @@ enum Inner {
 impl Store {
     /// Connects, creating an SQLite file if it does not exist. Does not migrate.
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Store> {
-        let inner = match (Backend::of_url(url)?, sqlite_path(url)) {
-            (Backend::Sqlite, Some(file)) => {
-                let url = url.to_owned();
+        let inner = match Backend::of_url(url)? {
+            Backend::Sqlite => {
+                // A URL without a file (`sqlite::memory:`, `sqlite://:memory:`) is in memory.
+                let location = match sqlite_path(url) {
+                    Some(file) => sqlite::Location::File(file),
+                    None => sqlite::Location::Memory,
+                };
                 let options = options.clone();
-                let store = tokio::task::spawn_blocking(move || sqlite::SqliteStore::connect(&url, file, &options))
+                let store = tokio::task::spawn_blocking(move || sqlite::SqliteStore::connect(location, &options))
                     .await
                     .map_err(|error| StoreError::Unavailable(format!("opening the database failed: {error}")))??;
                 Inner::Sqlite(store)
             }
-            // An in-memory SQLite database is one connection's own: the sqlx store, whose
-            // write and read pools are then that one connection, keeps serving it.
-            (Backend::Sqlite, None) | (Backend::Postgres, _) => {
-                Inner::Postgres(postgres::PostgresStore::connect(url, options).await?)
-            }
+            Backend::Postgres => Inner::Postgres(postgres::PostgresStore::connect(url, options).await?),
         };
         Ok(Store { inner })
     }

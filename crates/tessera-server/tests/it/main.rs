@@ -44,6 +44,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod logs;
+mod memory;
 mod no_echo;
 mod oidc;
 mod oidc_flow;

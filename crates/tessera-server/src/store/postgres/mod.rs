@@ -1,6 +1,5 @@
-//! The PostgreSQL store, over sqlx: a pool of connections and portable SQL with `$n`
-//! placeholders, through `sqlx::Any`. The same code also runs the SQLite migrations for
-//! `super::sqlite` and serves in-memory SQLite databases.
+//! The PostgreSQL store, over sqlx: a pool of connections and SQL with `$n` placeholders,
+//! through `sqlx::Any` (PostgreSQL is its only driver: SQLite is `super::sqlite`'s, on rusqlite).
 
 mod device;
 mod oidc;
@@ -11,7 +10,7 @@ mod throttle;
 mod tokens;
 
 use super::{Backend, StoreError, StoreOptions, StoreResult};
-use super::{CountedTable, PurgeRule, purge_rules, sqlite_path};
+use super::{CountedTable, PurgeRule, purge_rules};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use std::time::Duration;
@@ -49,41 +48,6 @@ async fn insert_family(
     Ok(())
 }
 
-async fn sqlite_pool(url: &str, max_connections: u32, timeout_ms: u128) -> StoreResult<AnyPool> {
-    let pool = AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(move |connection, _| {
-            Box::pin(async move {
-                // WAL lets readers run beside the writer; synchronous=FULL makes a committed
-                // rotation survive power loss, not just a process crash.
-                connection.execute("PRAGMA journal_mode = WAL").await?;
-                connection.execute("PRAGMA synchronous = FULL").await?;
-                connection.execute("PRAGMA foreign_keys = ON").await?;
-                connection.execute(format!("PRAGMA busy_timeout = {timeout_ms}").as_str()).await?;
-                Ok(())
-            })
-        })
-        .connect(url)
-        .await?;
-    Ok(pool)
-}
-
-/// Takes the exclusive migration lock of an SQLite database; released when the file is dropped.
-async fn lock_migrations(database: &std::path::Path) -> StoreResult<std::fs::File> {
-    let mut name = database.as_os_str().to_owned();
-    name.push("-migrate.lock");
-    let path = std::path::PathBuf::from(name);
-    let locked = tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-        file.lock()?;
-        Ok::<_, std::io::Error>(file)
-    })
-    .await
-    .map_err(|error| StoreError::Database(sqlx::Error::Io(std::io::Error::other(error))))?;
-    locked.map_err(|error| StoreError::Database(sqlx::Error::Io(error)))
-}
-
 /// How long a request waits for a PostgreSQL connection. sqlx keeps retrying a refused
 /// connection until then, so this is how long requests take to learn the database is down:
 /// short, so that they get `503` with `Retry-After` at once instead of hanging (a healthy pool
@@ -94,17 +58,15 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
 pub struct PostgresStore {
     /// Reads.
     pool: AnyPool,
-    /// Writes. The same pool on PostgreSQL; on SQLite a pool of one connection (see `connect`).
+    /// Writes: the same pool.
     writer: AnyPool,
+    /// Always `Backend::Postgres` now that SQLite has its own store.
     backend: Backend,
-    /// The SQLite database file, if any: migrations lock a file beside it.
-    sqlite_file: Option<std::path::PathBuf>,
 }
 
 const PAT_SELECT: &str = "SELECT p.token_hash, p.pat_id, p.user_id, u.username, p.name, p.scope, p.created_at, \
      p.expires_at, p.revoked_at FROM personal_access_tokens p JOIN users u ON u.user_id = p.user_id";
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 fn ts(row: &AnyRow, column: &str) -> StoreResult<Timestamp> {
@@ -128,40 +90,13 @@ fn unique_violation(error: sqlx::Error, what: &'static str) -> StoreError {
 }
 
 impl PostgresStore {
-    /// Connects, creating an SQLite file if it does not exist. Does not migrate.
+    /// Connects. Does not migrate. An SQLite URL is not this store's.
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<PostgresStore> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
         let timeout_ms = options.statement_timeout.as_millis();
         let (pool, writer) = match backend {
-            Backend::Sqlite => {
-                let file = sqlite_path(url);
-                if let Some(path) = &file {
-                    super::create_private_file(path);
-                }
-                let url = if url.contains("mode=") {
-                    url.to_owned()
-                } else if url.contains('?') {
-                    format!("{url}&mode=rwc")
-                } else {
-                    format!("{url}?mode=rwc")
-                };
-                match file {
-                    // SQLite has one writer at a time. Writers that collide wait in SQLite's
-                    // busy handler, which sleeps in growing steps (up to 100 ms); one pooled
-                    // writer connection makes them queue fairly in the pool instead, while
-                    // readers use the other connections (WAL lets them run beside the writer).
-                    Some(_) => (
-                        sqlite_pool(&url, options.max_connections, timeout_ms).await?,
-                        sqlite_pool(&url, 1, timeout_ms).await?,
-                    ),
-                    // Each connection to an in-memory database is a database of its own: one only.
-                    None => {
-                        let pool = sqlite_pool(&url, 1, timeout_ms).await?;
-                        (pool.clone(), pool)
-                    }
-                }
-            }
+            Backend::Sqlite => return Err(StoreError::UnsupportedUrl(super::redact_url(url))),
             Backend::Postgres => {
                 // No ping before every acquire (sqlx's default): it doubled the round trips of
                 // every query. A connection the server dropped fails its next query once, which
@@ -182,30 +117,17 @@ impl PostgresStore {
                 (pool.clone(), pool)
             }
         };
-        let sqlite_file = match backend {
-            Backend::Sqlite => sqlite_path(url),
-            Backend::Postgres => None,
-        };
-        Ok(PostgresStore { pool, writer, backend, sqlite_file })
+        Ok(PostgresStore { pool, writer, backend })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    /// Applies pending migrations, once even when several processes start together: on
-    /// PostgreSQL sqlx holds an advisory lock while it migrates; SQLite has no such lock, so
-    /// an exclusive lock on a file beside the database (`<database>-migrate.lock`) plays its part.
+    /// Applies pending migrations, once even when several processes start together: sqlx
+    /// holds an advisory lock while it migrates.
     pub async fn migrate(&self) -> StoreResult<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        let _guard = match &self.sqlite_file {
-            Some(database) => Some(lock_migrations(database).await?),
-            None => None,
-        };
-        migrator.run(&self.writer).await?;
+        POSTGRES_MIGRATIONS.run(&self.writer).await?;
         Ok(())
     }
 

@@ -4,10 +4,15 @@
 //! Every statement is prepared once per connection and cached (`prepare_cached`). Reads run
 //! on the calling task's thread: they are single-row lookups by primary key that take
 //! microseconds, far less than a hand-off to another thread would cost.
+//!
+//! An in-memory database (`sqlite::memory:`) is served the same way: its connections share
+//! one database through SQLite's `memdb` VFS (a name starting with `/` is shared within the
+//! process), which, unlike a shared cache, locks as a file does, so the busy timeout applies.
 
 pub(crate) mod backup;
 mod checkpoint;
 mod device;
+pub mod migrate;
 mod oidc;
 mod refresh;
 mod rows;
@@ -32,13 +37,39 @@ pub struct SqliteStore {
     shared: Arc<Shared>,
 }
 
+/// Where the database lives.
+#[derive(Debug, Clone)]
+pub enum Location {
+    File(PathBuf),
+    /// Private to this store: a fresh, uniquely named `memdb` database, gone when the store
+    /// closes its last connection.
+    Memory,
+}
+
+/// What every connection of one store opens.
+#[derive(Debug, Clone)]
+enum Target {
+    File(PathBuf),
+    /// A `file:/…?vfs=memdb` URI.
+    Memory(String),
+}
+
 struct Shared {
-    url: String,
+    target: Target,
     writer: Writer,
     readers: Vec<Mutex<Connection>>,
     /// Where a read that found every connection busy waits next.
     next_reader: std::sync::atomic::AtomicUsize,
     checkpointer: checkpoint::Checkpointer,
+}
+
+/// Takes the exclusive migration lock of a database file; released when the file is dropped.
+fn lock_migrations(database: &Path) -> StoreResult<std::fs::File> {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-migrate.lock");
+    let locked = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(PathBuf::from(name));
+    let file = locked.and_then(|file| file.lock().map(|()| file));
+    file.map_err(|error| StoreError::Unavailable(format!("cannot take the migration lock: {error}")))
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -51,9 +82,12 @@ impl From<rusqlite::Error> for StoreError {
 /// the writer), `synchronous=FULL` (a committed rotation survives power loss), foreign keys,
 /// a busy timeout (another process, `tessera client create` say, may hold the write lock),
 /// and no automatic checkpoints (the checkpointer does them, off the writer's path).
-fn open(file: &Path, busy_timeout: Duration) -> StoreResult<Connection> {
+fn open(target: &Target, busy_timeout: Duration) -> StoreResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let connection = Connection::open_with_flags(file, flags)?;
+    let connection = match target {
+        Target::File(file) => Connection::open_with_flags(file, flags)?,
+        Target::Memory(uri) => Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?,
+    };
     connection.busy_timeout(busy_timeout)?;
     connection.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
@@ -64,26 +98,34 @@ fn open(file: &Path, busy_timeout: Duration) -> StoreResult<Connection> {
 }
 
 impl SqliteStore {
-    /// Opens the database file (created, readable by its owner only, if missing) with the
-    /// writer, the readers and the checkpointer. Does not migrate.
-    pub fn connect(url: &str, file: PathBuf, options: &StoreOptions) -> StoreResult<SqliteStore> {
-        super::create_private_file(&file);
+    /// Opens the database (a file is created, readable by its owner only, if missing) with
+    /// the writer, the readers and the checkpointer. Does not migrate.
+    pub fn connect(location: Location, options: &StoreOptions) -> StoreResult<SqliteStore> {
+        let target = match location {
+            Location::File(file) => {
+                super::create_private_file(&file);
+                Target::File(file)
+            }
+            Location::Memory => {
+                Target::Memory(format!("file:/tessera-mem-{}?vfs=memdb", uuid::Uuid::new_v4().simple()))
+            }
+        };
         let busy = options.statement_timeout;
-        let writer_connection = open(&file, busy)?;
+        // The writer's connection first: it keeps an in-memory database alive.
+        let writer_connection = open(&target, busy)?;
         let readers = (0..options.max_connections.clamp(1, MAX_READERS))
-            .map(|_| open(&file, busy).map(Mutex::new))
+            .map(|_| open(&target, busy).map(Mutex::new))
             .collect::<StoreResult<Vec<_>>>()?;
-        let checkpointer = checkpoint::Checkpointer::start(open(&file, busy)?, &file)?;
+        // An in-memory database has no WAL file: its checkpoints are no-ops.
+        let wal_beside = match &target {
+            Target::File(file) => file.clone(),
+            Target::Memory(_) => PathBuf::new(),
+        };
+        let checkpointer = checkpoint::Checkpointer::start(open(&target, busy)?, &wal_beside)?;
         let nudge = checkpointer.nudger();
         let writer = Writer::start(writer_connection, move || nudge.nudge())?;
         Ok(SqliteStore {
-            shared: Arc::new(Shared {
-                url: url.to_owned(),
-                writer,
-                readers,
-                next_reader: Default::default(),
-                checkpointer,
-            }),
+            shared: Arc::new(Shared { target, writer, readers, next_reader: Default::default(), checkpointer }),
         })
     }
 
@@ -91,16 +133,27 @@ impl SqliteStore {
         Backend::Sqlite
     }
 
-    /// Applies pending migrations with sqlx's migrator, exactly as earlier releases did, so
-    /// that `_sqlx_migrations` (versions, checksums) stays the one history of the schema: a
-    /// database made by any release opens here, and one made here opens there. A separate,
-    /// short-lived sqlx connection does it, under the same file lock as before.
+    /// Applies pending migrations (see `migrate`), recorded in `_sqlx_migrations` as earlier
+    /// releases did, so that a database made by any release opens here and one made here
+    /// opens there. A separate, short-lived connection does it, holding an exclusive lock on
+    /// `<database>-migrate.lock` as earlier releases did, so that processes starting
+    /// together migrate once.
     pub async fn migrate(&self) -> StoreResult<()> {
-        let options = StoreOptions { max_connections: 1, ..StoreOptions::default() };
-        let migrator = super::postgres::PostgresStore::connect(&self.shared.url, &options).await?;
-        let migrated = migrator.migrate().await;
-        migrator.close().await;
-        migrated
+        let target = self.shared.target.clone();
+        tokio::task::spawn_blocking(move || {
+            let _lock = match &target {
+                Target::File(file) => Some(lock_migrations(file)?),
+                Target::Memory(_) => None,
+            };
+            let mut connection = open(&target, Duration::from_secs(30))?;
+            let applied = migrate::run(&mut connection, migrate::MIGRATIONS)?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "SQLite migrations applied");
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("migrating the database failed: {error}")))?
     }
 
     /// Stops the writer (after the group in hand) and the checkpointer.
@@ -195,8 +248,7 @@ mod tests {
         let directory = std::env::temp_dir().join(format!("tessera-sqlite-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&directory).unwrap();
         let file = directory.join("t.db");
-        let url = format!("sqlite://{}", file.display());
-        let store = SqliteStore::connect(&url, file, &StoreOptions::default()).unwrap();
+        let store = SqliteStore::connect(Location::File(file), &StoreOptions::default()).unwrap();
         let expected = ("wal".to_owned(), 2, 1, 0);
         for reader in &store.shared.readers {
             assert_eq!(pragmas(&reader.lock().unwrap()), expected);
