@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod client_access;
 pub mod client_address;
 pub mod code;
+pub mod dpop;
 pub mod lifecycle;
 pub mod oidc;
 pub mod request;

@@ -40,6 +40,10 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// OpenID Connect Core §3.1.2.6: `request_uri` is not supported.
     RequestUriNotSupported,
+    /// RFC 9449 §7.1: the DPoP proof is missing, malformed or does not match the request.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the server wants a DPoP proof carrying the nonce it supplied.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -63,6 +67,8 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -131,6 +137,9 @@ pub struct IntrospectionResponse {
     pub sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 /// RFC 8414 §2 authorization server metadata.
@@ -153,6 +162,9 @@ pub struct ServerMetadata {
     /// do not say.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 9449 §5.1: the JWS algorithms the server accepts in DPoP proofs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// RFC 7517 §5 JWK Set.
@@ -192,6 +204,15 @@ pub struct AccessTokenClaims {
     pub jti: Jti,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fid: Option<FamilyId>,
+    /// RFC 9449 §6.1: the key a DPoP-bound token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf`, as RFC 9449 §6.1 uses it: the JWK SHA-256 thumbprint of the DPoP key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 /// The protected resource `GET /api/1.0/users/me`.

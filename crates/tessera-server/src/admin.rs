@@ -39,7 +39,7 @@ pub enum AdminError {
     #[error("a client needs at least one grant type")]
     NoGrants,
     #[error(
-        "nothing to change: give at least one of --name, --scope, --grant, --redirect-uri, --introspect, --post-logout-redirect-uri"
+        "nothing to change: give at least one of --name, --scope, --grant, --redirect-uri, --introspect, --post-logout-redirect-uri, --require-dpop"
     )]
     NothingToUpdate,
     #[error("client {0} is public: it has no secret to rotate")]
@@ -74,6 +74,8 @@ pub struct NewClient {
     pub public: bool,
     /// `--introspect`: a resource server, which may introspect any access token.
     pub introspection: IntrospectionAccess,
+    /// `--require-dpop`: the token endpoint refuses this client's requests without a DPoP proof.
+    pub require_dpop: bool,
 }
 
 /// What `tessera client update` changes; `None` leaves that field as it is. Lists replace the
@@ -88,6 +90,8 @@ pub struct ClientUpdate {
     pub introspection: Option<IntrospectionAccess>,
     /// OpenID Connect logout destinations; replace the registered ones when given.
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// `--require-dpop` / `--no-require-dpop`.
+    pub require_dpop: Option<bool>,
 }
 
 fn valid_redirect_uri(uri: &str) -> bool {
@@ -142,6 +146,7 @@ pub async fn create_client(
         scope,
         created_at: now,
         introspection: new.introspection,
+        require_dpop: new.require_dpop,
     };
     store.insert_client(&client).await?;
     Ok((client, secret))
@@ -152,13 +157,22 @@ pub async fn create_client(
 /// it reaches running servers within their client cache's bound (`TESSERA_CLIENT_CACHE_TTL`);
 /// `AuthService::update_client` also drops that instance's cached row at once.
 pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUpdate) -> Result<ClientRow, AdminError> {
-    let ClientUpdate { name, redirect_uris, grant_types, scope, introspection, post_logout_redirect_uris } = update;
+    let ClientUpdate {
+        name,
+        redirect_uris,
+        grant_types,
+        scope,
+        introspection,
+        post_logout_redirect_uris,
+        require_dpop,
+    } = update;
     if name.is_none()
         && redirect_uris.is_none()
         && grant_types.is_none()
         && scope.is_none()
         && introspection.is_none()
         && post_logout_redirect_uris.is_none()
+        && require_dpop.is_none()
     {
         return Err(AdminError::NothingToUpdate);
     }
@@ -181,6 +195,7 @@ pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUp
     client.grant_types = grant_types.unwrap_or(client.grant_types);
     client.scope = scope.unwrap_or(client.scope);
     client.introspection = introspection.unwrap_or(client.introspection);
+    client.require_dpop = require_dpop.unwrap_or(client.require_dpop);
     if !store.update_client(&client).await? {
         return Err(no_such_client());
     }

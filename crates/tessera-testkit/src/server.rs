@@ -117,6 +117,7 @@ impl TestServer {
             scope: scope.into(),
             public,
             introspection: Default::default(),
+            require_dpop: false,
         };
         match create_client(self.store(), self.clock.now(), new).await {
             Ok((client, secret)) => TestClient {

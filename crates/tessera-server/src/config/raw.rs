@@ -113,6 +113,12 @@ raw_config! {
         /// Password checks that may wait for a CPU; past it, 503 with Retry-After [default: 64]
         #[arg(long, env = "TESSERA_MAX_QUEUED_PASSWORD_CHECKS", global = true, value_name = "N")]
         pub max_queued_password_checks: Option<u32>,
+        /// DPoP server nonces on the token endpoint (RFC 9449 §8): off or on [default: off]
+        #[arg(long, env = "TESSERA_DPOP_NONCE", global = true, value_name = "off|on")]
+        pub dpop_nonce: Option<String>,
+        /// How far a DPoP proof's iat may be from the server's time, either way [default: 60s]
+        #[arg(long, env = "TESSERA_DPOP_PROOF_WINDOW", global = true, value_name = "DURATION")]
+        pub dpop_proof_window: Option<String>,
     }
 }
 

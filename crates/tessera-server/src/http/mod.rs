@@ -5,6 +5,7 @@
 pub mod access_log;
 mod authorize;
 mod client_address;
+mod dpop;
 mod error;
 mod limits;
 mod oidc;
@@ -103,16 +104,35 @@ async fn observe_request(State(observer): State<Observer>, request: Request, nex
     response
 }
 
-/// `POST /oauth/token` (RFC 6749 §3.2).
+/// `POST /oauth/token` (RFC 6749 §3.2), with DPoP (RFC 9449 §5): every answer carries the
+/// current server nonce when nonces are on (§8).
 async fn token(
     State(service): State<AppState>,
     ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
     TokenEndpointRequest(request): TokenEndpointRequest,
+) -> Response {
+    let mut response = match dpop::proof_header(&headers) {
+        Ok(proof) => issue(&service, &request, address, proof).await.into_response(),
+        Err(error) => error.into_response(),
+    };
+    if let Some(nonce) = service.dpop_nonce().and_then(|nonce| HeaderValue::from_str(&nonce).ok()) {
+        response.headers_mut().insert(dpop::DPOP_NONCE, nonce);
+    }
+    response
+}
+
+async fn issue(
+    service: &AuthService,
+    request: &tessera_core::TokenRequest,
+    address: std::net::IpAddr,
+    proof: Option<&str>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let issued = service.token(&request, address).await?;
+    let issued = service.token(request, address, proof).await?;
     let scope = issued.scope.to_string();
     Ok(Json(TokenResponse {
-        token_type: "Bearer".into(),
+        // RFC 9449 §5: a DPoP-bound access token is of type DPoP.
+        token_type: if issued.cnf.is_some() { "DPoP" } else { "Bearer" }.into(),
         access_token: issued.access_token,
         expires_in: issued.expires_in,
         refresh_token: issued.refresh_token.map(|token| token.secret().to_owned()),
@@ -181,6 +201,7 @@ fn server_metadata(service: &AppState) -> ServerMetadata {
         code_challenge_methods_supported: strings(&["S256"]),
         scopes_supported: strings(oidc::OPENID_SCOPES),
         authorization_response_iss_parameter_supported: true,
+        dpop_signing_alg_values_supported: strings(&tessera_core::dpop::SIGNING_ALGORITHMS),
         issuer,
     }
 }

@@ -97,6 +97,7 @@ mod tests {
             scope: Scope::default(),
             created_at: Timestamp::from_secs(0),
             introspection: Default::default(),
+            require_dpop: false,
         })
     }
 

@@ -14,6 +14,7 @@ mod bearer;
 mod client_cache;
 mod clients;
 mod consent;
+pub mod dpop;
 mod error;
 mod grants;
 mod id_tokens;
@@ -51,6 +52,8 @@ pub struct AuthService {
     issuer: String,
     successor_key: SuccessorKey,
     csrf_key: ring::hmac::Key,
+    /// The HMAC key of DPoP server nonces, derived from the master key: the same everywhere.
+    dpop_nonce_key: [u8; 32],
     revocations: RevocationCache,
     clients: ClientCache,
     verified_tokens: VerifiedTokens,
@@ -85,6 +88,7 @@ impl AuthService {
             issuer,
             successor_key: master_key.successor_key(),
             csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master_key.browser_csrf_key()),
+            dpop_nonce_key: *master_key.dpop_nonce_key(),
             revocations,
             clients,
             verified_tokens: VerifiedTokens::new(),

@@ -200,3 +200,9 @@ forward! {
     /// Ends a browser session (logout); false if there was none.
     fn delete_browser_session(&self, hash: &TokenHash) -> StoreResult<bool>;
 }
+
+// DPoP (store/{sqlite,postgres}/dpop.rs).
+forward! {
+    /// Remembers a DPoP proof until `expires_at`; whether it is new (the replay check).
+    fn remember_dpop_proof(&self, proof: &TokenHash, expires_at: Timestamp, now: Timestamp) -> StoreResult<bool>;
+}

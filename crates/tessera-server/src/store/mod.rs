@@ -193,7 +193,7 @@ pub(crate) struct PurgeRule {
 }
 
 /// The janitor's rules at `now`, for access tokens living `access_ttl`.
-pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 7] {
+pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 8] {
     let day_ago = now.minus(Duration::from_secs(86_400));
     let rule = |table, key, condition, cutoff| PurgeRule { table, key, condition, cutoff };
     let family_ended = now.minus(access_ttl);
@@ -222,6 +222,8 @@ pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 7
         rule("browser_sessions", "session_hash", "expires_at < $1", now),
         // Sign-in counters whose window closed long ago (a window is at most a day).
         rule("sign_in_attempts", "counter", "window_started_at < $1", day_ago),
+        // DPoP proofs past their window: their iat is refused anyway (RFC 9449 §11.1).
+        rule("dpop_proofs", "proof_hash", "expires_at < $1", now),
     ]
 }
 

@@ -5,7 +5,7 @@ use tessera_core::{
 };
 
 pub(crate) const CLIENT_COLUMNS: &str =
-    "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, may_introspect";
+    "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, may_introspect, require_dpop";
 pub(crate) const USER_COLUMNS: &str =
     "user_id, username, email, password_hash, is_admin, created_at, name, email_verified, updated_at, disabled";
 
@@ -21,6 +21,9 @@ pub struct ClientRow {
     pub created_at: Timestamp,
     /// Which tokens it may introspect besides its own (`clients.may_introspect`).
     pub introspection: IntrospectionAccess,
+    /// RFC 9449: the token endpoint refuses this client's requests without a DPoP proof
+    /// (`clients.require_dpop`).
+    pub require_dpop: bool,
 }
 
 impl ClientRow {

@@ -75,6 +75,7 @@ async fn update_client_conformance(backend: Backend) {
         scope: Some("read  admin".into()),
         introspection: Some(IntrospectionAccess::AnyAccessToken),
         post_logout_redirect_uris: Some(vec!["https://app.example/bye".into()]),
+        require_dpop: Some(true),
     };
     let updated = update_client(store, &id, changes).await.unwrap();
     let stored = store.get_client(&id).await.unwrap().unwrap();

@@ -33,6 +33,7 @@ mod authorize;
 mod bounds;
 mod client_update;
 mod clients;
+mod dpop;
 mod group_commit;
 mod helpers;
 mod introspection_access;

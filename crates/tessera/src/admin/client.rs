@@ -56,6 +56,9 @@ pub struct CreateClient {
     /// Where the client may send the browser after logout (OpenID Connect; repeatable)
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
+    /// Require DPoP-bound tokens (RFC 9449): token requests without a DPoP proof are refused
+    #[arg(long)]
+    require_dpop: bool,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -86,6 +89,12 @@ pub struct UpdateClient {
     /// Where the client may send the browser after logout (repeatable; replaces the registered ones)
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
+    /// Require DPoP-bound tokens (RFC 9449)
+    #[arg(long, conflicts_with = "no_require_dpop")]
+    require_dpop: bool,
+    /// Accept token requests without a DPoP proof again
+    #[arg(long)]
+    no_require_dpop: bool,
     /// Print JSON (the client, as `show --json` does)
     #[arg(long)]
     json: bool,
@@ -105,6 +114,11 @@ impl UpdateClient {
                 (false, false) => None,
             },
             post_logout_redirect_uris: given(&self.post_logout_redirect_uris),
+            require_dpop: match (self.require_dpop, self.no_require_dpop) {
+                (true, _) => Some(true),
+                (false, true) => Some(false),
+                (false, false) => None,
+            },
         }
     }
 }
@@ -129,6 +143,7 @@ fn client_json((client, logout_uris): &(ClientRow, Vec<String>), secret: Option<
         "public": client.is_public(),
         "introspect": introspection(client.introspection),
         "post_logout_redirect_uris": logout_uris,
+        "require_dpop": client.require_dpop,
         "created_at": rfc3339(client.created_at),
     });
     if let (Some(secret), Some(object)) = (secret, value.as_object_mut()) {
@@ -148,6 +163,9 @@ fn print_client((client, logout_uris): &(ClientRow, Vec<String>)) {
     println!("introspects:   {introspects}");
     if !logout_uris.is_empty() {
         println!("post_logout_redirect_uris: {}", logout_uris.join(" "));
+    }
+    if client.require_dpop {
+        println!("require_dpop:  yes");
     }
     println!("created_at:    {}", rfc3339(client.created_at));
 }
@@ -171,6 +189,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                 } else {
                     IntrospectionAccess::OwnTokens
                 },
+                require_dpop: args.require_dpop,
             };
             check_post_logout_redirect_uris(&args.post_logout_redirect_uris)?;
             let (client, secret) = create_client(&store, SystemClock.now(), new).await?;

@@ -19,6 +19,7 @@ impl ClientRow {
             scope: scope(row, "scope")?,
             created_at: ts(row, "created_at")?,
             introspection: crate::store::rows::decode_introspection(row.try_get("may_introspect")?),
+            require_dpop: row.try_get::<i64, _>("require_dpop")? == 1,
         })
     }
 }

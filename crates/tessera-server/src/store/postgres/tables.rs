@@ -14,8 +14,8 @@ impl PostgresStore {
     pub async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, \
-                                  may_introspect) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                  may_introspect, require_dpop) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(client.client_id.as_str())
         .bind(&client.name)
@@ -25,6 +25,7 @@ impl PostgresStore {
         .bind(client.scope.to_string())
         .bind(client.created_at.millis())
         .bind(encode_introspection(client.introspection))
+        .bind(i64::from(client.require_dpop))
         .execute(&self.writer)
         .await
         .map_err(|error| unique_violation(error, "a client with this id"))?;
@@ -35,7 +36,8 @@ impl PostgresStore {
     /// introspection access); the secret and creation time stay. Whether the client exists.
     pub async fn update_client(&self, client: &ClientRow) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE clients SET name = $2, redirect_uris = $3, grant_types = $4, scope = $5, may_introspect = $6 \
+            "UPDATE clients SET name = $2, redirect_uris = $3, grant_types = $4, scope = $5, may_introspect = $6, \
+                 require_dpop = $7 \
              WHERE client_id = $1",
         )
         .bind(client.client_id.as_str())
@@ -44,6 +46,7 @@ impl PostgresStore {
         .bind(encode_grant_types(&client.grant_types))
         .bind(client.scope.to_string())
         .bind(encode_introspection(client.introspection))
+        .bind(i64::from(client.require_dpop))
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)

@@ -7,6 +7,7 @@
 
 pub(crate) mod backup;
 mod checkpoint;
+mod dpop;
 mod oidc;
 mod refresh;
 mod rows;

@@ -81,6 +81,7 @@ pub(super) fn client(row: &Row<'_>) -> StoreResult<ClientRow> {
         scope: scope(row, "scope")?,
         created_at: ts(row, "created_at")?,
         introspection: crate::store::rows::decode_introspection(row.get("may_introspect")?),
+        require_dpop: row.get::<_, i64>("require_dpop")? == 1,
     })
 }
 

@@ -22,8 +22,8 @@ impl SqliteStore {
             execute(
                 connection,
                 "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, \
-                                      may_introspect) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                      may_introspect, require_dpop) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     client.client_id.as_str(),
                     client.name,
@@ -33,6 +33,7 @@ impl SqliteStore {
                     client.scope.to_string(),
                     client.created_at.millis(),
                     encode_introspection(client.introspection),
+                    i64::from(client.require_dpop),
                 ],
             )
             .map_err(|error| unique_violation(error, "a client with this id"))?;
@@ -48,7 +49,8 @@ impl SqliteStore {
         self.write(move |connection| {
             let updated = execute(
                 connection,
-                "UPDATE clients SET name = ?2, redirect_uris = ?3, grant_types = ?4, scope = ?5, may_introspect = ?6 \
+                "UPDATE clients SET name = ?2, redirect_uris = ?3, grant_types = ?4, scope = ?5, may_introspect = ?6, \
+                     require_dpop = ?7 \
                  WHERE client_id = ?1",
                 params![
                     client.client_id.as_str(),
@@ -57,6 +59,7 @@ impl SqliteStore {
                     encode_grant_types(&client.grant_types),
                     client.scope.to_string(),
                     encode_introspection(client.introspection),
+                    i64::from(client.require_dpop),
                 ],
             )?;
             Ok(updated > 0)
