@@ -1,8 +1,9 @@
 //! DPoP (RFC 9449) at the HTTP edge: the `DPoP` request header and the `DPoP-Nonce` response
 //! header.
 
-use super::ApiError;
-use axum::http::{HeaderMap, HeaderName};
+use super::{ApiError, BearerRefusal};
+use crate::service::dpop_access::{PresentedToken, Scheme};
+use axum::http::{HeaderMap, HeaderName, header};
 use tessera_proto::ErrorCode;
 
 pub(super) const DPOP: HeaderName = HeaderName::from_static("dpop");
@@ -22,4 +23,29 @@ pub(super) fn proof_header(headers: &HeaderMap) -> Result<Option<&str>, ApiError
 
 fn refused(description: &str) -> ApiError {
     ApiError::OAuth { code: ErrorCode::InvalidDpopProof, description: description.into() }
+}
+
+/// The access token of a request to a resource at `method` `path`: `Authorization: Bearer …`
+/// (RFC 6750 §2.1) or `Authorization: DPoP …` with its `DPoP` proof (RFC 9449 §7.1).
+pub(super) fn presented_token<'a>(
+    headers: &'a HeaderMap,
+    method: &'a str,
+    path: &'a str,
+) -> Result<Option<PresentedToken<'a>>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some((scheme, token)) = value.trim().split_once(' ') else { return Ok(None) };
+    let token = token.trim();
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return Ok(None);
+    };
+    if token.is_empty() {
+        return Err(ApiError::Bearer(BearerRefusal::Missing));
+    }
+    Ok(Some(PresentedToken { scheme, token, proof: proof_header(headers)?, method, path }))
 }

@@ -206,17 +206,11 @@ fn server_metadata(service: &AppState) -> ServerMetadata {
     }
 }
 
-/// The bearer token of a request, if it carries `Authorization: Bearer …` (RFC 6750 §2.1).
-pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())
-}
-
 /// `GET /api/1.0/users/me`: the protected resource.
 async fn users_me(State(service): State<AppState>, headers: HeaderMap) -> Result<Json<UserInfo>, ApiError> {
-    let token = bearer_token(&headers).ok_or(ApiError::Bearer(BearerRefusal::Missing))?;
-    let user_id = service.authenticate_api(token).await?;
+    let presented = dpop::presented_token(&headers, "GET", "/api/1.0/users/me")?;
+    let presented = presented.ok_or(ApiError::Bearer(BearerRefusal::Missing))?;
+    let user_id = service.authenticate_resource(&presented).await?;
     // A client_credentials token names a client, not a user (RFC 6750 §3.1).
     let user = service
         .find_user(&user_id)

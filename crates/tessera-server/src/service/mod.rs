@@ -15,6 +15,7 @@ mod client_cache;
 mod clients;
 mod consent;
 pub mod dpop;
+pub mod dpop_access;
 mod error;
 mod grants;
 mod id_tokens;
