@@ -50,6 +50,8 @@ pub struct ProofClaims {
 /// Why a proof is refused; each maps to the RFC 9449 error code `error_code` names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
+    #[error("a DPoP proof (the DPoP header) is required")]
+    Missing,
     #[error("the DPoP proof is not a signed JWT")]
     Malformed,
     #[error("the DPoP proof's typ must be dpop+jwt")]

@@ -10,7 +10,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tessera_core::TokenHash;
 use tessera_core::dpop::{self, Expected, ProofClaims, ProofError, ProofHeader, Thumbprint};
-use tessera_proto::ErrorCode;
 
 /// How long one server nonce is handed out; the previous one is still accepted, so a nonce
 /// lives between one and two of these.
@@ -120,9 +119,8 @@ impl AuthService {
             Some(proof) => {
                 Ok(Some(self.check_dpop_proof(proof, "POST", "/oauth/token", None, self.config.dpop_nonce).await?))
             }
-            None if client.require_dpop => {
-                Err(ServiceError::oauth(ErrorCode::InvalidDpopProof, "this client must send a DPoP proof"))
-            }
+            // RFC 9449 §5: the client is registered as requiring DPoP.
+            None if client.require_dpop => Err(DpopFailure::Proof(ProofError::Missing).into()),
             None => Ok(None),
         }
     }

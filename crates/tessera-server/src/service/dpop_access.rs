@@ -98,7 +98,7 @@ impl AuthService {
             }
             (Scheme::Dpop, None) => refuse("this access token is not DPoP-bound: present it as a bearer token"),
             (Scheme::Dpop, Some(cnf)) => {
-                let proof = presented.proof.ok_or(AccessError::Dpop(DpopRefusal::Proof(ProofError::Malformed)))?;
+                let proof = presented.proof.ok_or(AccessError::Dpop(DpopRefusal::Proof(ProofError::Missing)))?;
                 let (method, path, token) = (presented.method, presented.path, Some(presented.token));
                 let jkt = self.check_dpop_proof(proof, method, path, token, DpopNonce::Off).await?;
                 if jkt.as_str() != cnf.jkt {
