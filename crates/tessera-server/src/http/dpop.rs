@@ -2,8 +2,9 @@
 //! header.
 
 use super::{ApiError, BearerRefusal};
-use crate::service::dpop_access::{PresentedToken, Scheme};
+use crate::service::dpop_access::{DpopRefusal, PresentedToken, Scheme};
 use axum::http::{HeaderMap, HeaderName, header};
+use tessera_core::dpop::ProofError;
 use tessera_proto::ErrorCode;
 
 pub(super) const DPOP: HeaderName = HeaderName::from_static("dpop");
@@ -47,5 +48,7 @@ pub(super) fn presented_token<'a>(
     if token.is_empty() {
         return Err(ApiError::Bearer(BearerRefusal::Missing));
     }
-    Ok(Some(PresentedToken { scheme, token, proof: proof_header(headers)?, method, path }))
+    // At a resource a bad DPoP header is answered with a DPoP challenge (401), not a 400.
+    let proof = proof_header(headers).map_err(|_| ApiError::Dpop(DpopRefusal::Proof(ProofError::Malformed)))?;
+    Ok(Some(PresentedToken { scheme, token, proof, method, path }))
 }

@@ -79,6 +79,18 @@ async fn resources_take_bound_tokens_with_proofs_only(backend: Backend) {
             assert!(challenge.starts_with("DPoP "), "{path}, {name}: {challenge}");
             assert!(challenge.contains(&format!("error=\"{error}\"")), "{path}, {name}: {challenge}");
         }
+        // Two DPoP headers: one proof is what a request may carry (RFC 9449 §4.3).
+        let response = fixture
+            .http
+            .get(&url)
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof().unwrap())
+            .header("DPoP", proof().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_dpop_proof"));
         // A proof is used once, here too.
         let used = proof();
         assert_eq!(get(&fixture, path, "DPoP", &token, used.clone()).await.0, 200, "{path}");
