@@ -111,6 +111,7 @@ mod tests {
             created_at: Timestamp::from_millis(0),
             expires_at: Timestamp::from_millis(1_000_000),
             revoked_at: None,
+            jkt: None,
         };
         let at = Timestamp::from_millis(500);
         let rotate = |access: &str| RefreshDecision::Rotate {

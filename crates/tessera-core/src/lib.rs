@@ -9,6 +9,7 @@ pub mod client_access;
 pub mod client_address;
 pub mod code;
 pub mod device;
+pub mod dpop;
 pub mod lifecycle;
 pub mod oidc;
 pub mod origin;

@@ -52,6 +52,9 @@ pub struct Family {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// RFC 9449 §5: the DPoP key a public client's family is bound to; its refreshes need a
+    /// proof by that key.
+    pub jkt: Option<crate::dpop::Thumbprint>,
 }
 
 /// What the store knows about one presented refresh token.
@@ -128,6 +131,8 @@ pub enum RefreshRejection {
     /// The client was narrowed since the grant, and none of the scope it was granted is left
     /// (see `client_access::within_client_scope`).
     ClientScopeNarrowed,
+    /// RFC 9449 §5: the family is bound to a DPoP key and the request has no proof by it.
+    DpopKeyMismatch,
 }
 
 impl RefreshRejection {
@@ -142,6 +147,9 @@ impl RefreshRejection {
             RefreshRejection::Reused => "the refresh token was already used; its family has been revoked",
             RefreshRejection::WiderScope => "the requested scope exceeds the scope originally granted",
             RefreshRejection::ClientScopeNarrowed => "this client may no longer use any of the scope that was granted",
+            RefreshRejection::DpopKeyMismatch => {
+                "the refresh token is bound to a DPoP key, and no proof by that key was sent"
+            }
         }
     }
 
@@ -271,6 +279,7 @@ mod tests {
             created_at: Timestamp::from_millis(T0),
             expires_at: Timestamp::from_millis(T0 + 90 * DAY),
             revoked_at: revoked.then_some(Timestamp::from_millis(T0 + DAY)),
+            jkt: None,
         }
     }
 

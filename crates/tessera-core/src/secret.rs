@@ -174,6 +174,7 @@ pub struct MasterKey {
     successor: [u8; 32],
     browser_csrf: [u8; 32],
     signing_key_encryption: [u8; 32],
+    dpop_nonce: [u8; 32],
 }
 
 impl fmt::Debug for MasterKey {
@@ -214,6 +215,7 @@ impl MasterKey {
             successor: expand(&prk, "refresh-token successor")?,
             browser_csrf: expand(&prk, "browser csrf")?,
             signing_key_encryption: expand(&prk, "signing-key encryption")?,
+            dpop_nonce: expand(&prk, "dpop nonce")?,
         })
     }
 
@@ -224,6 +226,11 @@ impl MasterKey {
     /// The HMAC key of the login and consent pages' CSRF tokens.
     pub fn browser_csrf_key(&self) -> &[u8; 32] {
         &self.browser_csrf
+    }
+
+    /// The HMAC key of the DPoP server nonces (RFC 9449 §8), the same on every instance.
+    pub fn dpop_nonce_key(&self) -> &[u8; 32] {
+        &self.dpop_nonce
     }
 
     /// The key that encrypts signing keys at rest in the database.

@@ -46,6 +46,10 @@ pub enum ErrorCode {
     SlowDown,
     /// RFC 8628 §3.5: the device code has expired.
     ExpiredToken,
+    /// RFC 9449 §7.1: the DPoP proof is missing, malformed or does not match the request.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the server wants a DPoP proof carrying the nonce it supplied.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -72,6 +76,8 @@ impl ErrorCode {
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -140,6 +146,9 @@ pub struct IntrospectionResponse {
     pub sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 /// RFC 8414 §2 authorization server metadata.
@@ -165,6 +174,9 @@ pub struct ServerMetadata {
     /// RFC 8628 §4: where a device asks for a device code and a user code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_authorization_endpoint: Option<String>,
+    /// RFC 9449 §5.1: the JWS algorithms the server accepts in DPoP proofs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// RFC 8628 §3.2 device authorization response.
@@ -219,6 +231,15 @@ pub struct AccessTokenClaims {
     pub jti: Jti,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fid: Option<FamilyId>,
+    /// RFC 9449 §6.1: the key a DPoP-bound token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf`, as RFC 9449 §6.1 uses it: the JWK SHA-256 thumbprint of the DPoP key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 /// The protected resource `GET /api/1.0/users/me`.

@@ -41,7 +41,7 @@ pub enum AdminError {
     #[error("a client needs at least one grant type")]
     NoGrants,
     #[error(
-        "nothing to change: give at least one of --name, --scope, --grant, --redirect-uri, --introspect, --post-logout-redirect-uri, --allowed-origin"
+        "nothing to change: give at least one of --name, --scope, --grant, --redirect-uri, --introspect, --post-logout-redirect-uri, --allowed-origin, --require-dpop"
     )]
     NothingToUpdate,
     #[error("client {0} is public: it has no secret to rotate")]
@@ -78,6 +78,8 @@ pub struct NewClient {
     pub introspection: IntrospectionAccess,
     /// `--allowed-origin`: web origins its browser app may call from (CORS), as typed.
     pub allowed_origins: Vec<String>,
+    /// `--require-dpop`: the token endpoint refuses this client's requests without a DPoP proof.
+    pub require_dpop: bool,
 }
 
 /// What `tessera client update` changes; `None` leaves that field as it is. Lists replace the
@@ -94,6 +96,8 @@ pub struct ClientUpdate {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Web origins for CORS, as typed; replace the registered ones when given (empty: none).
     pub allowed_origins: Option<Vec<String>>,
+    /// `--require-dpop` / `--no-require-dpop`.
+    pub require_dpop: Option<bool>,
 }
 
 fn valid_redirect_uri(uri: &str) -> bool {
@@ -159,6 +163,7 @@ pub async fn create_client(
         created_at: now,
         introspection: new.introspection,
         allowed_origins,
+        require_dpop: new.require_dpop,
     };
     store.insert_client(&client).await?;
     Ok((client, secret))
@@ -177,6 +182,7 @@ pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUp
         introspection,
         post_logout_redirect_uris,
         allowed_origins,
+        require_dpop,
     } = update;
     if name.is_none()
         && redirect_uris.is_none()
@@ -185,6 +191,7 @@ pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUp
         && introspection.is_none()
         && post_logout_redirect_uris.is_none()
         && allowed_origins.is_none()
+        && require_dpop.is_none()
     {
         return Err(AdminError::NothingToUpdate);
     }
@@ -209,6 +216,7 @@ pub async fn update_client(store: &Store, client_id: &ClientId, update: ClientUp
     client.scope = scope.unwrap_or(client.scope);
     client.introspection = introspection.unwrap_or(client.introspection);
     client.allowed_origins = allowed_origins.unwrap_or(client.allowed_origins);
+    client.require_dpop = require_dpop.unwrap_or(client.require_dpop);
     if !store.update_client(&client).await? {
         return Err(no_such_client());
     }

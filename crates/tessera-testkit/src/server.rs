@@ -118,6 +118,7 @@ impl TestServer {
             public,
             introspection: Default::default(),
             allowed_origins: Vec::new(),
+            require_dpop: false,
         };
         match create_client(self.store(), self.clock.now(), new).await {
             Ok((client, secret)) => TestClient {

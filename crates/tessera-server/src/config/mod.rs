@@ -115,6 +115,27 @@ pub struct Config {
     pub login_limits: LoginLimits,
     /// Password checks that may wait for a CPU before checks are refused with `503`.
     pub max_queued_password_checks: u32,
+    /// Whether the token endpoint asks DPoP proofs for a server nonce (RFC 9449 §8).
+    pub dpop_nonce: DpopNonce,
+    /// How far a DPoP proof's `iat` may be from now, either way; its `jti` is remembered this long.
+    pub dpop_proof_window: Duration,
+}
+
+/// `TESSERA_DPOP_NONCE`: whether DPoP proofs at the token endpoint must carry a server nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpopNonce {
+    Off,
+    On,
+}
+
+impl DpopNonce {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "off" => Ok(DpopNonce::Off),
+            "on" => Ok(DpopNonce::On),
+            other => Err(format!("{other:?} is neither off nor on")),
+        }
+    }
 }
 
 /// How many password checks a username gets in a window: per client address, and from all
@@ -233,6 +254,8 @@ impl RawConfig {
                 })?,
             },
             max_queued_password_checks: self.max_queued_password_checks.unwrap_or(64),
+            dpop_nonce: parse("TESSERA_DPOP_NONCE", self.dpop_nonce, "off", DpopNonce::parse)?,
+            dpop_proof_window: parse("TESSERA_DPOP_PROOF_WINDOW", self.dpop_proof_window, "60s", positive_duration)?,
         })
     }
 }

@@ -116,6 +116,12 @@ raw_config! {
         /// How often the janitor deletes expired rows [default: 60s]
         #[arg(long, env = "TESSERA_JANITOR_INTERVAL", global = true, value_name = "DURATION")]
         pub janitor_interval: Option<String>,
+        /// DPoP server nonces on the token endpoint (RFC 9449 §8): off or on [default: off]
+        #[arg(long, env = "TESSERA_DPOP_NONCE", global = true, value_name = "off|on")]
+        pub dpop_nonce: Option<String>,
+        /// How far a DPoP proof's iat may be from the server's time, either way [default: 60s]
+        #[arg(long, env = "TESSERA_DPOP_PROOF_WINDOW", global = true, value_name = "DURATION")]
+        pub dpop_proof_window: Option<String>,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `ApiError`: the one place that turns failures into HTTP responses with RFC bodies.
 
+use crate::service::dpop_access::{AccessError, DpopRefusal};
 use crate::service::{BearerError, InternalError, ServiceError, describe_wait};
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
@@ -18,6 +19,9 @@ pub enum ApiError {
     InvalidClient { description: String, attempted: Option<ClientAuthMethod> },
     /// RFC 6750 §3: the protected resource refuses the request.
     Bearer(BearerRefusal),
+    /// RFC 9449 §7.1: the protected resource refuses the request on DPoP's grounds (401 with
+    /// a `DPoP` challenge).
+    Dpop(DpopRefusal),
     /// The body could not be read (too large, say): `413` or `400`, `invalid_request`.
     Body(BytesRejection),
     /// RFC 6585 §4: too many sign-in attempts; `429` with `Retry-After` and `invalid_grant`.
@@ -74,6 +78,27 @@ impl From<BearerError> for ApiError {
             BearerError::Invalid(_) => ApiError::Bearer(BearerRefusal::InvalidToken),
             BearerError::Internal(internal) => ApiError::Internal(internal),
         }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::Bearer(error) => error.into(),
+            AccessError::Dpop(refusal) => ApiError::Dpop(refusal),
+        }
+    }
+}
+
+/// RFC 9449 §7.1: the `DPoP` challenge, naming the algorithms proofs may use.
+fn dpop_challenge(code: ErrorCode, description: &str) -> Response {
+    let algorithms = tessera_core::dpop::SIGNING_ALGORITHMS.join(" ");
+    let challenge = format!(r#"DPoP algs="{algorithms}", error="{code}", error_description="{description}""#);
+    let response = error_body(StatusCode::UNAUTHORIZED, code, description.to_owned());
+    // The descriptions are our own constants: valid header values.
+    match HeaderValue::from_str(&challenge) {
+        Ok(challenge) => with_challenge(response, challenge),
+        Err(_) => with_challenge(response, HeaderValue::from_static(r#"DPoP algs="ES256 EdDSA""#)),
     }
 }
 
@@ -136,6 +161,12 @@ impl IntoResponse for ApiError {
                     Ok(challenge) => with_challenge(response, challenge),
                     Err(_) => with_challenge(response, HeaderValue::from_static(r#"Bearer realm="tessera""#)),
                 }
+            }
+            ApiError::Dpop(DpopRefusal::InvalidToken(description)) => {
+                dpop_challenge(ErrorCode::InvalidToken, description)
+            }
+            ApiError::Dpop(DpopRefusal::Proof(error)) => {
+                dpop_challenge(ErrorCode::InvalidDpopProof, &error.to_string())
             }
             ApiError::Body(rejection) => {
                 // axum's own answer is plain text; ours is the RFC body, and echoes nothing.

@@ -7,6 +7,7 @@ mod authorize;
 mod client_address;
 mod cors;
 mod device;
+mod dpop;
 mod error;
 mod limits;
 mod oidc;
@@ -110,16 +111,35 @@ async fn observe_request(State(observer): State<Observer>, request: Request, nex
     response
 }
 
-/// `POST /oauth/token` (RFC 6749 §3.2).
+/// `POST /oauth/token` (RFC 6749 §3.2), with DPoP (RFC 9449 §5): every answer carries the
+/// current server nonce when nonces are on (§8).
 async fn token(
     State(service): State<AppState>,
     ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
     TokenEndpointRequest(request): TokenEndpointRequest,
+) -> Response {
+    let mut response = match dpop::proof_header(&headers) {
+        Ok(proof) => issue(&service, &request, address, proof).await.into_response(),
+        Err(error) => error.into_response(),
+    };
+    if let Some(nonce) = service.dpop_nonce().and_then(|nonce| HeaderValue::from_str(&nonce).ok()) {
+        response.headers_mut().insert(dpop::DPOP_NONCE, nonce);
+    }
+    response
+}
+
+async fn issue(
+    service: &AuthService,
+    request: &tessera_core::TokenRequest,
+    address: std::net::IpAddr,
+    proof: Option<&str>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let issued = service.token(&request, address).await?;
+    let issued = service.token(request, address, proof).await?;
     let scope = issued.scope.to_string();
     Ok(Json(TokenResponse {
-        token_type: "Bearer".into(),
+        // RFC 9449 §5: a DPoP-bound access token is of type DPoP.
+        token_type: if issued.cnf.is_some() { "DPoP" } else { "Bearer" }.into(),
         access_token: issued.access_token,
         expires_in: issued.expires_in,
         refresh_token: issued.refresh_token.map(|token| token.secret().to_owned()),
@@ -190,22 +210,23 @@ fn server_metadata(service: &AppState) -> ServerMetadata {
         scopes_supported: strings(oidc::OPENID_SCOPES),
         authorization_response_iss_parameter_supported: true,
         device_authorization_endpoint: Some(format!("{issuer}/oauth/device_authorization")),
+        dpop_signing_alg_values_supported: strings(&tessera_core::dpop::SIGNING_ALGORITHMS),
         issuer,
     }
 }
 
-/// The bearer token of a request, if it carries `Authorization: Bearer …` (RFC 6750 §2.1).
-/// Public for the fuzz target and property tests, which feed it arbitrary headers.
+/// The access token a request presents (`Authorization: Bearer …`, RFC 6750 §2.1, or
+/// `DPoP …`), read as the resource endpoints read it. Public for the fuzz target and property
+/// tests, which feed it arbitrary headers.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())
+    dpop::presented_token(headers, "GET", "/").ok().flatten().map(|presented| presented.token)
 }
 
 /// `GET /api/1.0/users/me`: the protected resource.
 async fn users_me(State(service): State<AppState>, headers: HeaderMap) -> Result<Json<UserInfo>, ApiError> {
-    let token = bearer_token(&headers).ok_or(ApiError::Bearer(BearerRefusal::Missing))?;
-    let user_id = service.authenticate_api(token).await?;
+    let presented = dpop::presented_token(&headers, "GET", "/api/1.0/users/me")?;
+    let presented = presented.ok_or(ApiError::Bearer(BearerRefusal::Missing))?;
+    let user_id = service.authenticate_resource(&presented).await?;
     // A client_credentials token names a client, not a user (RFC 6750 §3.1).
     let user = service
         .find_user(&user_id)

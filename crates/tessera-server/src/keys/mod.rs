@@ -232,6 +232,7 @@ mod tests {
             exp: 4_600,
             jti: Jti::new("jti"),
             fid: None,
+            cnf: None,
         }
     }
 

@@ -132,6 +132,7 @@ impl AuthService {
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
+        dpop: Option<&tessera_core::dpop::Thumbprint>,
     ) -> Result<Issued, ServiceError> {
         Self::require_grant(client, GrantType::AuthorizationCode)?;
         let hash = TokenHash::of(code);
@@ -154,7 +155,7 @@ impl AuthService {
             .ok_or_else(|| ServiceError::oauth(ErrorCode::InvalidScope, "this client may no longer use this scope"))?;
         // Every code grant gets a family, refresh token or not, so that its access tokens
         // carry `fid` and a replayed code can revoke them (RFC 6749 §4.1.2).
-        let (family, refresh_token) = self.new_family(client, &stored.user_id, scope, now)?;
+        let (family, refresh_token) = self.new_family(client, &stored.user_id, scope, now, dpop)?;
         let first = refresh_token.as_ref().map(|token| (token.hash(), self.config.refresh.idle_expiry(now, &family)));
         let redeemed = self
             .store
@@ -179,7 +180,7 @@ impl AuthService {
             return Err(CodeRejection::Unknown.into());
         };
         let client_id = family.client_id.clone();
-        let issued = self.first_tokens(family, refresh_token, now)?;
+        let issued = self.first_tokens(family, refresh_token, now, dpop)?;
         self.with_id_token(issued, &client_id, &user, &authentication, now)
     }
 

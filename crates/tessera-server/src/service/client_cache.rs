@@ -98,6 +98,7 @@ mod tests {
             created_at: Timestamp::from_secs(0),
             introspection: Default::default(),
             allowed_origins: Vec::new(),
+            require_dpop: false,
         })
     }
 

@@ -15,6 +15,7 @@ use tessera_core::device::{
     DeviceStatus, PollDecision, PollRejection, USER_CODE_FAILURE_WINDOW, UserCode, decide_poll,
     user_code_attempt_allowed,
 };
+use tessera_core::dpop::Thumbprint;
 use tessera_core::{ClientCredentials, GrantType, Scope, Timestamp, TokenHash};
 use tessera_proto::ErrorCode;
 
@@ -170,8 +171,14 @@ impl AuthService {
         Ok(self.store.decide_device_code(&self.user_code_hash(code), self.now(), &decision).await?)
     }
 
-    /// RFC 8628 §3.4–3.5: one poll of the token endpoint.
-    pub async fn device_code_grant(&self, client: &ClientRow, device_code: &str) -> Result<Issued, ServiceError> {
+    /// RFC 8628 §3.4–3.5: one poll of the token endpoint; the tokens are bound to the DPoP
+    /// key `dpop` if the poll proved one (RFC 9449), as for the other grants.
+    pub async fn device_code_grant(
+        &self,
+        client: &ClientRow,
+        device_code: &str,
+        dpop: Option<&Thumbprint>,
+    ) -> Result<Issued, ServiceError> {
         Self::require_grant(client, GrantType::DeviceCode)?;
         let hash = TokenHash::of(device_code);
         let stored = self.store.find_device_code(&hash).await?;
@@ -195,7 +202,7 @@ impl AuthService {
                 ))
             }
             PollDecision::Reject(rejection) => Err(rejected(rejection)),
-            PollDecision::Issue => self.redeem_device_code(client, &hash, stored, now).await,
+            PollDecision::Issue => self.redeem_device_code(client, &hash, stored, now, dpop).await,
         }
     }
 
@@ -207,6 +214,7 @@ impl AuthService {
         hash: &TokenHash,
         stored: DeviceCodeRow,
         now: Timestamp,
+        dpop: Option<&Thumbprint>,
     ) -> Result<Issued, ServiceError> {
         let user = match &stored.user_id {
             Some(user_id) => self.store.get_user(user_id).await?,
@@ -216,7 +224,7 @@ impl AuthService {
         // A client narrowed since the user approved gets only what it may still ask for.
         let scope = Scope::still_allowed(&stored.scope, &client.scope)
             .ok_or_else(|| ServiceError::oauth(ErrorCode::InvalidScope, "this client may no longer use this scope"))?;
-        let (family, refresh_token) = self.new_family(client, &user.user_id, scope, now)?;
+        let (family, refresh_token) = self.new_family(client, &user.user_id, scope, now, dpop)?;
         let first = refresh_token.as_ref().map(|token| (token.hash(), self.config.refresh.idle_expiry(now, &family)));
         let redeemed = self
             .store
@@ -229,7 +237,7 @@ impl AuthService {
             Authentication { auth_time: stored.auth_time.unwrap_or(now), nonce: None, sid: stored.sid };
         self.record_family_sign_in(&family, &authentication, false).await?;
         let client_id = family.client_id.clone();
-        let issued = self.first_tokens(family, refresh_token, now)?;
+        let issued = self.first_tokens(family, refresh_token, now, dpop)?;
         self.with_id_token(issued, &client_id, &user, &authentication, now)
     }
 }

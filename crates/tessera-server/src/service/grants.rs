@@ -9,10 +9,11 @@ use crate::metrics::TokenOutcome;
 use crate::random::random_bytes;
 use crate::store::ClientRow;
 use std::net::IpAddr;
+use tessera_core::dpop::Thumbprint;
 use tessera_core::{
     ClientId, Family, FamilyId, GrantRequest, GrantType, Password, RefreshToken, Scope, Timestamp, TokenRequest, UserId,
 };
-use tessera_proto::{AccessTokenClaims, ErrorCode, Jti};
+use tessera_proto::{AccessTokenClaims, Confirmation, ErrorCode, Jti};
 
 /// Tokens to hand back from the token endpoint.
 pub struct Issued {
@@ -24,6 +25,8 @@ pub struct Issued {
     pub id_token: Option<String>,
     /// The family the tokens belong to, if any (a refresh's id token needs it).
     pub family_id: Option<FamilyId>,
+    /// RFC 9449: the DPoP key the access token is bound to (`cnf.jkt`; `token_type: DPoP`).
+    pub cnf: Option<Thumbprint>,
 }
 
 /// Whom an access token acts for (its `sub`): a user, or the client itself (RFC 6749 §4.4).
@@ -40,16 +43,20 @@ pub(crate) struct AccessGrant<'a> {
     pub subject: Subject<'a>,
     pub scope: &'a Scope,
     pub family_id: Option<&'a FamilyId>,
+    /// RFC 9449 §6: the DPoP key the token is bound to, if the request carried a proof.
+    pub cnf: Option<&'a Thumbprint>,
 }
 
 impl<'a> AccessGrant<'a> {
-    /// An access token of `family`, carrying `scope` (which a refresh may have narrowed).
-    pub fn of_family(family: &'a Family, scope: &'a Scope) -> Self {
+    /// An access token of `family`, carrying `scope` (which a refresh may have narrowed),
+    /// bound to the DPoP key `cnf` if the request proved one.
+    pub fn of_family(family: &'a Family, scope: &'a Scope, cnf: Option<&'a Thumbprint>) -> Self {
         AccessGrant {
             client_id: &family.client_id,
             subject: Subject::User(&family.user_id),
             scope,
             family_id: Some(&family.id),
+            cnf,
         }
     }
 }
@@ -58,9 +65,15 @@ impl AuthService {
     /// `POST /oauth/token` from the client at `address` (for the password throttle):
     /// authenticates the client, runs the grant, counts the outcome in
     /// `tessera_token_requests_total` and times it in `tessera_token_grant_duration_seconds`.
-    pub async fn token(&self, request: &TokenRequest, address: IpAddr) -> Result<Issued, ServiceError> {
+    /// `dpop` is the request's `DPoP` header, if it sent one (RFC 9449 §4).
+    pub async fn token(
+        &self,
+        request: &TokenRequest,
+        address: IpAddr,
+        dpop: Option<&str>,
+    ) -> Result<Issued, ServiceError> {
         let started = std::time::Instant::now();
-        let result = self.run_grant(request, address).await;
+        let result = self.run_grant(request, address, dpop).await;
         self.metrics.grant_served(request.grant.grant_type(), started.elapsed());
         let outcome = match &result {
             Ok(_) => TokenOutcome::Ok,
@@ -70,21 +83,31 @@ impl AuthService {
         result
     }
 
-    async fn run_grant(&self, request: &TokenRequest, address: IpAddr) -> Result<Issued, ServiceError> {
+    async fn run_grant(
+        &self,
+        request: &TokenRequest,
+        address: IpAddr,
+        dpop: Option<&str>,
+    ) -> Result<Issued, ServiceError> {
         let client = self.authenticate_client(&request.client).await?;
+        let dpop = self.token_endpoint_proof(&client, dpop).await?;
+        let dpop = dpop.as_ref();
         match &request.grant {
             GrantRequest::Password { username, password, scope } => {
-                self.password_grant(&client, username, password.clone(), scope.as_ref(), address).await
+                self.password_grant(&client, username, password.clone(), scope.as_ref(), address, dpop).await
             }
             GrantRequest::RefreshToken { refresh_token, scope } => {
-                let issued = self.refresh_grant(&client, refresh_token, scope.as_ref()).await?;
+                let issued = self.refresh_grant(&client, refresh_token, scope.as_ref(), dpop).await?;
                 self.with_refreshed_id_token(issued).await
             }
-            GrantRequest::ClientCredentials { scope } => self.client_credentials_grant(&client, scope.as_ref()).await,
-            GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
-                self.authorization_code_grant(&client, code, redirect_uri.as_deref(), code_verifier.as_deref()).await
+            GrantRequest::ClientCredentials { scope } => {
+                self.client_credentials_grant(&client, scope.as_ref(), dpop).await
             }
-            GrantRequest::DeviceCode { device_code } => self.device_code_grant(&client, device_code).await,
+            GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+                let (redirect_uri, code_verifier) = (redirect_uri.as_deref(), code_verifier.as_deref());
+                self.authorization_code_grant(&client, code, redirect_uri, code_verifier, dpop).await
+            }
+            GrantRequest::DeviceCode { device_code } => self.device_code_grant(&client, device_code, dpop).await,
         }
     }
 
@@ -96,6 +119,7 @@ impl AuthService {
         password: Password,
         requested_scope: Option<&Scope>,
         address: IpAddr,
+        dpop: Option<&Thumbprint>,
     ) -> Result<Issued, ServiceError> {
         Self::require_grant(client, GrantType::Password)?;
         let scope = Self::grant_scope(client, requested_scope)?;
@@ -111,7 +135,7 @@ impl AuthService {
             return Err(ServiceError::oauth(ErrorCode::InvalidGrant, "this account is disabled"));
         }
         let now = self.now();
-        let issued = self.start_grant(client, &user.user_id, scope).await?;
+        let issued = self.start_grant(client, &user.user_id, scope, dpop).await?;
         // The user authenticated just now, by password, and no browser session was involved.
         let authentication = Authentication { auth_time: now, nonce: None, sid: None };
         if let Some(family_id) = &issued.family_id
@@ -128,6 +152,7 @@ impl AuthService {
         &self,
         client: &ClientRow,
         requested_scope: Option<&Scope>,
+        dpop: Option<&Thumbprint>,
     ) -> Result<Issued, ServiceError> {
         Self::require_grant(client, GrantType::ClientCredentials)?;
         if client.is_public() {
@@ -137,8 +162,13 @@ impl AuthService {
             ));
         }
         let scope = Self::grant_scope(client, requested_scope)?;
-        let grant =
-            AccessGrant { client_id: &client.client_id, subject: Subject::Client, scope: &scope, family_id: None };
+        let grant = AccessGrant {
+            client_id: &client.client_id,
+            subject: Subject::Client,
+            scope: &scope,
+            family_id: None,
+            cnf: dpop,
+        };
         let access_token = self.mint_access_token(&grant, self.now())?;
         Ok(Issued {
             access_token,
@@ -147,16 +177,18 @@ impl AuthService {
             scope,
             id_token: None,
             family_id: None,
+            cnf: dpop.cloned(),
         })
     }
 
     /// Issues the first tokens of a grant: an access token and, if the client may refresh,
-    /// the first refresh token of a new family.
+    /// the first refresh token of a new family; bound to the DPoP key `dpop` if given.
     pub async fn start_grant(
         &self,
         client: &ClientRow,
         user_id: &UserId,
         scope: Scope,
+        dpop: Option<&Thumbprint>,
     ) -> Result<Issued, ServiceError> {
         let now = self.now();
         if !client.allows_grant(GrantType::RefreshToken) {
@@ -165,6 +197,7 @@ impl AuthService {
                 subject: Subject::User(user_id),
                 scope: &scope,
                 family_id: None,
+                cnf: dpop,
             };
             let access_token = self.mint_access_token(&grant, now)?;
             return Ok(Issued {
@@ -174,21 +207,25 @@ impl AuthService {
                 scope,
                 id_token: None,
                 family_id: None,
+                cnf: dpop.cloned(),
             });
         }
-        let (family, refresh_token) = self.new_family(client, user_id, scope, now)?;
+        let (family, refresh_token) = self.new_family(client, user_id, scope, now, dpop)?;
         let first = refresh_token.as_ref().map(|token| (token.hash(), self.config.refresh.idle_expiry(now, &family)));
         self.store.create_family(&family, first.as_ref().map(|(hash, expiry)| (hash, *expiry))).await?;
-        self.first_tokens(family, refresh_token, now)
+        self.first_tokens(family, refresh_token, now, dpop)
     }
 
-    /// A new family for a grant, with its first refresh token if the client may refresh.
+    /// A new family for a grant, with its first refresh token if the client may refresh. A
+    /// public client's family is bound to the DPoP key `dpop` it proved (RFC 9449 §5); a
+    /// confidential client's refresh tokens stay bound by its authentication.
     pub(crate) fn new_family(
         &self,
         client: &ClientRow,
         user_id: &UserId,
         scope: Scope,
         now: Timestamp,
+        dpop: Option<&Thumbprint>,
     ) -> Result<(Family, Option<RefreshToken>), ServiceError> {
         let family = Family {
             id: FamilyId::new(uuid::Uuid::new_v4().to_string()),
@@ -198,6 +235,7 @@ impl AuthService {
             created_at: now,
             expires_at: self.config.refresh.family_expiry(now),
             revoked_at: None,
+            jkt: dpop.filter(|_| client.is_public()).cloned(),
         };
         let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
             Some(RefreshToken::from_random(&random_bytes::<32>()?))
@@ -213,8 +251,9 @@ impl AuthService {
         family: Family,
         refresh_token: Option<RefreshToken>,
         now: Timestamp,
+        dpop: Option<&Thumbprint>,
     ) -> Result<Issued, ServiceError> {
-        let access_token = self.mint_access_token(&AccessGrant::of_family(&family, &family.scope), now)?;
+        let access_token = self.mint_access_token(&AccessGrant::of_family(&family, &family.scope, dpop), now)?;
         Ok(Issued {
             access_token,
             expires_in: self.expires_in(),
@@ -222,6 +261,7 @@ impl AuthService {
             scope: family.scope,
             id_token: None,
             family_id: Some(family.id),
+            cnf: dpop.cloned(),
         })
     }
 
@@ -245,6 +285,7 @@ impl AuthService {
             exp: now.plus(self.config.access_token_ttl).secs(),
             jti: Jti::new(uuid::Uuid::new_v4().to_string()),
             fid: grant.family_id.cloned(),
+            cnf: grant.cnf.map(|jkt| Confirmation { jkt: jkt.as_str().to_owned() }),
         };
         Ok(self.keys.sign(&claims)?)
     }

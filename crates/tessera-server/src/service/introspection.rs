@@ -46,6 +46,7 @@ impl AuthService {
                     iat: Some(pat.created_at.secs()),
                     sub: Some(pat.user_id.into_string()),
                     iss: Some(self.issuer.clone()),
+                    cnf: None,
                 }),
                 Err(BearerError::Invalid(_)) => Ok(IntrospectionResponse::default()),
                 Err(BearerError::Internal(error)) => Err(error.into()),
@@ -96,6 +97,7 @@ impl AuthService {
             iat: Some(stored.created_at.secs()),
             sub: Some(family.user_id.to_string()),
             iss: Some(self.issuer.clone()),
+            cnf: None,
         }))
     }
 
@@ -118,11 +120,13 @@ impl AuthService {
             scope: Some(claims.scope.clone()),
             client_id: Some(claims.client_id.to_string()),
             username: self.username(&UserId::new(claims.sub.as_str())).await?,
-            token_type: Some("Bearer".into()),
+            // RFC 9449 §6.2: a DPoP-bound token says so, and names its key.
+            token_type: Some(if claims.cnf.is_some() { "DPoP" } else { "Bearer" }.into()),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
             sub: Some(claims.sub.clone()),
             iss: Some(claims.iss.clone()),
+            cnf: claims.cnf.clone(),
         }))
     }
 }

@@ -16,6 +16,8 @@ mod client_cache;
 mod clients;
 mod consent;
 pub mod device;
+pub mod dpop;
+pub mod dpop_access;
 mod error;
 mod grants;
 mod id_tokens;
@@ -53,6 +55,8 @@ pub struct AuthService {
     issuer: String,
     successor_key: SuccessorKey,
     csrf_key: ring::hmac::Key,
+    /// The HMAC key of DPoP server nonces, derived from the master key: the same everywhere.
+    dpop_nonce_key: [u8; 32],
     revocations: RevocationCache,
     clients: ClientCache,
     /// The web origins of browser apps (CORS), see [`allowed_origins`].
@@ -90,6 +94,7 @@ impl AuthService {
             issuer,
             successor_key: master_key.successor_key(),
             csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master_key.browser_csrf_key()),
+            dpop_nonce_key: *master_key.dpop_nonce_key(),
             revocations,
             clients,
             origins,

@@ -7,8 +7,9 @@ use super::{AuthService, Issued, ServiceError};
 use crate::metrics::RefreshOutcome;
 use crate::store::{ClientRow, Refresh, Refreshed};
 use tessera_core::client_access::within_client_scope;
+use tessera_core::dpop::{Thumbprint, holds_family_key};
 use tessera_core::lifecycle::decide_refresh;
-use tessera_core::{Family, GrantType, RefreshRejection, RefreshToken, Scope, Timestamp, TokenHash};
+use tessera_core::{Family, GrantType, RefreshDecision, RefreshRejection, RefreshToken, Scope, Timestamp, TokenHash};
 
 /// How far forward the successor chain of an unknown token is followed to find the family it
 /// came from (see [`AuthService::pruned_family`]): with the spent tokens a family keeps, reuse
@@ -22,6 +23,7 @@ impl AuthService {
         client: &ClientRow,
         presented: &RefreshToken,
         requested_scope: Option<&Scope>,
+        dpop: Option<&Thumbprint>,
     ) -> Result<Issued, ServiceError> {
         Self::require_grant(client, GrantType::RefreshToken)?;
         let successor = presented.successor(&self.successor_key);
@@ -30,11 +32,20 @@ impl AuthService {
         // The client's current registration bounds what its older families may still get;
         // decided before the rotation, so a refusal spends nothing.
         let client_scope = client.scope.clone();
+        let proved = dpop.cloned();
         let refresh = Refresh {
             presented: presented.hash(),
             successor: successor.hash(),
             now,
             decide: Box::new(move |found| {
+                // RFC 9449 §5: a family bound to a key refreshes only with a proof by that key;
+                // refused before anything else is decided, so a thief without the key spends
+                // nothing, rotates nothing and revokes nothing.
+                if let Some((_, family)) = found
+                    && !holds_family_key(family, proved.as_ref())
+                {
+                    return RefreshDecision::Reject(RefreshRejection::DpopKeyMismatch);
+                }
                 let decision = decide_refresh(&policy, now, found, &client_id, requested_scope.as_ref());
                 within_client_scope(decision, &client_scope)
             }),
@@ -42,14 +53,19 @@ impl AuthService {
         let rejection = match self.store.refresh(refresh).await? {
             Refreshed::Rotated { family, access_scope } => {
                 self.metrics.refresh_decision(RefreshOutcome::Rotated);
-                return self.reissue(&family, successor, access_scope, now);
+                return self.reissue(&family, successor, access_scope, now, dpop);
             }
             Refreshed::Replayed { family, access_scope } => {
                 self.metrics.refresh_decision(RefreshOutcome::Replayed);
-                return self.reissue(&family, successor, access_scope, now);
+                return self.reissue(&family, successor, access_scope, now, dpop);
             }
             Refreshed::Rejected(RefreshRejection::UnknownToken) => match self.pruned_family(presented).await? {
                 // Bound to its client, like a stored one: another client's cannot revoke it.
+                // Nor can a thief without the key of a bound family.
+                Some(family) if family.client_id == client.client_id && !holds_family_key(&family, dpop) => {
+                    self.metrics.refresh_decision(RefreshOutcome::Rejected);
+                    RefreshRejection::DpopKeyMismatch
+                }
                 Some(family) if family.client_id == client.client_id => self.reused(&family).await?,
                 _ => {
                     self.metrics.refresh_decision(RefreshOutcome::Rejected);
@@ -92,8 +108,9 @@ impl AuthService {
         successor: RefreshToken,
         access_scope: Scope,
         now: Timestamp,
+        dpop: Option<&Thumbprint>,
     ) -> Result<Issued, ServiceError> {
-        let access_token = self.mint_access_token(&AccessGrant::of_family(family, &access_scope), now)?;
+        let access_token = self.mint_access_token(&AccessGrant::of_family(family, &access_scope, dpop), now)?;
         Ok(Issued {
             access_token,
             expires_in: self.expires_in(),
@@ -101,6 +118,7 @@ impl AuthService {
             scope: access_scope,
             id_token: None,
             family_id: Some(family.id.clone()),
+            cnf: dpop.cloned(),
         })
     }
 }

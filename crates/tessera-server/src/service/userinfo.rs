@@ -1,7 +1,8 @@
 //! The userinfo endpoint's use case (OpenID Connect Core §5.3): the claims an access token's
 //! scope releases about its user.
 
-use super::{AuthService, BearerError};
+use super::AuthService;
+use super::dpop_access::{AccessError, PresentedToken};
 use tessera_core::Scope;
 use tessera_core::oidc::claims::{claims_for_scope, is_openid};
 use tessera_proto::{UserId, UserInfoClaims};
@@ -26,8 +27,12 @@ impl UserInfoRefusal {
 
 impl AuthService {
     /// Core §5.3.2: `sub` and the claims the token's scope allows (§5.4).
-    pub async fn userinfo(&self, token: &str) -> Result<Result<UserInfoClaims, UserInfoRefusal>, BearerError> {
-        let claims = self.authenticate_bearer(token).await?;
+    /// The token comes as a bearer token or, if DPoP-bound, with a proof (RFC 9449 §7).
+    pub async fn userinfo(
+        &self,
+        presented: &PresentedToken<'_>,
+    ) -> Result<Result<UserInfoClaims, UserInfoRefusal>, AccessError> {
+        let claims = self.authenticate_resource_claims(presented).await?;
         let scope = Scope::parse(&claims.scope).unwrap_or_default();
         if !is_openid(&scope) {
             return Ok(Err(UserInfoRefusal::NotOpenId));

@@ -74,6 +74,7 @@ mod tests {
             exp: 1,
             jti: Jti::new(jti),
             fid: None,
+            cnf: None,
         });
         Remembered { kid: Arc::from("kid"), claims }
     }

@@ -237,3 +237,9 @@ forward! {
     /// Every web origin any client registered (`clients.allowed_origins`): the CORS allow-list.
     fn allowed_origins(&self) -> StoreResult<Vec<tessera_core::Origin>>;
 }
+
+// DPoP (store/{sqlite,postgres}/dpop.rs).
+forward! {
+    /// Remembers a DPoP proof until `expires_at`; whether it is new (the replay check).
+    fn remember_dpop_proof(&self, proof: &TokenHash, expires_at: Timestamp, now: Timestamp) -> StoreResult<bool>;
+}

@@ -230,7 +230,7 @@ pub(crate) struct PurgeRule {
 }
 
 /// The janitor's rules at `now`, for access tokens living `access_ttl`.
-pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 9] {
+pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 10] {
     let day_ago = now.minus(Duration::from_secs(86_400));
     let rule = |table, key, condition, cutoff| PurgeRule { table, key, condition, cutoff };
     let family_ended = now.minus(access_ttl);
@@ -262,6 +262,8 @@ pub(crate) fn purge_rules(now: Timestamp, access_ttl: Duration) -> [PurgeRule; 9
         // Device codes live ten minutes; kept a day, like authorization codes.
         rule("device_codes", "device_code_hash", "expires_at < $1", day_ago),
         rule("device_code_failures", "subject", "window_started_at < $1", day_ago),
+        // DPoP proofs past their window: their iat is refused anyway (RFC 9449 §11.1).
+        rule("dpop_proofs", "proof_hash", "expires_at < $1", now),
     ]
 }
 

@@ -4,8 +4,7 @@ use tessera_core::{
     ClientId, FamilyId, GrantType, IntrospectionAccess, IssuedCode, Origin, Scope, Timestamp, TokenHash, UserId,
 };
 
-pub(crate) const CLIENT_COLUMNS: &str =
-    "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, may_introspect, allowed_origins";
+pub(crate) const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, may_introspect, allowed_origins, require_dpop";
 pub(crate) const USER_COLUMNS: &str =
     "user_id, username, email, password_hash, is_admin, created_at, name, email_verified, updated_at, disabled";
 
@@ -23,6 +22,9 @@ pub struct ClientRow {
     pub introspection: IntrospectionAccess,
     /// The web origins its browser app may call from (`clients.allowed_origins`, CORS).
     pub allowed_origins: Vec<Origin>,
+    /// RFC 9449: the token endpoint refuses this client's requests without a DPoP proof
+    /// (`clients.require_dpop`).
+    pub require_dpop: bool,
 }
 
 impl ClientRow {

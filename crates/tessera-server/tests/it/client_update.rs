@@ -76,6 +76,7 @@ async fn update_client_conformance(backend: Backend) {
         introspection: Some(IntrospectionAccess::AnyAccessToken),
         post_logout_redirect_uris: Some(vec!["https://app.example/bye".into()]),
         allowed_origins: Some(vec!["http://127.0.0.1:5173".into(), "HTTPS://App.Example:443".into()]),
+        require_dpop: Some(true),
     };
     let updated = update_client(store, &id, changes).await.unwrap();
     let stored = store.get_client(&id).await.unwrap().unwrap();

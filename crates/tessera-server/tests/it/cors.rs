@@ -26,6 +26,7 @@ async fn browser_app(fixture: &Fixture) -> ClientId {
         public: true,
         introspection: Default::default(),
         allowed_origins: vec!["HTTP://127.0.0.1:5173".into(), "https://Other.Example:443".into()],
+        require_dpop: false,
     };
     let (client, _) = create_client(fixture.server.store(), fixture.server.clock.now(), new).await.unwrap();
     client.client_id

@@ -53,6 +53,7 @@ async fn device_store_methods(backend: Backend) {
         created_at: at,
         expires_at: at.plus(60 * minute),
         revoked_at: None,
+        jkt: None,
     };
     let now = at.plus(minute);
     assert!(!store.redeem_device_code(&first.device_code_hash, now, &family("f0"), None).await.unwrap());

@@ -37,6 +37,7 @@ mod cors;
 mod device;
 mod device_python;
 mod device_store;
+mod dpop;
 mod group_commit;
 mod helpers;
 mod introspection_access;

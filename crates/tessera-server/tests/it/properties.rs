@@ -44,6 +44,7 @@ fn claims() -> AccessTokenClaims {
         exp: 4_600,
         jti: Jti::new("jti"),
         fid: None,
+        cnf: None,
     }
 }
 

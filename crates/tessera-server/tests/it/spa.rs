@@ -84,6 +84,7 @@ async fn the_example_single_page_app_signs_in_refreshes_calls_the_api_and_logs_o
         public: true,
         introspection: Default::default(),
         allowed_origins: vec![origin.clone()],
+        require_dpop: false,
     };
     let store = fixture.server.store();
     let (client, _) = create_client(store, fixture.server.clock.now(), new).await.unwrap();

@@ -60,6 +60,9 @@ pub struct CreateClient {
     /// userinfo and API endpoints (CORS; repeatable)
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
+    /// Require DPoP-bound tokens (RFC 9449): token requests without a DPoP proof are refused
+    #[arg(long)]
+    require_dpop: bool,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -96,6 +99,12 @@ pub struct UpdateClient {
     /// Remove every allowed origin (no CORS for this client)
     #[arg(long, conflicts_with = "allowed_origins")]
     no_allowed_origins: bool,
+    /// Require DPoP-bound tokens (RFC 9449)
+    #[arg(long, conflicts_with = "no_require_dpop")]
+    require_dpop: bool,
+    /// Accept token requests without a DPoP proof again
+    #[arg(long)]
+    no_require_dpop: bool,
     /// Print JSON (the client, as `show --json` does)
     #[arg(long)]
     json: bool,
@@ -116,6 +125,11 @@ impl UpdateClient {
             },
             post_logout_redirect_uris: given(&self.post_logout_redirect_uris),
             allowed_origins: if self.no_allowed_origins { Some(Vec::new()) } else { given(&self.allowed_origins) },
+            require_dpop: match (self.require_dpop, self.no_require_dpop) {
+                (true, _) => Some(true),
+                (false, true) => Some(false),
+                (false, false) => None,
+            },
         }
     }
 }
@@ -141,6 +155,7 @@ fn client_json((client, logout_uris): &(ClientRow, Vec<String>), secret: Option<
         "introspect": introspection(client.introspection),
         "post_logout_redirect_uris": logout_uris,
         "allowed_origins": client.allowed_origins.iter().map(|origin| origin.as_str()).collect::<Vec<_>>(),
+        "require_dpop": client.require_dpop,
         "created_at": rfc3339(client.created_at),
     });
     if let (Some(secret), Some(object)) = (secret, value.as_object_mut()) {
@@ -165,6 +180,9 @@ fn print_client((client, logout_uris): &(ClientRow, Vec<String>)) {
         let origins = client.allowed_origins.iter().map(|origin| origin.as_str()).collect::<Vec<_>>();
         println!("allowed_origins: {}", origins.join(" "));
     }
+    if client.require_dpop {
+        println!("require_dpop:  yes");
+    }
     println!("created_at:    {}", rfc3339(client.created_at));
 }
 
@@ -188,6 +206,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                     IntrospectionAccess::OwnTokens
                 },
                 allowed_origins: args.allowed_origins,
+                require_dpop: args.require_dpop,
             };
             check_post_logout_redirect_uris(&args.post_logout_redirect_uris)?;
             let (client, secret) = create_client(&store, SystemClock.now(), new).await?;

@@ -409,6 +409,15 @@ async fn client_update_changes_the_client_and_its_existing_tokens() {
     assert_eq!(off["introspect"], false);
     let resource_server = admin.json(&["client", "create", "--name", "API", "--introspect", "--json"]).await;
     assert_eq!(resource_server["introspect"], true);
+
+    // Requiring DPoP (RFC 9449), on and off, and at creation.
+    assert_eq!(off["require_dpop"], false, "the default");
+    let on = admin.json(&["client", "update", id, "--require-dpop", "--json"]).await;
+    assert_eq!(on["require_dpop"], true);
+    let off = admin.json(&["client", "update", id, "--no-require-dpop", "--json"]).await;
+    assert_eq!(off["require_dpop"], false);
+    let spa = admin.json(&["client", "create", "--name", "SPA", "--public", "--require-dpop", "--json"]).await;
+    assert_eq!(spa["require_dpop"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,6 +442,8 @@ async fn client_update_refuses_bad_input_and_changes_nothing() {
     }
     let both = admin.run(&["client", "update", id, "--introspect", "--no-introspect"]).await;
     assert!(both.code().is_some_and(|code| code != 0) && both.stderr.contains("--no-introspect"), "{}", both.stderr);
+    let both = admin.run(&["client", "update", id, "--require-dpop", "--no-require-dpop"]).await;
+    assert!(both.code().is_some_and(|code| code != 0) && both.stderr.contains("--no-require-dpop"), "{}", both.stderr);
     assert_eq!(admin.json(&["client", "show", id, "--json"]).await, before, "nothing changed");
     assert_eq!(admin.json(&["client", "list", "--json"]).await.as_array().unwrap().len(), 1);
 }

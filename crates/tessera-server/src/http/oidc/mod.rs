@@ -3,12 +3,13 @@
 
 pub mod logout;
 
-use super::{ApiError, AppState, BearerRefusal, bearer_token};
+use super::{ApiError, AppState, BearerRefusal};
+use crate::service::dpop_access::{PresentedToken, Scheme};
 use crate::service::userinfo::UserInfoRefusal;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use tessera_core::request::collect_parameters;
 use tessera_proto::{ErrorCode, OpenIdMetadata, ServerMetadata, UserInfoClaims};
 
@@ -58,21 +59,30 @@ pub fn openid_metadata(service: &AppState, oauth: ServerMetadata) -> OpenIdMetad
 /// carry the same `WWW-Authenticate` challenges as `/api/1.0/users/me`.
 pub async fn userinfo(
     State(service): State<AppState>,
+    method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<UserInfoClaims>, ApiError> {
     let from_body = form_access_token(&headers, &body)?;
-    let token = match (bearer_token(&headers), from_body.as_deref()) {
+    let from_header = super::dpop::presented_token(&headers, method.as_str(), "/oauth/userinfo")?;
+    let presented = match (from_header, from_body.as_deref()) {
         (Some(_), Some(_)) => {
             return Err(ApiError::OAuth {
                 code: ErrorCode::InvalidRequest,
                 description: "send the access token once: in the Authorization header or in the body".into(),
             });
         }
-        (Some(token), None) | (None, Some(token)) => token,
+        (Some(presented), None) => presented,
+        (None, Some(token)) => PresentedToken {
+            scheme: Scheme::Bearer,
+            token,
+            proof: None,
+            method: method.as_str(),
+            path: "/oauth/userinfo",
+        },
         (None, None) => return Err(ApiError::Bearer(BearerRefusal::Missing)),
     };
-    match service.userinfo(token).await? {
+    match service.userinfo(&presented).await? {
         Ok(claims) => Ok(Json(claims)),
         Err(refusal @ (UserInfoRefusal::NotOpenId | UserInfoRefusal::NoUser)) => {
             Err(ApiError::Bearer(BearerRefusal::InsufficientScope(refusal.description())))

@@ -2,6 +2,7 @@
 //! through `sqlx::Any` (PostgreSQL is its only driver: SQLite is `super::sqlite`'s, on rusqlite).
 
 mod device;
+mod dpop;
 mod oidc;
 mod refresh;
 mod rows;
@@ -23,8 +24,8 @@ async fn insert_family(
     first_token: Option<(&TokenHash, Timestamp)>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at, jkt) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(family.id.as_str())
     .bind(family.client_id.as_str())
@@ -32,6 +33,7 @@ async fn insert_family(
     .bind(family.scope.to_string())
     .bind(family.created_at.millis())
     .bind(family.expires_at.millis())
+    .bind(family.jkt.as_ref().map(|jkt| jkt.as_str().to_owned()))
     .execute(&mut **tx)
     .await?;
     if let Some((token, idle_expires_at)) = first_token {

@@ -10,6 +10,7 @@ use super::{PostgresStore, insert_family, opt_ts, scope, ts};
 use sqlx::AnyExecutor;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use tessera_core::dpop::Thumbprint;
 use tessera_core::{
     ClientId, Family, FamilyId, RefreshDecision, RevocationReason, StoredRefreshToken, Timestamp, TokenHash, UserId,
 };
@@ -43,6 +44,7 @@ fn family_row(row: &AnyRow, created_at: &str) -> StoreResult<Family> {
         created_at: ts(row, created_at)?,
         expires_at: ts(row, "expires_at")?,
         revoked_at: opt_ts(row, "revoked_at")?,
+        jkt: row.try_get::<Option<String>, _>("jkt")?.map(Thumbprint::from_stored),
     })
 }
 
@@ -64,7 +66,7 @@ impl PostgresStore {
         let row = sqlx::query(
             "SELECT t.family_id, t.created_at, t.idle_expires_at, t.used_at, t.generation, \
                     s.used_at AS successor_used_at, f.client_id, f.user_id, f.scope, \
-                    f.created_at AS family_created_at, f.expires_at, f.revoked_at \
+                    f.created_at AS family_created_at, f.expires_at, f.revoked_at, f.jkt \
              FROM refresh_tokens t \
              JOIN refresh_families f ON f.family_id = t.family_id \
              LEFT JOIN refresh_tokens s ON s.token_hash = t.successor_hash \
@@ -217,7 +219,7 @@ impl PostgresStore {
         }
         let placeholders = (1..=hashes.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "SELECT f.family_id, f.client_id, f.user_id, f.scope, f.created_at, f.expires_at, f.revoked_at \
+            "SELECT f.family_id, f.client_id, f.user_id, f.scope, f.created_at, f.expires_at, f.revoked_at, f.jkt \
              FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id \
              WHERE t.token_hash IN ({placeholders}) LIMIT 1"
         );
@@ -250,7 +252,7 @@ impl PostgresStore {
 
     pub async fn get_family(&self, family_id: &FamilyId) -> StoreResult<Option<Family>> {
         let row = sqlx::query(
-            "SELECT family_id, client_id, user_id, scope, created_at, expires_at, revoked_at \
+            "SELECT family_id, client_id, user_id, scope, created_at, expires_at, revoked_at, jkt \
              FROM refresh_families WHERE family_id = $1",
         )
         .bind(family_id.as_str())

@@ -20,6 +20,7 @@ impl ClientRow {
             created_at: ts(row, "created_at")?,
             introspection: crate::store::rows::decode_introspection(row.try_get("may_introspect")?),
             allowed_origins: crate::store::rows::decode_origins(&row.try_get::<String, _>("allowed_origins")?)?,
+            require_dpop: row.try_get::<i64, _>("require_dpop")? == 1,
         })
     }
 }

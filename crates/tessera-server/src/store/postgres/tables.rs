@@ -14,8 +14,8 @@ impl PostgresStore {
     pub async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, \
-                                  may_introspect, allowed_origins) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                  may_introspect, allowed_origins, require_dpop) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(client.client_id.as_str())
         .bind(&client.name)
@@ -26,6 +26,7 @@ impl PostgresStore {
         .bind(client.created_at.millis())
         .bind(encode_introspection(client.introspection))
         .bind(encode_origins(&client.allowed_origins))
+        .bind(i64::from(client.require_dpop))
         .execute(&self.writer)
         .await
         .map_err(|error| unique_violation(error, "a client with this id"))?;
@@ -37,7 +38,7 @@ impl PostgresStore {
     pub async fn update_client(&self, client: &ClientRow) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE clients SET name = $2, redirect_uris = $3, grant_types = $4, scope = $5, may_introspect = $6, \
-             allowed_origins = $7 WHERE client_id = $1",
+             allowed_origins = $7, require_dpop = $8 WHERE client_id = $1",
         )
         .bind(client.client_id.as_str())
         .bind(&client.name)
@@ -46,6 +47,7 @@ impl PostgresStore {
         .bind(client.scope.to_string())
         .bind(encode_introspection(client.introspection))
         .bind(encode_origins(&client.allowed_origins))
+        .bind(i64::from(client.require_dpop))
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)

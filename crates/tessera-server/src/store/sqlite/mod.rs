@@ -12,6 +12,7 @@
 pub(crate) mod backup;
 mod checkpoint;
 mod device;
+mod dpop;
 pub mod migrate;
 mod oidc;
 mod refresh;

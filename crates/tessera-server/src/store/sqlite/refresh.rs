@@ -9,6 +9,7 @@ use crate::store::refresh::{
 };
 use crate::store::{StoreError, StoreResult};
 use rusqlite::{Connection, params};
+use tessera_core::dpop::Thumbprint;
 use tessera_core::{
     ClientId, Family, FamilyId, RefreshDecision, RevocationReason, StoredRefreshToken, Timestamp, TokenHash, UserId,
 };
@@ -21,15 +22,16 @@ pub(super) fn insert_family(
 ) -> StoreResult<()> {
     execute(
         connection,
-        "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO refresh_families (family_id, client_id, user_id, scope, created_at, expires_at, jkt) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             family.id.as_str(),
             family.client_id.as_str(),
             family.user_id.as_str(),
             family.scope.to_string(),
             family.created_at.millis(),
-            family.expires_at.millis()
+            family.expires_at.millis(),
+            family.jkt.as_ref().map(Thumbprint::as_str)
         ],
     )?;
     if let Some((token, idle_expires_at)) = first_token {
@@ -49,7 +51,7 @@ type FoundToken = (StoredRefreshToken, Family, i64);
 fn find_token(connection: &Connection, hash: &TokenHash) -> StoreResult<Option<FoundToken>> {
     let sql = "SELECT t.family_id, t.created_at, t.idle_expires_at, t.used_at, t.generation, \
             s.used_at AS successor_used_at, f.client_id, f.user_id, f.scope, f.created_at AS family_created_at, \
-            f.expires_at, f.revoked_at \
+            f.expires_at, f.revoked_at, f.jkt \
          FROM refresh_tokens t \
          JOIN refresh_families f ON f.family_id = t.family_id \
          LEFT JOIN refresh_tokens s ON s.token_hash = t.successor_hash \
@@ -77,6 +79,7 @@ fn family_row(row: &rusqlite::Row<'_>, id: FamilyId, created_at: &str) -> StoreR
         created_at: ts(row, created_at)?,
         expires_at: ts(row, "expires_at")?,
         revoked_at: opt_ts(row, "revoked_at")?,
+        jkt: row.get::<_, Option<String>>("jkt")?.map(Thumbprint::from_stored),
     })
 }
 
@@ -168,7 +171,7 @@ impl SqliteStore {
         self.read(|connection| {
             let placeholders = vec!["?"; hashes.len()].join(", ");
             let sql = format!(
-                "SELECT f.family_id, f.client_id, f.user_id, f.scope, f.created_at, f.expires_at, f.revoked_at \
+                "SELECT f.family_id, f.client_id, f.user_id, f.scope, f.created_at, f.expires_at, f.revoked_at, f.jkt \
                  FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id \
                  WHERE t.token_hash IN ({placeholders}) LIMIT 1"
             );
@@ -196,7 +199,7 @@ impl SqliteStore {
 
     pub async fn get_family(&self, family_id: &FamilyId) -> StoreResult<Option<Family>> {
         self.read(|connection| {
-            let sql = "SELECT family_id, client_id, user_id, scope, created_at, expires_at, revoked_at \
+            let sql = "SELECT family_id, client_id, user_id, scope, created_at, expires_at, revoked_at, jkt \
                        FROM refresh_families WHERE family_id = ?1";
             optional(connection, sql, [family_id.as_str()], |row| {
                 family_row(row, FamilyId::new(row.get::<_, String>("family_id")?), "created_at")

@@ -82,6 +82,7 @@ pub(super) fn client(row: &Row<'_>) -> StoreResult<ClientRow> {
         created_at: ts(row, "created_at")?,
         introspection: crate::store::rows::decode_introspection(row.get("may_introspect")?),
         allowed_origins: crate::store::rows::decode_origins(&row.get::<_, String>("allowed_origins")?)?,
+        require_dpop: row.get::<_, i64>("require_dpop")? == 1,
     })
 }
 

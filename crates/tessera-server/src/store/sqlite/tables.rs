@@ -22,8 +22,8 @@ impl SqliteStore {
             execute(
                 connection,
                 "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, scope, created_at, \
-                                      may_introspect, allowed_origins) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                      may_introspect, allowed_origins, require_dpop) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     client.client_id.as_str(),
                     client.name,
@@ -34,6 +34,7 @@ impl SqliteStore {
                     client.created_at.millis(),
                     encode_introspection(client.introspection),
                     encode_origins(&client.allowed_origins),
+                    i64::from(client.require_dpop),
                 ],
             )
             .map_err(|error| unique_violation(error, "a client with this id"))?;
@@ -50,7 +51,7 @@ impl SqliteStore {
             let updated = execute(
                 connection,
                 "UPDATE clients SET name = ?2, redirect_uris = ?3, grant_types = ?4, scope = ?5, may_introspect = ?6, \
-                 allowed_origins = ?7 WHERE client_id = ?1",
+                 allowed_origins = ?7, require_dpop = ?8 WHERE client_id = ?1",
                 params![
                     client.client_id.as_str(),
                     client.name,
@@ -59,6 +60,7 @@ impl SqliteStore {
                     client.scope.to_string(),
                     encode_introspection(client.introspection),
                     encode_origins(&client.allowed_origins),
+                    i64::from(client.require_dpop),
                 ],
             )?;
             Ok(updated > 0)
