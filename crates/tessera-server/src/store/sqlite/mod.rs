@@ -112,6 +112,13 @@ impl SqliteStore {
             }
         };
         let busy = options.statement_timeout;
+        // Processes opening a new file together would race to switch it to WAL, and SQLite
+        // answers that race "database is locked" without waiting for its busy timeout: the
+        // migration lock serializes the opening as it does the migrating.
+        let _lock = match &target {
+            Target::File(file) => Some(lock_migrations(file)?),
+            Target::Memory(_) => None,
+        };
         // The writer's connection first: it keeps an in-memory database alive.
         let writer_connection = open(&target, busy)?;
         let readers = (0..options.max_connections.clamp(1, MAX_READERS))
