@@ -174,6 +174,8 @@ pub enum RevocationReason {
     CodeReplayed,
     /// The user withdrew the consent the family was granted under.
     ConsentRevoked,
+    /// An admin disabled the user (`tessera user update --disable`).
+    UserDisabled,
 }
 
 impl RevocationReason {
@@ -184,6 +186,7 @@ impl RevocationReason {
             RevocationReason::RevokedByClient => "revoked by the client",
             RevocationReason::CodeReplayed => "authorization code replayed",
             RevocationReason::ConsentRevoked => "consent revoked by the user",
+            RevocationReason::UserDisabled => "the user was disabled",
         }
     }
 }

@@ -344,7 +344,9 @@ pub struct UserChange {
 }
 
 /// `tessera user update`: changes the given fields and stamps `updated_at` (the OpenID
-/// Connect claim). A disabled user can no longer sign in, and their browser sessions end.
+/// Connect claim). A disabled user can no longer sign in, their browser sessions end, and
+/// their refresh-token families and personal access tokens are revoked (so are the access
+/// tokens of those families, within the revocation cache's bound on running servers).
 pub async fn update_user(
     store: &Store,
     now: Timestamp,
@@ -365,6 +367,9 @@ pub async fn update_user(
     user.updated_at = Some(now);
     if !store.update_user(&user).await? {
         return Err(AdminError::NoSuchUser(username.into()));
+    }
+    if change.disabled == Some(true) {
+        store.revoke_user_grants(&user.user_id, now).await?;
     }
     Ok(user)
 }

@@ -105,6 +105,9 @@ forward! {
     /// Returns false if the family was already revoked or does not exist.
     fn revoke_family(&self, family_id: &FamilyId, now: Timestamp, reason: RevocationReason) -> StoreResult<bool>;
     fn get_family(&self, family_id: &FamilyId) -> StoreResult<Option<Family>>;
+    /// Revokes every live family and personal access token of a user (disabling them): how
+    /// many families and how many tokens.
+    fn revoke_user_grants(&self, user_id: &UserId, now: Timestamp) -> StoreResult<(u64, u64)>;
 
     fn insert_personal_access_token(&self, pat: &PersonalAccessTokenRow) -> StoreResult<()>;
     fn find_personal_access_token(&self, hash: &TokenHash) -> StoreResult<Option<PersonalAccessTokenRow>>;

@@ -3,7 +3,9 @@
 use crate::helpers::{Fixture, USERNAME};
 use std::time::Duration;
 use tessera_core::IntrospectionAccess;
-use tessera_server::admin::{ClientUpdate, create_personal_access_token, revoke_personal_access_token};
+use tessera_server::admin::{
+    ClientUpdate, UserChange, create_personal_access_token, revoke_personal_access_token, update_user,
+};
 use tessera_server::clock::Clock;
 use tessera_server::config::RawConfig;
 use tessera_server::store::Backend;
@@ -55,4 +57,29 @@ async fn personal_access_tokens(backend: Backend) {
     assert!(create_personal_access_token(store, now, "nobody", "x", "", None).await.is_err());
 }
 
-on_both_backends!(personal_access_tokens);
+/// Disabling a user (`tessera user update --disable`) revokes their families and personal
+/// access tokens: a refresh token they held no longer refreshes, a PAT no longer reaches the API.
+async fn disabling_a_user_revokes_their_grants(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    let store = fixture.server.store();
+    let (_, refresh_token) = fixture.login().await;
+    let (_, pat) =
+        create_personal_access_token(store, fixture.server.clock.now(), USERNAME, "ci", "", None).await.unwrap();
+    assert_eq!(fixture.me(pat.secret()).await.status(), 200);
+
+    let disable = UserChange { disabled: Some(true), ..UserChange::default() };
+    update_user(store, fixture.server.clock.now(), USERNAME, disable).await.unwrap();
+
+    let (status, body) = fixture.refresh(&refresh_token).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!(fixture.me(pat.secret()).await.status(), 401);
+    let revoked = store.list_personal_access_tokens(Some(USERNAME)).await.unwrap();
+    assert!(revoked.iter().all(|row| row.revoked_at.is_some()), "{revoked:?}");
+    // Enabling again does not bring them back.
+    let enable = UserChange { disabled: Some(false), ..UserChange::default() };
+    update_user(store, fixture.server.clock.now(), USERNAME, enable).await.unwrap();
+    assert_eq!(fixture.refresh(&refresh_token).await.0, 400);
+    assert_eq!(fixture.me(pat.secret()).await.status(), 401);
+}
+
+on_both_backends!(personal_access_tokens, disabling_a_user_revokes_their_grants);

@@ -233,6 +233,25 @@ impl PostgresStore {
 
     /// Revokes a family (all its refresh tokens, and through `fid` its access tokens).
     /// Returns false if it was already revoked or does not exist.
+    /// Revokes every live family and personal access token of a user, in one statement: how
+    /// many of each.
+    pub async fn revoke_user_grants(&self, user_id: &UserId, now: Timestamp) -> StoreResult<(u64, u64)> {
+        let row = sqlx::query(
+            "WITH families AS (UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 \
+                               WHERE user_id = $3 AND revoked_at IS NULL RETURNING 1), \
+                  tokens AS (UPDATE personal_access_tokens SET revoked_at = $1 \
+                             WHERE user_id = $3 AND revoked_at IS NULL RETURNING 1) \
+             SELECT (SELECT COUNT(*) FROM families) AS families, (SELECT COUNT(*) FROM tokens) AS tokens",
+        )
+        .bind(now.millis())
+        .bind(RevocationReason::UserDisabled.as_str())
+        .bind(user_id.as_str())
+        .fetch_one(&self.writer)
+        .await?;
+        let count = |name: &str| row.try_get::<i64, _>(name).map(|count| u64::try_from(count).unwrap_or_default());
+        Ok((count("families")?, count("tokens")?))
+    }
+
     pub async fn revoke_family(
         &self,
         family_id: &FamilyId,

@@ -197,6 +197,27 @@ impl SqliteStore {
         .await
     }
 
+    /// Revokes every live family and personal access token of a user, in one writer operation:
+    /// how many of each.
+    pub async fn revoke_user_grants(&self, user_id: &UserId, now: Timestamp) -> StoreResult<(u64, u64)> {
+        let user_id = user_id.clone();
+        self.write(move |connection| {
+            let families = execute(
+                connection,
+                "UPDATE refresh_families SET revoked_at = ?1, revoked_reason = ?2 \
+                 WHERE user_id = ?3 AND revoked_at IS NULL",
+                params![now.millis(), RevocationReason::UserDisabled.as_str(), user_id.as_str()],
+            )?;
+            let tokens = execute(
+                connection,
+                "UPDATE personal_access_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
+                params![now.millis(), user_id.as_str()],
+            )?;
+            Ok((families as u64, tokens as u64))
+        })
+        .await
+    }
+
     pub async fn get_family(&self, family_id: &FamilyId) -> StoreResult<Option<Family>> {
         self.read(|connection| {
             let sql = "SELECT family_id, client_id, user_id, scope, created_at, expires_at, revoked_at, jkt \
