@@ -6,9 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth2::{
-    AccessToken, AuthorizationCode, CsrfToken, PkceCodeVerifier, RedirectUrl, RefreshToken, ResourceOwnerPassword,
-};
+use oauth2::{AccessToken, RefreshToken};
 use tokio::sync::Mutex;
 
 use crate::clock::{Clock, SystemClock, unix_seconds};
@@ -18,6 +16,7 @@ use crate::oauth::{self, GrantResponse};
 use crate::profile::{ClientSettings, Profile, TokenResponse};
 use crate::store::{CredentialStore, FileStore, StoreLock};
 
+mod login;
 mod logout;
 mod oidc;
 pub use logout::{LogoutMode, LogoutOutcome, NotRevokedReason};
@@ -125,71 +124,6 @@ impl TokenSource {
     /// The HTTP client in use.
     pub fn http_client(&self) -> &reqwest::Client {
         &self.http
-    }
-
-    /// Logs in with the resource owner's password (RFC 6749 §4.3) and stores the resulting
-    /// profile, replacing any previous one. The password is sent once and never stored. An id
-    /// token in the response is validated first ([`ClientError::IdToken`], nothing stored).
-    pub async fn login_with_password(
-        &self,
-        settings: ClientSettings,
-        username: &str,
-        password: &ResourceOwnerPassword,
-    ) -> Result<TokenResponse, ClientError> {
-        let mut cached = self.cached.lock().await;
-        let lock = self.on_store(|store| store.lock()).await?;
-        let requested_at = unix_seconds(self.clock.now());
-        let response = oauth::password_grant(&self.http, &settings, username, password).await?;
-        self.check_id_token(&settings, &response, None, None).await?;
-        let profile = Profile { client: settings, tokens: oauth::token_set(&response, requested_at, None) };
-        self.save(&profile).await?;
-        drop(lock);
-        *cached = Some(profile);
-        Ok(oauth::token_response(&response))
-    }
-
-    /// Trades an authorization code for tokens (RFC 6749 §4.1.3, with the PKCE verifier of
-    /// RFC 7636 §4.5) and stores the resulting profile, replacing any previous one. An id token
-    /// must echo `nonce` (OpenID Connect Core §3.1.3.7 item 11).
-    pub(crate) async fn login_with_authorization_code(
-        &self,
-        settings: ClientSettings,
-        code: AuthorizationCode,
-        pkce_verifier: PkceCodeVerifier,
-        redirect_uri: &RedirectUrl,
-        nonce: &CsrfToken,
-    ) -> Result<TokenResponse, ClientError> {
-        let mut cached = self.cached.lock().await;
-        let lock = self.on_store(|store| store.lock()).await?;
-        let requested_at = unix_seconds(self.clock.now());
-        let response =
-            oauth::authorization_code_grant(&self.http, &settings, code, pkce_verifier, redirect_uri).await?;
-        self.check_id_token(&settings, &response, Some(nonce.secret()), None).await?;
-        let profile = Profile { client: settings, tokens: oauth::token_set(&response, requested_at, None) };
-        self.save(&profile).await?;
-        drop(lock);
-        *cached = Some(profile);
-        Ok(oauth::token_response(&response))
-    }
-
-    /// Stores the first tokens of a login that was done without the store's lock (the device
-    /// grant, whose polling may last minutes), replacing any previous profile.
-    pub(crate) async fn store_login(
-        &self,
-        settings: ClientSettings,
-        response: &oauth::GrantResponse,
-        requested_at: u64,
-    ) -> Result<TokenResponse, ClientError> {
-        // Checked before anything is stored, like every login's (no nonce: the device grant
-        // has no authorization request to carry one).
-        self.check_id_token(&settings, response, None, None).await?;
-        let mut cached = self.cached.lock().await;
-        let lock = self.on_store(|store| store.lock()).await?;
-        let profile = Profile { client: settings, tokens: oauth::token_set(response, requested_at, None) };
-        self.save(&profile).await?;
-        drop(lock);
-        *cached = Some(profile);
-        Ok(oauth::token_response(response))
     }
 
     /// The clock of every freshness decision, in Unix seconds.

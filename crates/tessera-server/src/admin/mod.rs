@@ -1,17 +1,21 @@
 //! Administration use cases behind the `tessera client …`, `user …`, `pat …` and
-//! `keys revoke` commands. They act on the database directly; secrets are returned once and
-//! stored only hashed.
+//! `keys revoke` commands, one file per group (clients here). They act on the database
+//! directly; secrets are returned once and stored only hashed.
 
-use crate::config::SigningAlgorithm;
-use crate::keys::{KeyError, rotate_keys};
-use crate::passwords::{PasswordError, hash_password};
-use crate::random::{RandomError, random_bytes};
-use crate::store::{ClientRow, PersonalAccessTokenRow, SigningKeyRow, Store, StoreError, UserRow};
-use std::time::Duration;
-use tessera_core::{
-    ClientId, ClientSecret, GrantType, IntrospectionAccess, KeyState, MasterKey, Origin, Password, PersonalAccessToken,
-    Scope, Timestamp, UserId,
+mod keys;
+mod users;
+
+pub use keys::{WhenActive, revoke_signing_key};
+pub use users::{
+    UserChange, UserProfile, create_personal_access_token, create_user, create_user_with_profile,
+    revoke_personal_access_token, update_user,
 };
+
+use crate::keys::KeyError;
+use crate::passwords::PasswordError;
+use crate::random::{RandomError, random_bytes};
+use crate::store::{ClientRow, Store, StoreError};
+use tessera_core::{ClientId, ClientSecret, GrantType, IntrospectionAccess, Origin, Scope, Timestamp};
 
 /// The grants of a client created without `--grant`.
 pub const DEFAULT_GRANTS: &[GrantType] = &[GrantType::AuthorizationCode, GrantType::Password, GrantType::RefreshToken];
@@ -237,143 +241,6 @@ pub async fn rotate_client_secret(store: &Store, client_id: &ClientId) -> Result
     Ok(secret)
 }
 
-pub async fn create_user(
-    store: &Store,
-    now: Timestamp,
-    username: &str,
-    email: Option<String>,
-    is_admin: bool,
-    password: Password,
-) -> Result<UserRow, AdminError> {
-    let profile = UserProfile { email, ..UserProfile::default() };
-    create_user_with_profile(store, now, username, profile, is_admin, password).await
-}
-
-/// The OpenID Connect profile of a user (`tessera user create --name --email --email-verified`).
-#[derive(Debug, Clone, Default)]
-pub struct UserProfile {
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub email_verified: bool,
-}
-
-pub async fn create_user_with_profile(
-    store: &Store,
-    now: Timestamp,
-    username: &str,
-    profile: UserProfile,
-    is_admin: bool,
-    password: Password,
-) -> Result<UserRow, AdminError> {
-    let username = username.trim();
-    if username.is_empty() || username.len() > 200 || username.chars().any(char::is_whitespace) {
-        return Err(AdminError::InvalidUsername);
-    }
-    if password.secret().is_empty() {
-        return Err(AdminError::EmptyPassword);
-    }
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|_| PasswordError::Hash("hashing task failed".into()))??;
-    let user = UserRow {
-        user_id: UserId::new(uuid::Uuid::new_v4().to_string()),
-        username: username.to_owned(),
-        email: non_blank(profile.email),
-        password_hash,
-        is_admin,
-        created_at: now,
-        name: non_blank(profile.name),
-        email_verified: profile.email_verified,
-        updated_at: None,
-        disabled: false,
-    };
-    store.insert_user(&user).await?;
-    Ok(user)
-}
-
-fn non_blank(value: Option<String>) -> Option<String> {
-    value.map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
-}
-
-/// `tessera pat create`: a `tsp_…` token for a user, shown once, stored hashed.
-pub async fn create_personal_access_token(
-    store: &Store,
-    now: Timestamp,
-    username: &str,
-    name: &str,
-    scope: &str,
-    expires_in: Option<Duration>,
-) -> Result<(PersonalAccessTokenRow, PersonalAccessToken), AdminError> {
-    if name.trim().is_empty() {
-        return Err(AdminError::EmptyName);
-    }
-    let user = store.get_user_by_username(username).await?.ok_or_else(|| AdminError::NoSuchUser(username.into()))?;
-    let token = PersonalAccessToken::from_random(&random_bytes::<32>()?);
-    let row = PersonalAccessTokenRow {
-        pat_id: uuid::Uuid::new_v4().simple().to_string(),
-        token_hash: token.hash(),
-        user_id: user.user_id,
-        username: user.username,
-        name: name.trim().to_owned(),
-        scope: Scope::parse(scope)?,
-        created_at: now,
-        expires_at: expires_in.map(|ttl| now.plus(ttl)),
-        revoked_at: None,
-    };
-    store.insert_personal_access_token(&row).await?;
-    Ok((row, token))
-}
-
-pub async fn revoke_personal_access_token(store: &Store, now: Timestamp, pat_id: &str) -> Result<(), AdminError> {
-    if store.revoke_personal_access_token(pat_id, now).await? {
-        Ok(())
-    } else {
-        Err(AdminError::NoSuchPersonalAccessToken(pat_id.into()))
-    }
-}
-
-/// What `tessera user update` changes; `None` leaves a field as it is. An empty `email` or
-/// `name` removes it.
-#[derive(Debug, Clone, Default)]
-pub struct UserChange {
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub email_verified: Option<bool>,
-    pub is_admin: Option<bool>,
-    pub disabled: Option<bool>,
-}
-
-/// `tessera user update`: changes the given fields and stamps `updated_at` (the OpenID
-/// Connect claim). A disabled user can no longer sign in, their browser sessions end, and
-/// their refresh-token families and personal access tokens are revoked (so are the access
-/// tokens of those families, within the revocation cache's bound on running servers).
-pub async fn update_user(
-    store: &Store,
-    now: Timestamp,
-    username: &str,
-    change: UserChange,
-) -> Result<UserRow, AdminError> {
-    let mut user =
-        store.get_user_by_username(username).await?.ok_or_else(|| AdminError::NoSuchUser(username.into()))?;
-    if let Some(email) = change.email {
-        user.email = non_blank(Some(email));
-    }
-    if let Some(name) = change.name {
-        user.name = non_blank(Some(name));
-    }
-    user.email_verified = change.email_verified.unwrap_or(user.email_verified);
-    user.is_admin = change.is_admin.unwrap_or(user.is_admin);
-    user.disabled = change.disabled.unwrap_or(user.disabled);
-    user.updated_at = Some(now);
-    if !store.update_user(&user).await? {
-        return Err(AdminError::NoSuchUser(username.into()));
-    }
-    if change.disabled == Some(true) {
-        store.revoke_user_grants(&user.user_id, now).await?;
-    }
-    Ok(user)
-}
-
 /// Each post-logout redirect URI must be an absolute URL without fragment, like a redirect URI.
 pub fn check_post_logout_redirect_uris(uris: &[String]) -> Result<(), AdminError> {
     match uris.iter().find(|uri| !valid_redirect_uri(uri)) {
@@ -394,44 +261,4 @@ pub async fn set_post_logout_redirect_uris(
         return Err(AdminError::NoSuchClient(client_id.to_string()));
     }
     Ok(())
-}
-/// What `tessera keys revoke` does when the key to revoke is the one that signs.
-#[derive(Debug, Clone, Copy)]
-pub enum WhenActive<'a> {
-    /// Revoke it only if another active key exists (the default).
-    Refuse,
-    /// Rotate a new active key in first (`--rotate`), sealed under this master key, then revoke.
-    RotateFirst(&'a MasterKey, SigningAlgorithm),
-}
-
-/// `tessera keys revoke KID`: the key leaves JWKS and verification at once in the database;
-/// each running instance drops it when it next re-reads its keys (within the key-refresh
-/// interval), and from then on refuses every token it signed, remembered or not.
-///
-/// The only active key is not revoked unless a successor is rotated in first: without one,
-/// every instance would be left with nothing to sign with until restarted. Returns the
-/// successor, if one was rotated in.
-pub async fn revoke_signing_key(
-    store: &Store,
-    now: Timestamp,
-    kid: &str,
-    when_active: WhenActive<'_>,
-) -> Result<Option<SigningKeyRow>, AdminError> {
-    let key = store.find_signing_key(kid).await?.ok_or_else(|| AdminError::NoSuchSigningKey(kid.into()))?;
-    let successor = match (key.state(), when_active) {
-        (KeyState::Revoked { .. }, _) => return Err(AdminError::SigningKeyAlreadyRevoked(kid.into())),
-        (KeyState::Active, WhenActive::RotateFirst(master, algorithm)) => {
-            Some(rotate_keys(store, master, algorithm, now).await?)
-        }
-        _ => None,
-    };
-    if store.revoke_signing_key(kid, now).await? {
-        return Ok(successor);
-    }
-    // Nothing changed: say why, as the database sees it now.
-    match store.find_signing_key(kid).await?.map(|key| key.state()) {
-        None => Err(AdminError::NoSuchSigningKey(kid.into())),
-        Some(KeyState::Revoked { .. }) => Err(AdminError::SigningKeyAlreadyRevoked(kid.into())),
-        Some(_) => Err(AdminError::OnlyActiveSigningKey(kid.into())),
-    }
 }
