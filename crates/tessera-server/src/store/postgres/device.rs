@@ -2,7 +2,7 @@
 //! redemption by compare-and-set, redemption starting the family in the same transaction)
 //! and the wrong-user-code counters.
 
-use super::{PostgresStore, insert_family, opt_ts, scope, ts, unique_violation};
+use super::{PostgresStore, claim_code_and_start_family, opt_ts, scope, ts, unique_violation};
 use crate::store::{DEVICE_COLUMNS, DeviceCodeRow, DeviceDecision, StoreError, StoreResult};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -122,23 +122,9 @@ impl PostgresStore {
         family: &Family,
         first_token: Option<(&TokenHash, Timestamp)>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query(
-            "UPDATE device_codes SET redeemed_at = $1, family_id = $2 WHERE device_code_hash = $3 \
-             AND status = 'approved' AND redeemed_at IS NULL AND expires_at > $1",
-        )
-        .bind(now.millis())
-        .bind(family.id.as_str())
-        .bind(device_code_hash.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_family(&mut tx, family, first_token).await?;
-        tx.commit().await?;
-        Ok(true)
+        let claim = "UPDATE device_codes SET redeemed_at = $1, family_id = $2 WHERE device_code_hash = $3 \
+                     AND status = 'approved' AND redeemed_at IS NULL AND expires_at > $1";
+        claim_code_and_start_family(self, claim, device_code_hash, now, family, first_token).await
     }
 
     pub async fn device_code_failures(&self, subject: &str, window_opened_after: Timestamp) -> StoreResult<i64> {

@@ -17,6 +17,33 @@ use sqlx::{AnyPool, Executor, Row};
 use std::time::Duration;
 use tessera_core::{Family, Scope, Timestamp, TokenHash};
 
+/// Redeems a one-time code and starts the family it grants, in one transaction: `claim` is an
+/// UPDATE that binds `$1` now, `$2` the family id and `$3` the code's hash, and changes one row
+/// (the compare-and-set) or none. False, changing nothing, if it changed none.
+async fn claim_code_and_start_family(
+    store: &PostgresStore,
+    claim: &'static str,
+    code_hash: &TokenHash,
+    now: Timestamp,
+    family: &Family,
+    first_token: Option<(&TokenHash, Timestamp)>,
+) -> StoreResult<bool> {
+    let mut tx = store.writer.begin().await?;
+    let done = sqlx::query(claim)
+        .bind(now.millis())
+        .bind(family.id.as_str())
+        .bind(code_hash.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    insert_family(&mut tx, family, first_token).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Inserts a family and, if given, its first refresh token (hash, idle expiry).
 async fn insert_family(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,

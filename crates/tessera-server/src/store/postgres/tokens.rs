@@ -4,7 +4,7 @@
 use super::super::refresh::{CAP_PENDING_CODES, PENDING_CODES_PER_USER};
 use super::super::rows::USER_COLUMNS;
 use super::super::{AuthorizationCodeRow, PersonalAccessTokenRow, StoreResult, UserRow};
-use super::{PAT_SELECT, PostgresStore, insert_family, opt_ts};
+use super::{PAT_SELECT, PostgresStore, claim_code_and_start_family, opt_ts};
 use tessera_core::{Family, FamilyId, Jti, Timestamp, TokenHash, UserId};
 
 impl PostgresStore {
@@ -112,22 +112,9 @@ impl PostgresStore {
         family: &Family,
         first_token: Option<(&TokenHash, Timestamp)>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query(
-            "UPDATE authorization_codes SET used_at = $1, family_id = $2 WHERE code_hash = $3 AND used_at IS NULL",
-        )
-        .bind(now.millis())
-        .bind(family.id.as_str())
-        .bind(hash.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_family(&mut tx, family, first_token).await?;
-        tx.commit().await?;
-        Ok(true)
+        let claim =
+            "UPDATE authorization_codes SET used_at = $1, family_id = $2 WHERE code_hash = $3 AND used_at IS NULL";
+        claim_code_and_start_family(self, claim, hash, now, family, first_token).await
     }
 
     pub async fn insert_browser_session(
