@@ -130,12 +130,21 @@ impl TestServer {
     }
 
     pub async fn user(&self, username: &str, password: &str) -> String {
+        self.user_with(username, password, false).await
+    }
+
+    /// A user with the admin flag (the console's).
+    pub async fn admin(&self, username: &str, password: &str) -> String {
+        self.user_with(username, password, true).await
+    }
+
+    async fn user_with(&self, username: &str, password: &str, is_admin: bool) -> String {
         match create_user(
             self.store(),
             self.clock.now(),
             username,
             Some(format!("{username}@example.test")),
-            false,
+            is_admin,
             Password::new(password.into()),
         )
         .await

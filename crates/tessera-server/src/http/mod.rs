@@ -5,6 +5,7 @@
 pub mod access_log;
 mod authorize;
 mod client_address;
+mod console;
 mod cors;
 mod device;
 mod dpop;
@@ -12,6 +13,7 @@ mod error;
 mod limits;
 mod oidc;
 pub mod params;
+pub mod web;
 
 pub use access_log::{AccessLog, AccessLogWriter};
 pub use error::{ApiError, BearerRefusal};
@@ -65,7 +67,10 @@ pub fn router(state: AppState, access_log: Option<AccessLog>) -> Router {
         .route("/.well-known/openid-configuration", get(openid_configuration).layer(public))
         .route("/api/1.0/users/me", get(users_me).layer(browser_apps))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        // The pages for people: sign-in, the admin console, the account page (`web`).
+        .merge(web::routes())
+        .merge(console::routes());
     // The observer is outside the limits, so that refusals are counted and logged too.
     limits::limit_requests(routes, state.config())
         .layer(middleware::from_fn_with_state(observer, observe_request))

@@ -10,6 +10,7 @@
 //! [`revocation_cache`], [`verified_tokens`].
 
 mod allowed_origins;
+pub mod audit;
 pub mod authorization;
 mod bearer;
 mod client_cache;

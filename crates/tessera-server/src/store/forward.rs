@@ -246,3 +246,13 @@ forward! {
     /// Remembers a DPoP proof until `expires_at`; whether it is new (the replay check).
     fn remember_dpop_proof(&self, proof: &TokenHash, expires_at: Timestamp, now: Timestamp) -> StoreResult<bool>;
 }
+
+// The audit log (store/{sqlite,postgres}/audit.rs).
+forward! {
+    /// Appends one event to the audit log.
+    fn insert_audit(&self, entry: &super::audit::AuditRow) -> StoreResult<()>;
+    /// The events `query` selects, newest first.
+    fn list_audit(&self, query: &super::audit::AuditQuery) -> StoreResult<Vec<super::audit::AuditRow>>;
+    /// Deletes up to `batch` of the oldest events from before `before`; how many went.
+    fn purge_audit(&self, before: Timestamp, batch: i64) -> StoreResult<u64>;
+}

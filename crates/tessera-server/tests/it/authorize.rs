@@ -24,6 +24,13 @@ pub(crate) struct Page {
     headers: reqwest::header::HeaderMap,
 }
 
+impl Page {
+    /// A response header's value; empty when absent.
+    pub(crate) fn header(&self, name: &str) -> String {
+        self.headers.get(name).map(|value| value.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+}
+
 impl<'a> Browser<'a> {
     pub(crate) fn new(fixture: &'a Fixture) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -412,10 +419,9 @@ fn cookie_attributes(page: &Page, name: &str) -> std::collections::BTreeSet<Stri
 async fn the_browser_cookies_keep_their_attributes() {
     // Out of reach of scripts, left off cross-site POSTs, and the session cookie expiring with
     // the session (8 hours). Behind an https issuer they are `__Host-` cookies (RFC 6265bis
-    // §4.1.3.2: `Secure`, `Path=/`, no `Domain`), which no sibling host can set or shadow;
-    // over plain http, scoped to the endpoint.
-    for (issuer, prefix, scope) in [(None, "", "path=/oauth"), (Some("https://auth.example.test"), "__Host-", "path=/")]
-    {
+    // §4.1.3.2: `Secure`, `Path=/`, no `Domain`), which no sibling host can set or shadow.
+    // `Path=/` either way: the console and the account page share the session.
+    for (issuer, prefix, scope) in [(None, "", "path=/"), (Some("https://auth.example.test"), "__Host-", "path=/")] {
         let fixture = Fixture::with(RawConfig { issuer: issuer.map(str::to_owned), ..RawConfig::default() }).await;
         let mut browser = Browser::new(&fixture);
         let query = request(&fixture.app.client_id, &[]);

@@ -59,3 +59,5 @@ mod scale_out;
 mod spa;
 mod throttle;
 mod token_endpoint;
+mod web;
+mod web_browser;

@@ -1,9 +1,9 @@
-//! The authorization endpoint's two browser cookies, read from `Cookie` and written as
-//! `Set-Cookie` with the `cookie` crate. Both are `HttpOnly` and `SameSite=Lax`. When the
-//! issuer is served over HTTPS they are `__Host-` cookies (`Secure`, `Path=/`, no `Domain`:
-//! RFC 6265bis §4.1.3.2), which a sibling host cannot set or shadow; over plain HTTP (a
-//! development set-up) they are scoped to `/oauth`, which holds the authorization endpoint
-//! and the end-session endpoint (`/oauth/logout`), which must see the session to end it.
+//! The browser cookies of the authorization endpoint and the web pages (`/console`,
+//! `/account`), read from `Cookie` and written as `Set-Cookie` with the `cookie` crate. Both
+//! are `HttpOnly`, `SameSite=Lax` and `Path=/` (the session is shared by `/oauth/*`, the
+//! console and the account page). When the issuer is served over HTTPS they are `__Host-`
+//! cookies (`Secure`, no `Domain`: RFC 6265bis §4.1.3.2), which a sibling host cannot set or
+//! shadow; over plain HTTP (a development set-up) they have no such protection.
 
 use crate::service::authorization::SESSION_TTL;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -42,9 +42,8 @@ impl Jar {
 }
 
 /// The value of the request's cookie `jar`, if it has a non-empty one. When a browser sends
-/// the name twice, the first wins: browsers send the cookie with the longest path first, which
-/// over HTTP is ours rather than one planted for `/` by a sibling host (over HTTPS the
-/// `__Host-` prefix keeps such cookies out altogether).
+/// the name twice, the first wins (over HTTPS the `__Host-` prefix keeps a sibling host's
+/// cookies out altogether).
 pub fn read(headers: &HeaderMap, jar: Jar, transport: Transport) -> Option<String> {
     let name = jar.name(transport);
     headers
@@ -69,11 +68,9 @@ pub fn session(session: &str, transport: Transport) -> Cookie<'static> {
 }
 
 fn base(jar: Jar, value: &str, transport: Transport) -> cookie::CookieBuilder<'static> {
-    let builder = Cookie::build((jar.name(transport), value.to_owned())).http_only(true).same_site(SameSite::Lax);
-    match transport {
-        Transport::Https => builder.path("/").secure(true),
-        Transport::Http => builder.path("/oauth"),
-    }
+    let builder =
+        Cookie::build((jar.name(transport), value.to_owned())).http_only(true).same_site(SameSite::Lax).path("/");
+    builder.secure(transport == Transport::Https)
 }
 
 /// The session cookie, expired: the browser drops it (logout).

@@ -3,8 +3,8 @@
 //! headers that keep it uncached, unframed and free of scripts.
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use std::collections::HashMap;
 use tessera_core::Scope;
 
@@ -105,24 +105,9 @@ pub fn page(status: StatusCode, page: &impl Template) -> Response {
 /// A page with the headers every authorization page carries: never cached, never framed
 /// (clickjacking on a consent button), no scripts at all.
 fn render(status: StatusCode, page: &impl Template) -> Response {
-    let html = match page.render() {
-        Ok(html) => html,
-        Err(error) => {
-            // Only a failing `Display` of a value can get here; nothing secret is printed.
-            tracing::error!(%error, "cannot render an authorization page");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error; it has been logged").into_response();
-        }
-    };
-    let mut response = (status, Html(html)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
+    crate::http::web::render::html_page(
+        status,
+        page,
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+    )
 }
