@@ -4,6 +4,8 @@
 //! running server every documented method is served and every other one is `405`, with the
 //! CORS that the document's `x-tessera-cors` says.
 
+mod responses;
+
 use crate::helpers::{Fixture, repository_root};
 use reqwest::Method;
 use serde_json::Value;
