@@ -81,14 +81,15 @@ fn routes_in_source(directory: &Path, routes: &mut BTreeSet<String>, prefixes: &
     }
 }
 
-/// The string literal each `call` in `source` begins with.
+/// The string literal each `call` in `source` begins with, as an OpenAPI path template.
 fn path_literals(file: &Path, source: &str, call: &str) -> Vec<String> {
     source
         .match_indices(call)
         .map(|(at, _)| {
             let rest = source[at + call.len()..].trim_start();
             match rest.strip_prefix('"').and_then(|rest| rest.split_once('"')) {
-                Some((literal, _)) => literal.to_owned(),
+                // axum's catch-all `{*rest}` is OpenAPI's `{rest}`.
+                Some((literal, _)) => literal.replace("{*", "{"),
                 None => panic!(
                     "{}: a route path that is not a string literal: {call}{}",
                     file.display(),
@@ -97,6 +98,30 @@ fn path_literals(file: &Path, source: &str, call: &str) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// `path` with each `{parameter}` replaced by the `example` the document gives it (a file that
+/// exists, say, for static assets), or else by `sample`.
+fn concrete_path(path: &str, item: &Value) -> String {
+    let parameters: Vec<&Value> = std::iter::once(item)
+        .chain(item.as_object().into_iter().flat_map(|operations| operations.values()))
+        .filter_map(|holder| holder.get("parameters").and_then(Value::as_array))
+        .flatten()
+        .filter(|parameter| parameter["in"] == "path")
+        .collect();
+    let example = |name: &str| {
+        parameters
+            .iter()
+            .find(|parameter| parameter["name"] == name)
+            .and_then(|parameter| parameter["example"].as_str())
+    };
+    path.split('/')
+        .map(|part| match part.strip_prefix('{').and_then(|part| part.strip_suffix('}')) {
+            Some(name) => example(name).unwrap_or("sample"),
+            None => part,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[tokio::test]
@@ -129,12 +154,7 @@ async fn documents_exactly_the_routes_of_the_router() {
     let mut wrong = Vec::new();
     for (path, item) in paths {
         let cors = item.get("x-tessera-cors").and_then(Value::as_str);
-        // A sample value for any path parameter.
-        let concrete = path
-            .split('/')
-            .map(|part| if part.starts_with('{') { "sample" } else { part })
-            .collect::<Vec<_>>()
-            .join("/");
+        let concrete = concrete_path(path, item);
         for method in METHODS {
             let expected = match method {
                 "HEAD" => item.get("get").is_some(),
