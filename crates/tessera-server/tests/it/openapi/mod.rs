@@ -51,7 +51,7 @@ async fn served_document_is_valid_openapi_3_1() {
     let (valid, printed) = validate(&document, &fixture.server.directory.join("openapi.json")).await;
     assert!(valid, "openapi-spec-validator refuses /openapi.json:\n{printed}");
 
-    // The validator does judge: the same document with a broken reference is refused.
+    // The validator does judge: the same document with a malformed request body is refused.
     let mut broken = document.clone();
     broken["paths"]["/oauth/token"]["post"]["requestBody"] = serde_json::json!({ "content": 7 });
     let (valid, _) = validate(&broken, &fixture.server.directory.join("broken.json")).await;
