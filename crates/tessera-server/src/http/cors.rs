@@ -5,7 +5,8 @@
 //!   revocation, userinfo, `/api/1.0/users/me`): only origins some client registered
 //!   (`--allowed-origin`), echoed back with `Vary: Origin`; never credentials (cookies), since
 //!   these endpoints authenticate by token or client id, never by the browser session.
-//! - [`public_documents`] on the metadata documents and JWKS: `Access-Control-Allow-Origin: *`.
+//! - [`public_documents`] on the metadata documents, JWKS and `/openapi.json`:
+//!   `Access-Control-Allow-Origin: *`.
 //!   They are public, the same for every caller, carry no credentials and reveal nothing a
 //!   server-side fetch would not; `*` lets any relying party's script discover the issuer
 //!   before it is registered anywhere, and the Fetch standard forbids credentials with `*`.

@@ -12,6 +12,7 @@ mod dpop;
 mod error;
 mod limits;
 mod oidc;
+mod openapi;
 pub mod params;
 pub mod web;
 
@@ -64,7 +65,8 @@ pub fn router(state: AppState, access_log: Option<AccessLog>) -> Router {
         .merge(oauth)
         .route("/oauth/jwks", get(jwks).layer(public.clone()))
         .route("/.well-known/oauth-authorization-server", get(metadata).layer(public.clone()))
-        .route("/.well-known/openid-configuration", get(openid_configuration).layer(public))
+        .route("/.well-known/openid-configuration", get(openid_configuration).layer(public.clone()))
+        .route("/openapi.json", openapi::route(state.issuer()).layer(public))
         .route("/api/1.0/users/me", get(users_me).layer(browser_apps))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

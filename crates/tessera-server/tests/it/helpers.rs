@@ -85,6 +85,11 @@ impl Fixture {
     }
 }
 
+/// The repository's root, where `recipes/`, `interop/` and `target/recipes/` are.
+pub fn repository_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 pub fn str_field(body: &Value, name: &str) -> String {
     body[name].as_str().unwrap_or_else(|| panic!("no string `{name}` in {body}")).to_owned()
 }

@@ -1,13 +1,8 @@
 //! The guide's recipes, run as the guide writes them (`recipes/` at the repository root)
 //! against a real server: only the host, refresh token, client id and secret are substituted.
 
-use crate::helpers::{Fixture, str_field};
-use std::path::PathBuf;
+use crate::helpers::{Fixture, repository_root, str_field};
 use tokio::process::Command;
-
-fn repository_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Runs a recipe after substitution; returns its standard output. Asynchronously: the server
 /// under test runs on this same runtime.
