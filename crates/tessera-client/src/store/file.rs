@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::private_fs::{create_private_dir, lock_exclusive, private_file_options, restrict_dir_permissions, sync_dir};
-use super::{CredentialStore, StoreLock, default_dir, validate_profile_name};
+use super::{CredentialStore, StoreLock, default_dir, key_file, validate_profile_name};
+use crate::dpop::DpopKey;
 use crate::error::StoreError;
 use crate::profile::Profile;
 
@@ -45,6 +46,11 @@ impl FileStore {
     /// The profile file.
     pub fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.profile))
+    }
+
+    /// The profile's DPoP key file (made by the first DPoP login).
+    pub fn dpop_key_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.dpop.pem", self.profile))
     }
 
     fn lock_path(&self) -> PathBuf {
@@ -131,6 +137,7 @@ impl CredentialStore for FileStore {
     }
 
     fn delete(&self) -> Result<(), StoreError> {
+        key_file::remove(&self.dpop_key_path())?;
         let path = self.path();
         match fs::remove_file(&path) {
             Ok(()) => {}
@@ -145,13 +152,18 @@ impl CredentialStore for FileStore {
             source,
         })
     }
+
+    fn dpop_key(&self) -> Result<DpopKey, StoreError> {
+        self.ensure_dir()?;
+        key_file::load_or_create(&self.dir, &self.dpop_key_path())
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::profile::{ClientSettings, TokenSet};
+    use crate::profile::{ClientSettings, TokenSet, TokenType};
     use oauth2::{AccessToken, ClientSecret, RefreshToken};
     use std::fs::File;
     use tempfile::TempDir;
@@ -165,6 +177,7 @@ mod tests {
             ),
             tokens: TokenSet {
                 access_token: AccessToken::new("access".into()),
+                token_type: TokenType::Bearer,
                 obtained_at: 1_700_000_000,
                 expires_at: Some(1_700_003_600),
                 refresh_token: Some(RefreshToken::new(refresh_token.into())),
