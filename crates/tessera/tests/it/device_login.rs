@@ -192,14 +192,7 @@ async fn tessera_login_device_dpop_binds_the_tokens_to_the_profiles_key() {
     assert!(output.stderr.contains(&format!("as {USERNAME}")), "{}", output.stderr);
 
     let store = FileStore::in_dir(fixture.dir.config_home().join("tessera"), "tv").unwrap();
-    let stored = store.load().unwrap().expect("the profile is stored");
-    assert_eq!(stored.tokens.token_type, tessera_client::TokenType::Dpop);
-    let payload = stored.tokens.access_token.secret().split('.').nth(1).unwrap().to_owned();
-    let claims: serde_json::Value = serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(claims["cnf"]["jkt"], store.dpop_key().unwrap().thumbprint(), "{claims}");
+    crate::dpop_login::assert_bound_to_the_profiles_key(&store);
     let me = Tessera::in_dir(&fixture.dir).args(["api", "/api/1.0/users/me", "--profile", "tv"]).run().await.success();
     assert_eq!(me.json()["username"], USERNAME);
     let refreshed = Tessera::in_dir(&fixture.dir).args(["token", "refresh", "--profile", "tv"]).run().await.success();

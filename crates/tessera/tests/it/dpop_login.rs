@@ -64,6 +64,15 @@ fn claims(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
 
+/// Asserts that the profile in `store` holds a DPoP access token bound to the profile's key.
+pub fn assert_bound_to_the_profiles_key(store: &FileStore) {
+    let stored = store.load().unwrap().expect("the profile is stored");
+    assert!(stored.client.dpop, "the profile remembers it is DPoP-bound");
+    assert_eq!(stored.tokens.token_type, TokenType::Dpop);
+    let claims = claims(stored.tokens.access_token.secret());
+    assert_eq!(claims["cnf"], json!({ "jkt": store.dpop_key().unwrap().thumbprint() }), "{claims}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tessera_login_dpop_binds_the_profile_and_later_commands_prove_its_key() {
     for nonce in ["off", "on"] {
@@ -89,10 +98,7 @@ async fn tessera_login_dpop_binds_the_profile_and_later_commands_prove_its_key()
             let mode = std::fs::metadata(store.dpop_key_path()).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
-        let stored = store.load().unwrap().unwrap();
-        assert!(stored.client.dpop);
-        assert_eq!(stored.tokens.token_type, TokenType::Dpop);
-        assert_eq!(claims(stored.tokens.access_token.secret())["cnf"], json!({ "jkt": key.thumbprint() }));
+        assert_bound_to_the_profiles_key(&store);
 
         let me = fixture.tessera().args(["api", ME, "--profile", "work"]).run().await.success();
         assert_eq!(me.json()["username"], USERNAME, "nonce {nonce}");
