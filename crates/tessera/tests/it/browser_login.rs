@@ -117,6 +117,18 @@ impl BrowserLogin {
     }
 }
 
+/// Signs in at the printed URL, clicks `button` (`#approve` or `#deny`) on the consent page and
+/// waits for the browser to reach the command's redirect URI.
+async fn sign_in_and_answer(browser: &Browser, login: &BrowserLogin, button: &str) {
+    let redirect_uri = login.redirect_uri();
+    browser.goto(&login.url).await.unwrap();
+    browser.wait_for("#username", PAGE_WAIT).await.unwrap().send_keys(USERNAME).await.unwrap();
+    browser.find("#password").await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find("#login").await.unwrap().click().await.unwrap();
+    browser.wait_for(button, PAGE_WAIT).await.unwrap().click().await.unwrap();
+    browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tessera_login_browser_prints_the_url_waits_for_consent_and_stores_a_working_profile() {
     let fixture = Fixture::start("login-browser").await;
@@ -127,12 +139,7 @@ async fn tessera_login_browser_prints_the_url_waits_for_consent_and_stores_a_wor
     assert!(redirect_uri.starts_with("http://127.0.0.1:") && redirect_uri.ends_with("/callback"), "{redirect_uri}");
 
     let browser = Browser::start().await.unwrap();
-    browser.goto(&login.url).await.unwrap();
-    browser.wait_for("#username", PAGE_WAIT).await.unwrap().send_keys(USERNAME).await.unwrap();
-    browser.find("#password").await.unwrap().send_keys(PASSWORD).await.unwrap();
-    browser.find("#login").await.unwrap().click().await.unwrap();
-    browser.wait_for("#approve", PAGE_WAIT).await.unwrap().click().await.unwrap();
-    browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await.unwrap();
+    sign_in_and_answer(&browser, &login, "#approve").await;
     let message = browser.wait_for("#message", PAGE_WAIT).await.unwrap().text().await.unwrap();
     assert!(message.contains("You can close this window"), "{message}");
 
@@ -157,15 +164,9 @@ async fn tessera_login_browser_prints_the_url_waits_for_consent_and_stores_a_wor
 async fn declining_consent_fails_tessera_login_browser_and_stores_nothing() {
     let fixture = Fixture::start("login-browser-deny").await;
     let login = fixture.start_login("default").await;
-    let redirect_uri = login.redirect_uri();
 
     let browser = Browser::start().await.unwrap();
-    browser.goto(&login.url).await.unwrap();
-    browser.wait_for("#username", PAGE_WAIT).await.unwrap().send_keys(USERNAME).await.unwrap();
-    browser.find("#password").await.unwrap().send_keys(PASSWORD).await.unwrap();
-    browser.find("#login").await.unwrap().click().await.unwrap();
-    browser.wait_for("#deny", PAGE_WAIT).await.unwrap().click().await.unwrap();
-    browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await.unwrap();
+    sign_in_and_answer(&browser, &login, "#deny").await;
 
     let output = login.wait().await;
     assert_eq!(output.code(), Some(1), "{}", output.stderr);
@@ -215,14 +216,8 @@ async fn a_forged_redirect_does_not_end_tessera_login_browser() {
 async fn tessera_login_browser_dpop_binds_the_access_tokens_to_the_profiles_key() {
     let fixture = Fixture::start("login-browser-dpop").await;
     let login = fixture.start_login_with("work", &["--dpop"]).await;
-    let redirect_uri = login.redirect_uri();
     let browser = Browser::start().await.unwrap();
-    browser.goto(&login.url).await.unwrap();
-    browser.wait_for("#username", PAGE_WAIT).await.unwrap().send_keys(USERNAME).await.unwrap();
-    browser.find("#password").await.unwrap().send_keys(PASSWORD).await.unwrap();
-    browser.find("#login").await.unwrap().click().await.unwrap();
-    browser.wait_for("#approve", PAGE_WAIT).await.unwrap().click().await.unwrap();
-    browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await.unwrap();
+    sign_in_and_answer(&browser, &login, "#approve").await;
     let output = login.wait().await.success();
     assert!(output.stderr.contains("the tokens are bound to the DPoP key"), "{}", output.stderr);
     assert!(output.stderr.contains(&format!("as {USERNAME}")), "{}", output.stderr);
