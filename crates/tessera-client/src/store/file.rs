@@ -284,6 +284,45 @@ mod tests {
         store.delete().unwrap();
     }
 
+    /// The DPoP key file: made once (racing makers end up with one key), private, the same key
+    /// on every later read, and deleted with the profile.
+    #[test]
+    fn the_dpop_key_is_made_once_and_deleted_with_the_profile() {
+        let temp = TempDir::new().unwrap();
+        let dir = temp.path().join("tessera");
+        let makers: Vec<_> = (0..8)
+            .map(|_| {
+                let store = FileStore::in_dir(&dir, "default").unwrap();
+                std::thread::spawn(move || store.dpop_key().unwrap().thumbprint().to_owned())
+            })
+            .collect();
+        let mut thumbprints: Vec<_> = makers.into_iter().map(|maker| maker.join().unwrap()).collect();
+        thumbprints.dedup();
+        assert_eq!(thumbprints.len(), 1, "{thumbprints:?}");
+        let store = FileStore::in_dir(&dir, "default").unwrap();
+        assert_eq!(store.dpop_key().unwrap().thumbprint(), thumbprints[0]);
+        #[cfg(unix)]
+        assert_eq!(mode(&store.dpop_key_path()), 0o600);
+        let names: Vec<_> =
+            fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names, ["default.dpop.pem"], "no temporary file is left");
+
+        store.save(&profile("tsr_one")).unwrap();
+        store.delete().unwrap();
+        assert!(!store.dpop_key_path().exists());
+        assert_ne!(store.dpop_key().unwrap().thumbprint(), thumbprints[0], "a new login gets a new key");
+    }
+
+    #[test]
+    fn a_damaged_dpop_key_file_is_reported_without_its_content() {
+        let temp = TempDir::new().unwrap();
+        let store = FileStore::in_dir(temp.path(), "default").unwrap();
+        fs::write(store.dpop_key_path(), "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n").unwrap();
+        let error = store.dpop_key().unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
+        assert!(!error.to_string().contains("c2VjcmV0"), "{error}");
+    }
+
     #[test]
     fn the_lock_is_exclusive_between_two_open_files() {
         let temp = TempDir::new().unwrap();
