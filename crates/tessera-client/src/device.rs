@@ -92,9 +92,11 @@ impl DeviceLogin {
                 }
             }
         };
+        // Each poll gets its own proof (RFC 9449 §5) when the settings ask for DPoP.
+        let transport = source.transport(&settings).await?;
         let response: GrantResponse = client
             .exchange_device_access_token(&details)
-            .request_async(source.http_client(), sleep, None)
+            .request_async(&transport, sleep, None)
             .await
             .map_err(|error| map_request_error(&settings.token_endpoint, error))?;
         source.store_login(settings, &response, polled_at.load(Ordering::Relaxed)).await

@@ -107,6 +107,10 @@ pub enum ClientError {
     #[error("the server's id token is not valid: {0}; nothing was stored")]
     IdToken(crate::id_token::IdTokenError),
 
+    /// A DPoP proof (RFC 9449) could not be made with the profile's key.
+    #[error("DPoP: {0}")]
+    Dpop(#[from] crate::dpop::DpopKeyError),
+
     /// The profile holds no id token: the login did not ask for (or was not granted) the
     /// `openid` scope.
     #[error("this login has no id token: log in again with the openid scope to get one")]

@@ -16,6 +16,10 @@
 //! - [`TokenSource::login_with_password`] (RFC 6749 §4.3) or [`TokenSource::login_with_browser`]
 //!   (the authorization-code grant with PKCE on a loopback redirect, RFC 7636 and RFC 8252) store
 //!   the first tokens.
+//! - With [`ClientSettings::dpop`], every token request carries a DPoP proof (RFC 9449) by the
+//!   profile's own P-256 key ([`CredentialStore::dpop_key`], a 0600 file beside the tokens), so
+//!   the tokens are bound to it; [`ApiClient`] then presents them as `Authorization: DPoP` with a
+//!   proof, and both answer a server's `use_dpop_nonce` by asking once more with its nonce.
 //! - A dead refresh token ends in [`ClientError::LoginRequired`]; OAuth errors keep the server's
 //!   `error` code ([`ClientError::oauth_error`]); secrets print `[redacted]` in `Debug`.
 //!
@@ -76,6 +80,7 @@ mod browser;
 mod clock;
 mod device;
 mod discovery;
+mod dpop;
 mod error;
 mod id_token;
 mod oauth;
@@ -88,9 +93,10 @@ pub use browser::{AuthorizationCodeLogin, CALLBACK_PATH, DEFAULT_LOGIN_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
 pub use device::{DeviceLogin, device_authorization_endpoint};
 pub use discovery::{Discovery, OPENID_LOGIN_SCOPES, ServerMetadata, discover, metadata_urls, with_openid_scopes};
+pub use dpop::{DpopKey, DpopKeyError, access_token_hash};
 pub use error::{ClientError, OAuthError, StoreError};
 pub use id_token::{IAT_LEEWAY_SECONDS, IdToken, IdTokenClaims, IdTokenError};
-pub use profile::{ClientAuthMethod, ClientSettings, Profile, TokenResponse, TokenSet, refresh_margin};
+pub use profile::{ClientAuthMethod, ClientSettings, Profile, TokenResponse, TokenSet, TokenType, refresh_margin};
 pub use source::{
     LogoutMode, LogoutOutcome, NotRevokedReason, REFRESH_ATTEMPT_TIMEOUT, REFRESH_BUDGET, TokenSource, http_client,
 };

@@ -1,6 +1,7 @@
 //! The protocol exchanges: the authorization request with PKCE, the authorization-code, password
-//! and refresh grants done by the `oauth2` crate, RFC 7009 revocation with reqwest, and their
-//! errors mapped to [`ClientError`].
+//! and refresh grants done by the `oauth2` crate (through a [`Transport`] that adds DPoP proofs
+//! when the profile uses them), RFC 7009 revocation with reqwest, and their errors mapped to
+//! [`ClientError`].
 
 use std::borrow::Cow;
 
@@ -15,9 +16,10 @@ use oauth2::{
     StandardTokenResponse, TokenResponse as _, TokenUrl,
 };
 
+use crate::dpop::transport::Transport;
 use crate::error::{ClientError, OAuthError};
 use crate::id_token::IdToken;
-use crate::profile::{ClientAuthMethod, ClientSettings, TokenResponse, TokenSet};
+use crate::profile::{ClientAuthMethod, ClientSettings, TokenResponse, TokenSet, TokenType};
 
 /// The one field OpenID Connect adds to the token response (Core §3.1.3.3).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -99,7 +101,7 @@ pub(crate) fn authorization_request(
 /// The authorization-code grant (RFC 6749 §4.1.3) with the PKCE code verifier (RFC 7636 §4.5).
 /// `redirect_uri` must be the one of the authorization request.
 pub(crate) async fn authorization_code_grant(
-    http: &reqwest::Client,
+    http: &Transport,
     settings: &ClientSettings,
     code: AuthorizationCode,
     pkce_verifier: PkceCodeVerifier,
@@ -117,7 +119,7 @@ pub(crate) async fn authorization_code_grant(
 
 /// The password grant (RFC 6749 §4.3).
 pub(crate) async fn password_grant(
-    http: &reqwest::Client,
+    http: &Transport,
     settings: &ClientSettings,
     username: &str,
     password: &ResourceOwnerPassword,
@@ -135,7 +137,7 @@ pub(crate) async fn password_grant(
 /// The refresh grant (RFC 6749 §6). No `scope` is sent, so the new access token keeps the
 /// original grant's scope.
 pub(crate) async fn refresh_grant(
-    http: &reqwest::Client,
+    http: &Transport,
     settings: &ClientSettings,
     refresh_token: &RefreshToken,
 ) -> Result<GrantResponse, ClientError> {
@@ -220,6 +222,7 @@ pub(crate) fn token_set(response: &GrantResponse, requested_at: u64, previous: O
         .or_else(|| previous.and_then(|previous| previous.scope.clone()));
     TokenSet {
         access_token: response.access_token().clone(),
+        token_type: TokenType::from_response(response.token_type().as_ref()),
         obtained_at: requested_at,
         expires_at: response.expires_in().map(|lifetime| requested_at.saturating_add(lifetime.as_secs())),
         refresh_token: response
@@ -239,8 +242,9 @@ pub(crate) fn token_set(response: &GrantResponse, requested_at: u64, previous: O
 pub(crate) fn token_response(response: &GrantResponse) -> TokenResponse {
     TokenResponse {
         token_type: match response.token_type() {
-            // RFC 6750 spells it "Bearer"; oauth2 normalizes to lower case.
+            // RFC 6750 spells it "Bearer", RFC 9449 "DPoP"; oauth2 normalizes to lower case.
             BasicTokenType::Bearer => "Bearer".to_owned(),
+            other if TokenType::from_response(other.as_ref()) == TokenType::Dpop => "DPoP".to_owned(),
             other => other.as_ref().to_owned(),
         },
         access_token: response.access_token().clone(),

@@ -61,6 +61,11 @@ pub struct ClientSettings {
     /// The issuer's JWK set (RFC 8414 `jwks_uri`), which verifies id tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// Whether every token request carries a DPoP proof (RFC 9449 §5) by the profile's key
+    /// ([`CredentialStore::dpop_key`](crate::CredentialStore::dpop_key)), so the server binds
+    /// the tokens to it; set by `tessera login --dpop`. Absent in profiles written before DPoP.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop: bool,
 }
 
 impl ClientSettings {
@@ -87,6 +92,7 @@ impl ClientSettings {
             client_auth,
             scope: None,
             jwks_uri: None,
+            dpop: false,
         }
     }
 
@@ -101,11 +107,46 @@ impl ClientSettings {
     }
 }
 
+/// How an access token is presented to a resource (the token response's `token_type`,
+/// RFC 6749 §7.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenType {
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1).
+    #[default]
+    Bearer,
+    /// `Authorization: DPoP <token>` with a `DPoP` proof by the key the token is bound to
+    /// (RFC 9449 §7.1).
+    #[serde(rename = "DPoP")]
+    Dpop,
+}
+
+impl TokenType {
+    /// The type a token response names: `DPoP` (any case) or else a bearer token.
+    pub fn from_response(token_type: &str) -> Self {
+        if token_type.eq_ignore_ascii_case("dpop") { TokenType::Dpop } else { TokenType::Bearer }
+    }
+
+    /// The `Authorization` scheme, as RFC 6750 and RFC 9449 spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Bearer => "Bearer",
+            TokenType::Dpop => "DPoP",
+        }
+    }
+
+    fn is_bearer(&self) -> bool {
+        *self == TokenType::Bearer
+    }
+}
+
 /// The tokens of a profile and when they were obtained.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenSet {
     /// The current access token.
     pub access_token: AccessToken,
+    /// How to present it: `DPoP` when the server bound it to the profile's DPoP key.
+    #[serde(default, skip_serializing_if = "TokenType::is_bearer")]
+    pub token_type: TokenType,
     /// When the access token was requested, in Unix seconds (the start of its lifetime, as far as
     /// this client can tell).
     pub obtained_at: u64,
@@ -171,7 +212,7 @@ pub struct Profile {
 /// what `tessera token refresh` is for.
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenResponse {
-    /// Always `Bearer` for this server (RFC 6750).
+    /// `Bearer` (RFC 6750), or `DPoP` for a token bound to the profile's DPoP key (RFC 9449 §5).
     pub token_type: String,
     /// The new access token.
     pub access_token: AccessToken,
@@ -197,6 +238,7 @@ mod tests {
     fn tokens(obtained_at: u64, expires_in: Option<u64>) -> TokenSet {
         TokenSet {
             access_token: AccessToken::new("access".into()),
+            token_type: TokenType::Bearer,
             obtained_at,
             expires_at: expires_in.map(|expires_in| obtained_at + expires_in),
             refresh_token: Some(RefreshToken::new("tsr_refresh".into())),
@@ -273,6 +315,7 @@ mod tests {
             ),
             tokens: TokenSet {
                 access_token: AccessToken::new("access-token-value".into()),
+                token_type: TokenType::Dpop,
                 obtained_at: 1,
                 expires_at: Some(2),
                 refresh_token: Some(RefreshToken::new("tsr_refresh-token-value".into())),

@@ -22,7 +22,8 @@ impl TokenSource {
         let mut cached = self.cached.lock().await;
         let lock = self.on_store(|store| store.lock()).await?;
         let requested_at = unix_seconds(self.clock.now());
-        let response = oauth::password_grant(&self.http, &settings, username, password).await?;
+        let transport = self.transport(&settings).await?;
+        let response = oauth::password_grant(&transport, &settings, username, password).await?;
         self.check_id_token(&settings, &response, None, None).await?;
         self.keep(&mut cached, lock, settings, &response, requested_at).await
     }
@@ -41,8 +42,9 @@ impl TokenSource {
         let mut cached = self.cached.lock().await;
         let lock = self.on_store(|store| store.lock()).await?;
         let requested_at = unix_seconds(self.clock.now());
+        let transport = self.transport(&settings).await?;
         let response =
-            oauth::authorization_code_grant(&self.http, &settings, code, pkce_verifier, redirect_uri).await?;
+            oauth::authorization_code_grant(&transport, &settings, code, pkce_verifier, redirect_uri).await?;
         self.check_id_token(&settings, &response, Some(nonce.secret()), None).await?;
         self.keep(&mut cached, lock, settings, &response, requested_at).await
     }

@@ -61,6 +61,7 @@ impl TokenSource {
             }
         };
         self.on_store(|store| store.delete()).await?;
+        self.forget_dpop_key();
         drop(lock);
         *cached = None;
         Ok(outcome)

@@ -10,12 +10,15 @@ use oauth2::{AccessToken, RefreshToken};
 use tokio::sync::Mutex;
 
 use crate::clock::{Clock, SystemClock, unix_seconds};
+use crate::dpop::DpopKey;
+use crate::dpop::transport::Nonces;
 use crate::error::{ClientError, StoreError};
 use crate::id_token::jwks::JwksCache;
 use crate::oauth::{self, GrantResponse};
-use crate::profile::{ClientSettings, Profile, TokenResponse};
+use crate::profile::{ClientSettings, Profile, TokenResponse, TokenSet, TokenType};
 use crate::store::{CredentialStore, FileStore, StoreLock};
 
+mod dpop;
 mod login;
 mod logout;
 mod oidc;
@@ -56,6 +59,19 @@ enum Wanted<'a> {
     Replacing(&'a AccessToken),
 }
 
+/// An access token and the scheme it is presented with.
+#[derive(Debug, Clone)]
+pub(crate) struct Presentable {
+    pub access_token: AccessToken,
+    pub token_type: TokenType,
+}
+
+impl Presentable {
+    fn of(tokens: &TokenSet) -> Self {
+        Self { access_token: tokens.access_token.clone(), token_type: tokens.token_type }
+    }
+}
+
 /// Keeps an access token valid: [`access_token`](Self::access_token) returns the stored token
 /// while more than `min(60 s, 10 % of its lifetime)` remains, and refreshes it otherwise.
 ///
@@ -75,6 +91,10 @@ enum Wanted<'a> {
 /// - **`invalid_grant`**: the store is re-read once (another process may have rotated the token
 ///   without this one's lock, e.g. a copy of the profile); only if it holds the same dead token
 ///   does the call fail with [`ClientError::LoginRequired`].
+/// - **DPoP** (RFC 9449): when the profile's [`ClientSettings::dpop`] is set, every token request
+///   carries a fresh proof by the profile's key (the same key in every process, so a refresh
+///   proves the key its refresh token is bound to), and a `use_dpop_nonce` refusal is answered
+///   by one more request with the server's nonce.
 #[derive(Clone)]
 pub struct TokenSource {
     store: Arc<dyn CredentialStore>,
@@ -82,6 +102,10 @@ pub struct TokenSource {
     http: reqwest::Client,
     cached: Arc<Mutex<Option<Profile>>>,
     jwks: JwksCache,
+    /// The profile's DPoP key once read from the store (it never changes until logout).
+    dpop_key: Arc<std::sync::Mutex<Option<DpopKey>>>,
+    /// The DPoP nonces servers gave, by origin (the token endpoint's and the resources').
+    pub(crate) nonces: Arc<Nonces>,
 }
 
 impl fmt::Debug for TokenSource {
@@ -99,6 +123,8 @@ impl TokenSource {
             http: http_client()?,
             cached: Arc::new(Mutex::new(None)),
             jwks: JwksCache::default(),
+            dpop_key: Arc::default(),
+            nonces: Arc::default(),
         })
     }
 
@@ -132,8 +158,14 @@ impl TokenSource {
     }
 
     /// A valid access token, refreshed first if less than `min(60 s, 10 % of its lifetime)`
-    /// remains.
+    /// remains. A DPoP-bound one ([`TokenSet::token_type`]) must be sent with a proof: the
+    /// [`ApiClient`](crate::ApiClient) does that.
     pub async fn access_token(&self) -> Result<AccessToken, ClientError> {
+        Ok(self.presentable().await?.access_token)
+    }
+
+    /// [`access_token`](Self::access_token), with the scheme to present it with.
+    pub(crate) async fn presentable(&self) -> Result<Presentable, ClientError> {
         let mut cached = self.cached.lock().await;
         if cached.is_none() {
             // No lock needed to read: the store replaces the file atomically.
@@ -142,7 +174,7 @@ impl TokenSource {
         match cached.as_ref() {
             None => return Err(ClientError::NotLoggedIn),
             Some(profile) if !profile.tokens.needs_refresh(self.clock.now()) => {
-                return Ok(profile.tokens.access_token.clone());
+                return Ok(Presentable::of(&profile.tokens));
             }
             Some(_) => {}
         }
@@ -153,11 +185,16 @@ impl TokenSource {
     /// `invalid_token` (RFC 6750 §3.1). When another caller has already replaced it, that
     /// replacement is returned without a new refresh.
     pub async fn refresh_after_rejection(&self, rejected: &AccessToken) -> Result<AccessToken, ClientError> {
+        Ok(self.replacement(rejected).await?.access_token)
+    }
+
+    /// [`refresh_after_rejection`](Self::refresh_after_rejection), with the scheme.
+    pub(crate) async fn replacement(&self, rejected: &AccessToken) -> Result<Presentable, ClientError> {
         let mut cached = self.cached.lock().await;
         if let Some(profile) = cached.as_ref() {
             let tokens = &profile.tokens;
             if tokens.access_token.secret() != rejected.secret() && !tokens.needs_refresh(self.clock.now()) {
-                return Ok(tokens.access_token.clone());
+                return Ok(Presentable::of(tokens));
             }
         }
         self.renew(&mut cached, Wanted::Replacing(rejected)).await
@@ -183,7 +220,7 @@ impl TokenSource {
 
     /// Under the store's lock: re-reads the store, uses what it holds if that satisfies
     /// `wanted`, else refreshes and saves.
-    async fn renew(&self, cached: &mut Option<Profile>, wanted: Wanted<'_>) -> Result<AccessToken, ClientError> {
+    async fn renew(&self, cached: &mut Option<Profile>, wanted: Wanted<'_>) -> Result<Presentable, ClientError> {
         let (lock, stored) = self.lock_and_load(cached).await?;
         let now = self.clock.now();
         let stored_is_enough = !stored.tokens.needs_refresh(now)
@@ -193,12 +230,12 @@ impl TokenSource {
             };
         if stored_is_enough {
             tracing::debug!("using the access token another process stored");
-            let access_token = stored.tokens.access_token.clone();
+            let presentable = Presentable::of(&stored.tokens);
             *cached = Some(stored);
-            return Ok(access_token);
+            return Ok(presentable);
         }
-        let (access_token, _) = self.refresh_and_save(lock, stored, cached).await?;
-        Ok(access_token)
+        let (presentable, _) = self.refresh_and_save(lock, stored, cached).await?;
+        Ok(presentable)
     }
 
     /// Takes the store's lock and reads the profile under it.
@@ -219,15 +256,15 @@ impl TokenSource {
         lock: StoreLock,
         stored: Profile,
         cached: &mut Option<Profile>,
-    ) -> Result<(AccessToken, TokenResponse), ClientError> {
+    ) -> Result<(Presentable, TokenResponse), ClientError> {
         let (profile, response) = self.refresh(stored).await?;
         // Persistence before use: if this fails, nobody sees the new tokens, and the stored
         // refresh token is still the one the server's grace window recognizes.
         self.save(&profile).await?;
         drop(lock);
-        let access_token = profile.tokens.access_token.clone();
+        let presentable = Presentable::of(&profile.tokens);
         *cached = Some(profile);
-        Ok((access_token, response))
+        Ok((presentable, response))
     }
 
     /// Presents the stored refresh token; on `invalid_grant`, re-reads the store once and
@@ -280,10 +317,12 @@ impl TokenSource {
     ) -> Result<GrantResponse, ClientError> {
         let deadline = tokio::time::Instant::now() + REFRESH_BUDGET;
         let mut pauses = REFRESH_BACKOFF.iter();
+        // The same key as at login: a public client's refresh token is bound to it.
+        let transport = self.transport(settings).await?;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             let limit = remaining.min(REFRESH_ATTEMPT_TIMEOUT);
-            let attempt = tokio::time::timeout(limit, oauth::refresh_grant(&self.http, settings, refresh_token))
+            let attempt = tokio::time::timeout(limit, oauth::refresh_grant(&transport, settings, refresh_token))
                 .await
                 .unwrap_or_else(|_| {
                     Err(ClientError::Transport {

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::private_fs::{create_private_dir, lock_exclusive, private_file_options, restrict_dir_permissions, sync_dir};
-use super::{CredentialStore, StoreLock, default_dir, validate_profile_name};
+use super::{CredentialStore, StoreLock, default_dir, key_file, validate_profile_name};
+use crate::dpop::DpopKey;
 use crate::error::StoreError;
 use crate::profile::Profile;
 
@@ -45,6 +46,11 @@ impl FileStore {
     /// The profile file.
     pub fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.profile))
+    }
+
+    /// The profile's DPoP key file (made by the first DPoP login).
+    pub fn dpop_key_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.dpop.pem", self.profile))
     }
 
     fn lock_path(&self) -> PathBuf {
@@ -131,6 +137,7 @@ impl CredentialStore for FileStore {
     }
 
     fn delete(&self) -> Result<(), StoreError> {
+        key_file::remove(&self.dpop_key_path())?;
         let path = self.path();
         match fs::remove_file(&path) {
             Ok(()) => {}
@@ -145,13 +152,18 @@ impl CredentialStore for FileStore {
             source,
         })
     }
+
+    fn dpop_key(&self) -> Result<DpopKey, StoreError> {
+        self.ensure_dir()?;
+        key_file::load_or_create(&self.dir, &self.dpop_key_path())
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::profile::{ClientSettings, TokenSet};
+    use crate::profile::{ClientSettings, TokenSet, TokenType};
     use oauth2::{AccessToken, ClientSecret, RefreshToken};
     use std::fs::File;
     use tempfile::TempDir;
@@ -165,6 +177,7 @@ mod tests {
             ),
             tokens: TokenSet {
                 access_token: AccessToken::new("access".into()),
+                token_type: TokenType::Bearer,
                 obtained_at: 1_700_000_000,
                 expires_at: Some(1_700_003_600),
                 refresh_token: Some(RefreshToken::new(refresh_token.into())),
@@ -269,6 +282,45 @@ mod tests {
         store.delete().unwrap();
         assert!(store.load().unwrap().is_none());
         store.delete().unwrap();
+    }
+
+    /// The DPoP key file: made once (racing makers end up with one key), private, the same key
+    /// on every later read, and deleted with the profile.
+    #[test]
+    fn the_dpop_key_is_made_once_and_deleted_with_the_profile() {
+        let temp = TempDir::new().unwrap();
+        let dir = temp.path().join("tessera");
+        let makers: Vec<_> = (0..8)
+            .map(|_| {
+                let store = FileStore::in_dir(&dir, "default").unwrap();
+                std::thread::spawn(move || store.dpop_key().unwrap().thumbprint().to_owned())
+            })
+            .collect();
+        let mut thumbprints: Vec<_> = makers.into_iter().map(|maker| maker.join().unwrap()).collect();
+        thumbprints.dedup();
+        assert_eq!(thumbprints.len(), 1, "{thumbprints:?}");
+        let store = FileStore::in_dir(&dir, "default").unwrap();
+        assert_eq!(store.dpop_key().unwrap().thumbprint(), thumbprints[0]);
+        #[cfg(unix)]
+        assert_eq!(mode(&store.dpop_key_path()), 0o600);
+        let names: Vec<_> =
+            fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names, ["default.dpop.pem"], "no temporary file is left");
+
+        store.save(&profile("tsr_one")).unwrap();
+        store.delete().unwrap();
+        assert!(!store.dpop_key_path().exists());
+        assert_ne!(store.dpop_key().unwrap().thumbprint(), thumbprints[0], "a new login gets a new key");
+    }
+
+    #[test]
+    fn a_damaged_dpop_key_file_is_reported_without_its_content() {
+        let temp = TempDir::new().unwrap();
+        let store = FileStore::in_dir(temp.path(), "default").unwrap();
+        fs::write(store.dpop_key_path(), "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n").unwrap();
+        let error = store.dpop_key().unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
+        assert!(!error.to_string().contains("c2VjcmV0"), "{error}");
     }
 
     #[test]

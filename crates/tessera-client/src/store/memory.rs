@@ -3,6 +3,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use super::{CredentialStore, StoreLock};
+use crate::dpop::DpopKey;
 use crate::error::StoreError;
 use crate::profile::Profile;
 
@@ -12,12 +13,13 @@ use crate::profile::Profile;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     profile: Mutex<Option<Profile>>,
+    dpop_key: Mutex<Option<DpopKey>>,
 }
 
 impl MemoryStore {
     /// A store holding `profile`.
     pub fn new(profile: Option<Profile>) -> Self {
-        Self { profile: Mutex::new(profile) }
+        Self { profile: Mutex::new(profile), dpop_key: Mutex::new(None) }
     }
 
     fn slot(&self) -> MutexGuard<'_, Option<Profile>> {
@@ -43,6 +45,17 @@ impl CredentialStore for MemoryStore {
 
     fn delete(&self) -> Result<(), StoreError> {
         *self.slot() = None;
+        *self.dpop_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
         Ok(())
+    }
+
+    fn dpop_key(&self) -> Result<DpopKey, StoreError> {
+        let mut slot = self.dpop_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(key) = slot.as_ref() {
+            return Ok(key.clone());
+        }
+        let key = DpopKey::generate().map_err(|error| StoreError::Other(error.to_string()))?;
+        *slot = Some(key.clone());
+        Ok(key)
     }
 }

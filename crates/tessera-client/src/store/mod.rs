@@ -8,6 +8,7 @@
 //! ```text
 //! tessera/            0700
 //!   default.json      0600  the profile: client settings and tokens (never the password)
+//!   default.dpop.pem  0600  the profile's DPoP key (RFC 9449), PKCS#8; only after `login --dpop`
 //!   default.lock      0600  empty; held with an exclusive lock during read → refresh → write
 //! ```
 //!
@@ -16,6 +17,7 @@
 //! believe they hold "the" lock.
 
 mod file;
+mod key_file;
 mod memory;
 mod private_fs;
 
@@ -23,6 +25,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
 
+use crate::dpop::DpopKey;
 use crate::error::StoreError;
 use crate::profile::Profile;
 
@@ -45,8 +48,18 @@ pub trait CredentialStore: Send + Sync {
     /// Durably replaces the profile. When this returns `Ok`, the profile survives a crash.
     fn save(&self, profile: &Profile) -> Result<(), StoreError>;
 
-    /// Removes the profile (not an error when there is none).
+    /// Removes the profile (not an error when there is none), and its DPoP key.
     fn delete(&self) -> Result<(), StoreError>;
+
+    /// The profile's DPoP key (RFC 9449), made on first use and then the same key in every
+    /// process until [`delete`](Self::delete): a DPoP-bound refresh token is refused without a
+    /// proof by the key it was bound to. Called with the store's lock held.
+    ///
+    /// A store that cannot keep a key answers [`StoreError::Other`] (the default), and DPoP
+    /// logins with it fail.
+    fn dpop_key(&self) -> Result<DpopKey, StoreError> {
+        Err(StoreError::Other("this credential store keeps no DPoP key".to_owned()))
+    }
 }
 
 /// Holds a store's exclusive lock until dropped.

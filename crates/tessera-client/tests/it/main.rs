@@ -7,6 +7,7 @@
 
 mod browser_login;
 mod cross_process;
+mod dpop;
 mod fake_oidc;
 mod fake_server;
 mod id_tokens;

@@ -1,5 +1,6 @@
 //! `tessera login`: the password grant, or the authorization-code flow with PKCE in a browser,
-//! and the first tokens stored in a profile (never the password).
+//! and the first tokens stored in a profile (never the password); with `--dpop`, bound to the
+//! profile's DPoP key (RFC 9449).
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use tessera_client::{
     ApiClient, ClientAuthMethod, ClientError, ClientSecret, ClientSettings, ResourceOwnerPassword, TokenSource,
-    with_openid_scopes,
+    TokenType, with_openid_scopes,
 };
 
 use super::{ProfileArg, token_source, url_under};
@@ -73,6 +74,12 @@ pub struct LoginArgs {
     /// The password (other users can see it in the process list; prefer --password-stdin)
     #[arg(long, value_name = "PASSWORD")]
     password: Option<String>,
+    /// Bind the tokens to a key of this profile (DPoP, RFC 9449): a P-256 key is made on first
+    /// use and kept beside the tokens (NAME.dpop.pem, 0600); every token request, refresh and
+    /// `tessera api` call then carries a proof signed by it, so a copied token is useless
+    /// without the key. Works with the password, --browser and --device logins
+    #[arg(long)]
+    dpop: bool,
     /// Space-separated scope to request, e.g. "read write" [default: the client's whole scope,
     /// which has openid when it is registered with it]. At an OpenID provider (`openid` in
     /// scopes_supported), openid profile email are added to a given scope, and dropped again if
@@ -112,6 +119,7 @@ pub(super) async fn run(args: LoginArgs) -> anyhow::Result<ExitCode> {
     if let Some(authorization_endpoint) = args.authorization_endpoint {
         settings.authorization_endpoint = Some(authorization_endpoint);
     }
+    settings.dpop = args.dpop;
     // An OpenID provider is asked for an id token too (`tessera whoami` shows it); a client not
     // registered for those scopes falls back to the scope the user asked for. Without --scope
     // nothing is added: the server grants the client's whole registered scope (openid with
@@ -168,6 +176,18 @@ pub(super) async fn run(args: LoginArgs) -> anyhow::Result<ExitCode> {
         store.path().display(),
         store.profile()
     );
+    if args.dpop {
+        let key = source.dpop_key().await?;
+        match TokenType::from_response(&response.token_type) {
+            TokenType::Dpop => eprintln!(
+                "the tokens are bound to the DPoP key in {} (thumbprint {})",
+                store.dpop_key_path().display(),
+                key.thumbprint()
+            ),
+            // RFC 9449 §5: a server that ignores the proof issues bearer tokens.
+            TokenType::Bearer => eprintln!("warning: the server ignored the DPoP proof and issued bearer tokens"),
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

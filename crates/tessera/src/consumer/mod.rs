@@ -34,8 +34,9 @@ const EXIT_LOGIN_REQUIRED: u8 = 3;
 /// about refresh.
 #[derive(Debug, Subcommand)]
 pub enum ConsumerCommand {
-    /// Log in (password grant, or --browser for the authorization-code flow with PKCE) and store the
-    /// tokens in a profile (never the password)
+    /// Log in (password grant, or --browser for the authorization-code flow with PKCE, or
+    /// --device) and store the tokens in a profile (never the password); --dpop binds them to a
+    /// key of the profile
     Login(LoginArgs),
     /// Print a valid access token, refreshing it first when it is about to expire
     Token(TokenArgs),
@@ -111,16 +112,18 @@ fn url_under(base: &str, path: &str) -> anyhow::Result<Url> {
 fn login_hint(profile: &str) -> String {
     let stored =
         FileStore::open(profile).ok().and_then(|store| tessera_client::CredentialStore::load(&store).ok().flatten());
-    let (issuer, client_id) = match &stored {
-        Some(stored) => {
-            (stored.client.issuer.clone().unwrap_or_else(|| "URL".to_owned()), stored.client.client_id.clone())
-        }
-        None => ("URL".to_owned(), "ID".to_owned()),
+    let (issuer, client_id, dpop) = match &stored {
+        Some(stored) => (
+            stored.client.issuer.clone().unwrap_or_else(|| "URL".to_owned()),
+            stored.client.client_id.clone(),
+            if stored.client.dpop { " --dpop" } else { "" },
+        ),
+        None => ("URL".to_owned(), "ID".to_owned(), ""),
     };
     let profile_flag = if profile == "default" { String::new() } else { format!(" --profile {profile}") };
     format!(
         "run `tessera login --issuer {issuer} --client-id {client_id} --username USERNAME \
-         --password-stdin{profile_flag}` (or with --browser instead of the username and password) to log in again"
+         --password-stdin{dpop}{profile_flag}` (or with --browser instead of the username and password) to log in again"
     )
 }
 
@@ -145,6 +148,9 @@ mod tests {
             "tessera login --browser --issuer http://x --client-id c",
             "tessera login --browser --issuer http://x --client-id c --client-secret s --scope a --profile w",
             "tessera login --browser --issuer http://x --client-id c --authorization-endpoint http://x/authorize",
+            "tessera login --dpop --issuer http://x --client-id c --username u --password-stdin",
+            "tessera login --dpop --browser --issuer http://x --client-id c",
+            "tessera login --device --dpop --issuer http://x --client-id c --scope a",
             "tessera token",
             "tessera token --profile work",
             "tessera token refresh",

@@ -42,6 +42,11 @@ impl Fixture {
     /// Starts `tessera login --browser` and reads its stderr up to the URL it asks the user to
     /// open.
     async fn start_login(&self, profile: &str) -> BrowserLogin {
+        self.start_login_with(profile, &[]).await
+    }
+
+    /// [`start_login`](Self::start_login) with `extra` arguments.
+    async fn start_login_with(&self, profile: &str, extra: &[&str]) -> BrowserLogin {
         let mut running = self
             .tessera()
             .args([
@@ -58,6 +63,7 @@ impl Fixture {
                 "--profile",
                 profile,
             ])
+            .args(extra)
             .spawn();
         let mut stderr = running.take_stderr().lines();
         let mut before = Vec::new();
@@ -111,6 +117,18 @@ impl BrowserLogin {
     }
 }
 
+/// Signs in at the printed URL, clicks `button` (`#approve` or `#deny`) on the consent page and
+/// waits for the browser to reach the command's redirect URI.
+async fn sign_in_and_answer(browser: &Browser, login: &BrowserLogin, button: &str) {
+    let redirect_uri = login.redirect_uri();
+    browser.goto(&login.url).await.unwrap();
+    browser.wait_for("#username", PAGE_WAIT).await.unwrap().send_keys(USERNAME).await.unwrap();
+    browser.find("#password").await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find("#login").await.unwrap().click().await.unwrap();
+    browser.wait_for(button, PAGE_WAIT).await.unwrap().click().await.unwrap();
+    browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tessera_login_browser_prints_the_url_waits_for_consent_and_stores_a_working_profile() {
     let fixture = Fixture::start("login-browser").await;
@@ -121,12 +139,7 @@ async fn tessera_login_browser_prints_the_url_waits_for_consent_and_stores_a_wor
     assert!(redirect_uri.starts_with("http://127.0.0.1:") && redirect_uri.ends_with("/callback"), "{redirect_uri}");
 
     let browser = Browser::start().await.unwrap();
-    browser.goto(&login.url).await.unwrap();
-    browser.wait_for("#username", PAGE_WAIT).await.unwrap().send_keys(USERNAME).await.unwrap();
-    browser.find("#password").await.unwrap().send_keys(PASSWORD).await.unwrap();
-    browser.find("#login").await.unwrap().click().await.unwrap();
-    browser.wait_for("#approve", PAGE_WAIT).await.unwrap().click().await.unwrap();
-    browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await.unwrap();
+    sign_in_and_answer(&browser, &login, "#approve").await;
     let message = browser.wait_for("#message", PAGE_WAIT).await.unwrap().text().await.unwrap();
     assert!(message.contains("You can close this window"), "{message}");
 
@@ -151,15 +164,9 @@ async fn tessera_login_browser_prints_the_url_waits_for_consent_and_stores_a_wor
 async fn declining_consent_fails_tessera_login_browser_and_stores_nothing() {
     let fixture = Fixture::start("login-browser-deny").await;
     let login = fixture.start_login("default").await;
-    let redirect_uri = login.redirect_uri();
 
     let browser = Browser::start().await.unwrap();
-    browser.goto(&login.url).await.unwrap();
-    browser.wait_for("#username", PAGE_WAIT).await.unwrap().send_keys(USERNAME).await.unwrap();
-    browser.find("#password").await.unwrap().send_keys(PASSWORD).await.unwrap();
-    browser.find("#login").await.unwrap().click().await.unwrap();
-    browser.wait_for("#deny", PAGE_WAIT).await.unwrap().click().await.unwrap();
-    browser.wait_for_url(|url| url.starts_with(&redirect_uri), PAGE_WAIT).await.unwrap();
+    sign_in_and_answer(&browser, &login, "#deny").await;
 
     let output = login.wait().await;
     assert_eq!(output.code(), Some(1), "{}", output.stderr);
@@ -200,4 +207,26 @@ async fn a_forged_redirect_does_not_end_tessera_login_browser() {
     assert!(output.stderr.contains("access_denied"), "{}", output.stderr);
     assert!(!output.stderr.contains("wrong state"), "{}", output.stderr);
     assert!(fixture.store("default").load().unwrap().is_none());
+}
+
+/// `--dpop` on a browser login: the code is traded with a proof, so the access tokens are bound
+/// to the profile's key (a confidential client's refresh tokens stay bound by its secret), and
+/// later commands prove the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tessera_login_browser_dpop_binds_the_access_tokens_to_the_profiles_key() {
+    let fixture = Fixture::start("login-browser-dpop").await;
+    let login = fixture.start_login_with("work", &["--dpop"]).await;
+    let browser = Browser::start().await.unwrap();
+    sign_in_and_answer(&browser, &login, "#approve").await;
+    let output = login.wait().await.success();
+    assert!(output.stderr.contains("the tokens are bound to the DPoP key"), "{}", output.stderr);
+    assert!(output.stderr.contains(&format!("as {USERNAME}")), "{}", output.stderr);
+
+    let store = fixture.store("work");
+    crate::dpop_login::assert_bound_to_the_profiles_key(&store);
+    let me = fixture.tessera().args(["api", ME, "--profile", "work"]).run().await.success();
+    assert_eq!(me.json()["username"], USERNAME);
+    let refreshed = fixture.tessera().args(["token", "refresh", "--profile", "work"]).run().await.success();
+    assert_eq!(refreshed.json()["token_type"], "DPoP");
+    browser.quit().await.unwrap();
 }

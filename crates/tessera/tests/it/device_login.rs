@@ -47,6 +47,11 @@ impl Fixture {
 
     /// Starts `tessera login --device` and reads its stderr up to the code.
     async fn start_login(&self) -> DeviceLogin {
+        self.start_login_with(&[]).await
+    }
+
+    /// [`start_login`](Self::start_login) with `extra` arguments.
+    async fn start_login_with(&self, extra: &[&str]) -> DeviceLogin {
         let mut running = Tessera::in_dir(&self.dir)
             .args([
                 "login",
@@ -60,6 +65,7 @@ impl Fixture {
                 "--profile",
                 "tv",
             ])
+            .args(extra)
             .spawn();
         let mut stderr = running.take_stderr().lines();
         let mut seen = Vec::new();
@@ -168,5 +174,28 @@ async fn denying_a_device_fails_tessera_login_device_and_stores_nothing() {
     assert!(output.stderr.contains("login failed") && output.stderr.contains("access_denied"), "{}", output.stderr);
     let store = FileStore::in_dir(fixture.dir.config_home().join("tessera"), "tv").unwrap();
     assert!(store.load().unwrap().is_none());
+    browser.quit().await.unwrap();
+}
+
+/// `--dpop` on a device login: every poll carries a proof, so the tokens are bound to the
+/// profile's key, which later commands prove.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tessera_login_device_dpop_binds_the_tokens_to_the_profiles_key() {
+    let fixture = Fixture::start("login-device-dpop").await;
+    let login = fixture.start_login_with(&["--dpop"]).await;
+    let browser = Browser::start().await.unwrap();
+    enter_code(&browser, &login).await;
+    browser.find("#approve").await.unwrap().click().await.unwrap();
+    browser.wait_for("#outcome", PAGE_WAIT).await.unwrap();
+    let output = login.wait().await.success();
+    assert!(output.stderr.contains("the tokens are bound to the DPoP key"), "{}", output.stderr);
+    assert!(output.stderr.contains(&format!("as {USERNAME}")), "{}", output.stderr);
+
+    let store = FileStore::in_dir(fixture.dir.config_home().join("tessera"), "tv").unwrap();
+    crate::dpop_login::assert_bound_to_the_profiles_key(&store);
+    let me = Tessera::in_dir(&fixture.dir).args(["api", "/api/1.0/users/me", "--profile", "tv"]).run().await.success();
+    assert_eq!(me.json()["username"], USERNAME);
+    let refreshed = Tessera::in_dir(&fixture.dir).args(["token", "refresh", "--profile", "tv"]).run().await.success();
+    assert_eq!(refreshed.json()["token_type"], "DPoP");
     browser.quit().await.unwrap();
 }

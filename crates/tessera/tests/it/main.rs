@@ -15,6 +15,7 @@ mod backup;
 mod browser_login;
 mod consumer;
 mod device_login;
+mod dpop_login;
 mod durability;
 mod faults;
 mod serve;
