@@ -288,6 +288,9 @@ mod tests {
         assert!(matches!(&ok, Ok(r) if r.code_challenge.as_deref() == Some(challenge) && r.redirect_uri_given));
     }
 
+    /// (case, dpop_jkt sent) → the thumbprint kept, or the error redirected.
+    type DpopJktCase = (&'static str, Option<&'static str>, Result<Option<&'static str>, ErrorCode>);
+
     /// RFC 9449 §10: `dpop_jkt` is optional; when sent it must be a thumbprint, and a malformed
     /// one is `invalid_request`, redirected (the redirect URI is verified by then).
     #[test]
@@ -303,7 +306,7 @@ mod tests {
             scope: &scope,
         };
         let rfc = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
-        let rows: &[(&str, Option<&str>, Result<Option<&str>, ErrorCode>)] = &[
+        let rows: &[DpopJktCase] = &[
             ("absent", None, Ok(None)),
             ("a thumbprint", Some(rfc), Ok(Some(rfc))),
             ("padded", Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I="), Err(ErrorCode::InvalidRequest)),

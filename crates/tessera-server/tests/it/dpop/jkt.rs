@@ -41,15 +41,18 @@ enum Proof {
     Other,
 }
 
+/// (case, dpop_jkt sent, the refused attempts first (proof, what the refusal says), the proof
+/// that redeems, and the token type it gets)
+type Row<'a> = (&'a str, Option<&'a str>, &'a [(Proof, &'a str)], Proof, &'a str);
+
 async fn a_code_bound_by_dpop_jkt_is_redeemed_only_with_its_key(backend: Backend) {
     let fixture = Fixture::on(backend, RawConfig::default()).await;
     let mut browser = Browser::new(&fixture);
     let (bound, other) = (DpopKey::es256(), DpopKey::ed25519());
     let jkt = bound.thumbprint();
     let public = fixture.public.client_id.clone();
-    // (case, dpop_jkt sent, the refused attempts first, then the proof that redeems, and its token type)
     #[rustfmt::skip]
-    let rows: &[(&str, Option<&str>, &[(Proof, &str)], Proof, &str)] = &[
+    let rows: &[Row] = &[
         ("bound, redeemed with its key", Some(&jkt), &[], Proof::Bound, "DPoP"),
         ("bound, another key first: refused, not spent", Some(&jkt), &[(Proof::Other, "not the one the authorization request named")], Proof::Bound, "DPoP"),
         ("bound, no proof first: refused, not spent", Some(&jkt), &[(Proof::None, "send a DPoP proof")], Proof::Bound, "DPoP"),
