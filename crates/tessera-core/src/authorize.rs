@@ -235,18 +235,35 @@ mod tests {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
+    /// A confidential client `app` with one redirect URI and scope `read write`.
+    struct Registered {
+        app: ClientId,
+        uris: Vec<String>,
+        scope: Scope,
+    }
+
+    impl Registered {
+        fn new() -> Self {
+            let scope = Scope::parse("read write").unwrap_or_default();
+            Registered { app: ClientId::new("app"), uris: vec!["http://127.0.0.1/callback".to_owned()], scope }
+        }
+
+        fn confidential(&self) -> ClientView<'_> {
+            ClientView {
+                client_id: &self.app,
+                redirect_uris: &self.uris,
+                allows_authorization_code: true,
+                is_public: false,
+                scope: &self.scope,
+            }
+        }
+    }
+
     #[test]
     fn request_table() {
-        let uris = vec!["http://127.0.0.1/callback".to_owned()];
-        let scope = Scope::parse("read write").unwrap_or_default();
-        let app = ClientId::new("app");
-        let confidential = ClientView {
-            client_id: &app,
-            redirect_uris: &uris,
-            allows_authorization_code: true,
-            is_public: false,
-            scope: &scope,
-        };
+        let registered = Registered::new();
+        let scope = registered.scope.clone();
+        let confidential = registered.confidential();
         let public = ClientView { is_public: true, ..confidential.clone() };
         let no_code = ClientView { allows_authorization_code: false, ..confidential.clone() };
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -295,16 +312,8 @@ mod tests {
     /// one is `invalid_request`, redirected (the redirect URI is verified by then).
     #[test]
     fn dpop_jkt_table() {
-        let uris = vec!["http://127.0.0.1/callback".to_owned()];
-        let scope = Scope::parse("read").unwrap_or_default();
-        let app = ClientId::new("app");
-        let client = ClientView {
-            client_id: &app,
-            redirect_uris: &uris,
-            allows_authorization_code: true,
-            is_public: false,
-            scope: &scope,
-        };
+        let registered = Registered::new();
+        let client = registered.confidential();
         let rfc = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
         let rows: &[DpopJktCase] = &[
             ("absent", None, Ok(None)),
