@@ -7,9 +7,14 @@
 // session and the consent). The one thing kept in sessionStorage is the pending sign-in (PKCE
 // verifier, state, nonce) across the redirect to Tessera and back, removed on return; it is
 // useless without the code, which only comes back to this page.
+//
+// The tokens are DPoP-bound (RFC 9449): every token request and API call carries a proof signed
+// by a key the page cannot read (oauth.js), so a token copied out of this page is refused
+// anywhere else. The code is bound to that key too (`dpop_jkt`).
 
 import {
-  OAuthError, callApi, checkIdToken, discover, jwtClaims, pkce, randomString, revoke, tokenRequest,
+  OAuthError, callApi, checkIdToken, currentDpopKey, discover, forgetDpopKey, isDpop, jwtClaims, newDpopKey, pkce,
+  randomString, revoke, tokenRequest,
 } from './oauth.js';
 
 const PENDING_SIGN_IN = 'tessera-spa:pending-sign-in';
@@ -43,15 +48,27 @@ function setCount(id, value) {
   $(id).dataset.count = String(value);
 }
 
-function renderTokens() {
+async function renderTokens() {
   const claims = jwtClaims(session.tokens.access_token);
   const expires = new Date(claims.exp * 1000).toLocaleTimeString();
   // Never shown whole: a token on screen is a token in a screenshot.
-  $('token-info').textContent = `${session.tokens.token_type}, expires ${expires}, jti ${claims.jti.slice(0, 8)}…`;
+  $('token-info').textContent = `expires ${expires}, jti ${claims.jti.slice(0, 8)}…`;
+  $('token-type').textContent = session.tokens.token_type;
+  $('token-type').dataset.tokenType = session.tokens.token_type;
+  // The key's thumbprint is public (it is in every proof); the private key cannot be shown.
+  const key = await currentDpopKey();
+  $('dpop-jkt').textContent = key?.thumbprint ?? 'none';
+  const bound = isDpop(session.tokens) && key !== undefined && claims.cnf?.jkt === key.thumbprint;
+  $('binding').textContent = bound
+    ? 'bound to this key: the access token\'s cnf.jkt is its thumbprint'
+    : 'not bound to a key: a bearer token, usable by whoever holds it';
+  $('binding').dataset.bound = String(bound);
 }
 
-/** Step 1: off to Tessera's authorization endpoint (a top-level navigation, not a fetch). */
+/** Step 1: off to Tessera's authorization endpoint (a top-level navigation, not a fetch), with
+ * a new DPoP key whose thumbprint binds the code to it (RFC 9449 §10 `dpop_jkt`). */
 async function signIn() {
+  const key = await newDpopKey();
   const { verifier, challenge } = await pkce();
   const pending = { verifier, state: randomString(16), nonce: randomString(16) };
   sessionStorage.setItem(PENDING_SIGN_IN, JSON.stringify(pending));
@@ -65,6 +82,7 @@ async function signIn() {
     nonce: pending.nonce,
     code_challenge: challenge,
     code_challenge_method: 'S256',
+    dpop_jkt: key.thumbprint,
   }).toString();
   location.assign(url.toString());
 }
@@ -101,7 +119,7 @@ async function refresh() {
   if (tokens.id_token) checkIdToken(tokens.id_token, { issuer: metadata.issuer, clientId: config.client_id });
   session.tokens = { ...session.tokens, ...tokens };
   setCount('refreshes', ++counts.refreshes);
-  renderTokens();
+  await renderTokens();
 }
 
 /** The API, refreshing once if the access token has expired or been refused. */
@@ -120,12 +138,14 @@ async function loadUser() {
   setCount('api-calls', ++counts.apiCalls);
 }
 
-/** Revoke the refresh token (its family, with every access token of it), forget the tokens,
- * then RP-initiated logout at Tessera, which ends the browser session and sends us back. */
+/** Revoke the refresh token (its family, with every access token of it), forget the tokens and
+ * delete the DPoP key, then RP-initiated logout at Tessera, which ends the browser session and
+ * sends us back. */
 async function logOut() {
   const { tokens } = session;
   session = undefined;
   await revoke(metadata, config.client_id, tokens.refresh_token, 'refresh_token');
+  await forgetDpopKey();
   const state = randomString(16);
   sessionStorage.setItem(PENDING_LOGOUT, state);
   const url = new URL(metadata.end_session_endpoint);
@@ -163,7 +183,7 @@ async function start() {
   if (params.has('code') || params.has('error')) {
     await completeSignIn(params);
     show('in');
-    renderTokens();
+    await renderTokens();
     await loadUser();
     return;
   }

@@ -4,6 +4,7 @@
 //! code later, at the token endpoint, is [`crate::code`]'s business.
 
 use crate::code::valid_pkce_text;
+use crate::dpop::Thumbprint;
 use crate::oidc::OpenIdParameters;
 use crate::scope::Scope;
 use std::collections::HashMap;
@@ -31,6 +32,9 @@ pub struct AuthorizationRequest {
     pub scope: Scope,
     pub state: Option<String>,
     pub code_challenge: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to; the token request
+    /// that redeems the code must come with a proof by that key.
+    pub dpop_jkt: Option<Thumbprint>,
     /// OpenID Connect's parameters (`nonce`, `prompt`, `max_age`, `login_hint`).
     pub openid: OpenIdParameters,
 }
@@ -165,6 +169,15 @@ impl AuthorizationRequest {
             }
             (None, Some(_)) => return Err(redirect(ErrorCode::InvalidRequest, "code_challenge is missing")),
         };
+        let dpop_jkt = match params.get("dpop_jkt") {
+            None => None,
+            Some(text) => Some(Thumbprint::parse(text).ok_or_else(|| {
+                redirect(
+                    ErrorCode::InvalidRequest,
+                    "dpop_jkt is not a JWK SHA-256 thumbprint (43 characters of base64url)",
+                )
+            })?),
+        };
         Ok(AuthorizationRequest {
             client_id: client.client_id.clone(),
             redirect_uri,
@@ -172,6 +185,7 @@ impl AuthorizationRequest {
             scope,
             state,
             code_challenge,
+            dpop_jkt,
             openid,
         })
     }
@@ -221,18 +235,35 @@ mod tests {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
+    /// A confidential client `app` with one redirect URI and scope `read write`.
+    struct Registered {
+        app: ClientId,
+        uris: Vec<String>,
+        scope: Scope,
+    }
+
+    impl Registered {
+        fn new() -> Self {
+            let scope = Scope::parse("read write").unwrap_or_default();
+            Registered { app: ClientId::new("app"), uris: vec!["http://127.0.0.1/callback".to_owned()], scope }
+        }
+
+        fn confidential(&self) -> ClientView<'_> {
+            ClientView {
+                client_id: &self.app,
+                redirect_uris: &self.uris,
+                allows_authorization_code: true,
+                is_public: false,
+                scope: &self.scope,
+            }
+        }
+    }
+
     #[test]
     fn request_table() {
-        let uris = vec!["http://127.0.0.1/callback".to_owned()];
-        let scope = Scope::parse("read write").unwrap_or_default();
-        let app = ClientId::new("app");
-        let confidential = ClientView {
-            client_id: &app,
-            redirect_uris: &uris,
-            allows_authorization_code: true,
-            is_public: false,
-            scope: &scope,
-        };
+        let registered = Registered::new();
+        let scope = registered.scope.clone();
+        let confidential = registered.confidential();
         let public = ClientView { is_public: true, ..confidential.clone() };
         let no_code = ClientView { allows_authorization_code: false, ..confidential.clone() };
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -272,5 +303,36 @@ mod tests {
         ]);
         let ok = AuthorizationRequest::parse(&params(&pkce), Some(&public));
         assert!(matches!(&ok, Ok(r) if r.code_challenge.as_deref() == Some(challenge) && r.redirect_uri_given));
+    }
+
+    /// (case, dpop_jkt sent) → the thumbprint kept, or the error redirected.
+    type DpopJktCase = (&'static str, Option<&'static str>, Result<Option<&'static str>, ErrorCode>);
+
+    /// RFC 9449 §10: `dpop_jkt` is optional; when sent it must be a thumbprint, and a malformed
+    /// one is `invalid_request`, redirected (the redirect URI is verified by then).
+    #[test]
+    fn dpop_jkt_table() {
+        let registered = Registered::new();
+        let client = registered.confidential();
+        let rfc = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        let rows: &[DpopJktCase] = &[
+            ("absent", None, Ok(None)),
+            ("a thumbprint", Some(rfc), Ok(Some(rfc))),
+            ("padded", Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I="), Err(ErrorCode::InvalidRequest)),
+            ("too short", Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4"), Err(ErrorCode::InvalidRequest)),
+            ("not base64url", Some("0ZcOCORZNYy+DWpqq30jZyJGHTN0d2HglBV3uiguA4I"), Err(ErrorCode::InvalidRequest)),
+            ("empty", Some(""), Err(ErrorCode::InvalidRequest)),
+            ("a JWK, not its thumbprint", Some(r#"{"kty":"EC"}"#), Err(ErrorCode::InvalidRequest)),
+        ];
+        for (name, dpop_jkt, expected) in rows {
+            let mut pairs = vec![("response_type", "code"), ("client_id", "app"), ("state", "xyz")];
+            pairs.extend(dpop_jkt.map(|jkt| ("dpop_jkt", jkt)));
+            let got = match AuthorizationRequest::parse(&params(&pairs), Some(&client)) {
+                Ok(request) => Ok(request.dpop_jkt.map(Thumbprint::into_string)),
+                Err(AuthorizeError::Redirect { code, state, .. }) if state.as_deref() == Some("xyz") => Err(code),
+                Err(other) => panic!("{name}: {other:?}"),
+            };
+            assert_eq!(got, expected.map(|jkt| jkt.map(str::to_owned)), "{name}");
+        }
     }
 }

@@ -3,7 +3,13 @@
 //! refused, or was replayed. The store applies the decision (a compare-and-set); the decision
 //! itself is a pure function, tested with a fixed clock. PKCE's text rules and S256 check live
 //! here too, as the authorization endpoint checks a challenge with the same rules.
+//!
+//! A code whose request named a DPoP key (RFC 9449 §10 `dpop_jkt`) is redeemed only with a
+//! proof by that key. Any other request is refused before the code is looked at further: the
+//! code is not spent, and a replay without the key revokes nothing (the thief of a bound code
+//! can neither use it nor burn it, as with a bound refresh token).
 
+use crate::dpop::Thumbprint;
 use crate::time::Timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -35,6 +41,8 @@ pub struct IssuedCode<'a> {
     /// repeat it, RFC 6749 §4.1.3).
     pub redirect_uri_given: bool,
     pub code_challenge: Option<&'a str>,
+    /// The DPoP key the authorization request bound the code to (`dpop_jkt`).
+    pub dpop_jkt: Option<&'a Thumbprint>,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
 }
@@ -45,6 +53,8 @@ pub struct CodeRedemption<'a> {
     pub client_id: &'a ClientId,
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
+    /// The thumbprint of the key of the request's DPoP proof, if it sent one.
+    pub dpop_jkt: Option<&'a Thumbprint>,
 }
 
 /// Why a code is refused. Each is `invalid_grant` (RFC 6749 §5.2).
@@ -59,6 +69,10 @@ pub enum CodeRejection {
     VerifierMismatch,
     /// A `code_verifier` for a code whose request had no `code_challenge`.
     UnexpectedVerifier,
+    /// The code is bound to a DPoP key (`dpop_jkt`) and the request sent no proof.
+    DpopProofMissing,
+    /// The code is bound to a DPoP key (`dpop_jkt`) and the request's proof is by another.
+    DpopKeyMismatch,
 }
 
 impl CodeRejection {
@@ -72,6 +86,12 @@ impl CodeRejection {
             CodeRejection::RedirectUriMismatch => "redirect_uri does not match the authorization request",
             CodeRejection::VerifierMismatch => "code_verifier does not match the code_challenge",
             CodeRejection::UnexpectedVerifier => "code_verifier sent but the authorization request had no PKCE",
+            CodeRejection::DpopProofMissing => {
+                "the authorization request named a DPoP key (dpop_jkt): send a DPoP proof by it"
+            }
+            CodeRejection::DpopKeyMismatch => {
+                "the DPoP proof's key is not the one the authorization request named (dpop_jkt)"
+            }
         }
     }
 
@@ -94,7 +114,8 @@ pub enum CodeDecision {
 /// Decides what presenting a code does. `stored` is `None` if the store knows no such code.
 ///
 /// The order matters: another client's code is refused before anything else, so that client
-/// cannot revoke someone else's grant by replaying it; a replay is recognised even after expiry.
+/// cannot revoke someone else's grant by replaying it; the same goes for a request without the
+/// DPoP key the code is bound to; a replay is recognised even after expiry.
 pub fn decide_code_redemption(
     now: Timestamp,
     stored: Option<&IssuedCode<'_>>,
@@ -103,6 +124,14 @@ pub fn decide_code_redemption(
     let Some(stored) = stored else { return CodeDecision::Reject(CodeRejection::Unknown) };
     if stored.client_id != request.client_id {
         return CodeDecision::Reject(CodeRejection::OtherClient);
+    }
+    // RFC 9449 §10: refused before anything is spent or revoked.
+    if let Some(bound) = stored.dpop_jkt {
+        match request.dpop_jkt {
+            None => return CodeDecision::Reject(CodeRejection::DpopProofMissing),
+            Some(presented) if presented != bound => return CodeDecision::Reject(CodeRejection::DpopKeyMismatch),
+            Some(_) => {}
+        }
     }
     if stored.used_at.is_some() {
         return CodeDecision::RevokeFamily;
@@ -176,13 +205,64 @@ mod tests {
                 redirect_uri: URI,
                 redirect_uri_given,
                 code_challenge,
+                dpop_jkt: None,
                 expires_at: Timestamp::from_millis(T0 + 60 * SEC),
                 used_at: used.then_some(Timestamp::from_millis(T0)),
             });
             let client = ClientId::new(client);
-            let request = CodeRedemption { client_id: &client, redirect_uri, code_verifier };
+            let request = CodeRedemption { client_id: &client, redirect_uri, code_verifier, dpop_jkt: None };
             let got = decide_code_redemption(Timestamp::from_millis(T0 + at), stored.as_ref(), &request);
             assert_eq!(got, expected, "case {case:?}");
+        }
+    }
+
+    /// (case, the code's dpop_jkt, used, expired, the proof's key, client) → decision
+    type DpopCase = (&'static str, Option<&'static str>, bool, bool, Option<&'static str>, &'static str, CodeDecision);
+
+    /// RFC 9449 §10: a code bound to a key is redeemed only with a proof by that key; other
+    /// requests are refused without spending the code, and a replay without the key revokes
+    /// nothing. An unbound code takes any proof, or none.
+    #[test]
+    fn dpop_jkt_table() {
+        const KEY: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        const OTHER: &str = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+        let reject = CodeDecision::Reject;
+        #[rustfmt::skip]
+        let cases: Vec<DpopCase> = vec![
+            ("bound, the key", Some(KEY), false, false, Some(KEY), "app", CodeDecision::Redeem),
+            ("bound, another key", Some(KEY), false, false, Some(OTHER), "app", reject(CodeRejection::DpopKeyMismatch)),
+            ("bound, no proof", Some(KEY), false, false, None, "app", reject(CodeRejection::DpopProofMissing)),
+            ("bound, replayed with the key", Some(KEY), true, false, Some(KEY), "app", CodeDecision::RevokeFamily),
+            ("bound, replayed with another key: nothing revoked", Some(KEY), true, false, Some(OTHER), "app", reject(CodeRejection::DpopKeyMismatch)),
+            ("bound, replayed without a proof: nothing revoked", Some(KEY), true, false, None, "app", reject(CodeRejection::DpopProofMissing)),
+            ("bound, expired, the key", Some(KEY), false, true, Some(KEY), "app", reject(CodeRejection::Expired)),
+            ("bound, another client", Some(KEY), false, false, Some(KEY), "intruder", reject(CodeRejection::OtherClient)),
+            ("unbound, a proof", None, false, false, Some(OTHER), "app", CodeDecision::Redeem),
+            ("unbound, no proof", None, false, false, None, "app", CodeDecision::Redeem),
+            ("unbound, replayed with a proof", None, true, false, Some(OTHER), "app", CodeDecision::RevokeFamily),
+        ];
+        let app = ClientId::new("app");
+        for (case, bound, used, expired, presented, client, expected) in cases {
+            let bound = bound.map(|jkt| Thumbprint::from_stored(jkt.into()));
+            let presented = presented.map(|jkt| Thumbprint::from_stored(jkt.into()));
+            let stored = IssuedCode {
+                client_id: &app,
+                redirect_uri: URI,
+                redirect_uri_given: true,
+                code_challenge: Some(CHALLENGE),
+                dpop_jkt: bound.as_ref(),
+                expires_at: Timestamp::from_millis(T0 + 60 * SEC),
+                used_at: used.then_some(Timestamp::from_millis(T0)),
+            };
+            let client = ClientId::new(client);
+            let request = CodeRedemption {
+                client_id: &client,
+                redirect_uri: Some(URI),
+                code_verifier: Some(VERIFIER),
+                dpop_jkt: presented.as_ref(),
+            };
+            let now = Timestamp::from_millis(T0 + if expired { 60 * SEC } else { SEC });
+            assert_eq!(decide_code_redemption(now, Some(&stored), &request), expected, "case {case:?}");
         }
     }
 

@@ -102,6 +102,14 @@ impl Thumbprint {
         Thumbprint(text)
     }
 
+    /// A thumbprint a client sent (RFC 9449 §10 `dpop_jkt`): base64url without padding of a
+    /// SHA-256 digest, so exactly 43 characters that decode to 32 bytes (the last one's unused
+    /// bits zero). `None` for anything else.
+    pub fn parse(text: &str) -> Option<Thumbprint> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        (text.len() == 43 && bytes.len() == 32).then(|| Thumbprint(text.to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

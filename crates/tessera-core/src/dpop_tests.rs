@@ -27,6 +27,29 @@ fn the_rfc_example_key_has_the_rfc_thumbprint() {
 }
 
 #[test]
+fn dpop_jkt_parsing_table() {
+    let rfc = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let rows: &[(&str, String, bool)] = &[
+        ("RFC 9449 §6.1's thumbprint", rfc.into(), true),
+        ("padded", format!("{rfc}="), false),
+        ("one character short", rfc[..42].into(), false),
+        ("one character long", format!("{rfc}A"), false),
+        ("base64, not base64url", rfc.replace('-', "+"), false),
+        ("unused bits not zero", format!("{}J", &rfc[..42]), false),
+        ("a space", format!(" {}", &rfc[1..]), false),
+        ("empty", String::new(), false),
+        ("a SHA-1 digest's length", "2jmj7l5rSw0yVb_vlWAYkK_YBwk".into(), false),
+    ];
+    for (name, text, ok) in rows {
+        let parsed = Thumbprint::parse(text);
+        assert_eq!(parsed.is_some(), *ok, "{name}: {text:?}");
+        if let Some(parsed) = parsed {
+            assert_eq!(parsed.as_str(), text, "{name}: kept as sent");
+        }
+    }
+}
+
+#[test]
 fn ath_is_the_rfc_example() {
     assert_eq!(
         access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),

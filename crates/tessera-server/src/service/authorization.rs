@@ -114,6 +114,7 @@ impl AuthService {
                 redirect_uri_given: request.redirect_uri_given,
                 scope: request.scope.clone(),
                 code_challenge: request.code_challenge.clone(),
+                dpop_jkt: request.dpop_jkt.clone(),
                 created_at: now,
                 expires_at: now.plus(CODE_TTL),
                 used_at: None,
@@ -125,7 +126,8 @@ impl AuthService {
         Ok(code)
     }
 
-    /// RFC 6749 §4.1.3 with RFC 7636 §4.6.
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.6, and RFC 9449 §10: a code bound to a DPoP key
+    /// (`dpop_jkt`) needs a proof by it (`dpop`, the key of the request's proof).
     pub async fn authorization_code_grant(
         &self,
         client: &ClientRow,
@@ -140,7 +142,7 @@ impl AuthService {
             return Err(CodeRejection::Unknown.into());
         };
         let now = self.now();
-        let request = CodeRedemption { client_id: &client.client_id, redirect_uri, code_verifier };
+        let request = CodeRedemption { client_id: &client.client_id, redirect_uri, code_verifier, dpop_jkt: dpop };
         match decide_code_redemption(now, Some(&stored.issued()), &request) {
             CodeDecision::Redeem => {}
             CodeDecision::Reject(rejection) => return Err(rejection.into()),

@@ -1,5 +1,6 @@
 //! Rows as the store reads and writes them.
 
+use tessera_core::dpop::Thumbprint;
 use tessera_core::{
     ClientId, FamilyId, GrantType, IntrospectionAccess, IssuedCode, Origin, Scope, Timestamp, TokenHash, UserId,
 };
@@ -144,6 +145,8 @@ pub struct AuthorizationCodeRow {
     pub redirect_uri_given: bool,
     pub scope: Scope,
     pub code_challenge: Option<String>,
+    /// RFC 9449 §10: the DPoP key the authorization request bound the code to.
+    pub dpop_jkt: Option<Thumbprint>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
@@ -158,6 +161,7 @@ impl AuthorizationCodeRow {
             redirect_uri: &self.redirect_uri,
             redirect_uri_given: self.redirect_uri_given,
             code_challenge: self.code_challenge.as_deref(),
+            dpop_jkt: self.dpop_jkt.as_ref(),
             expires_at: self.expires_at,
             used_at: self.used_at,
         }

@@ -72,6 +72,7 @@ async fn a_users_pending_authorization_codes_are_capped(backend: Backend) {
         redirect_uri_given: true,
         scope: Scope::parse("read").unwrap(),
         code_challenge: None,
+        dpop_jkt: None,
         // One millisecond apart, in order: the oldest go first.
         created_at: Timestamp::from_millis(now.millis() + n as i64),
         expires_at: now.plus(Duration::from_secs(60)),

@@ -209,6 +209,7 @@ async fn first_grants_follow_the_narrowed_scope(backend: Backend) {
                 scope: Scope::parse("read admin").unwrap(),
                 state: None,
                 code_challenge: None,
+                dpop_jkt: None,
                 openid: Default::default(),
             },
             &user,

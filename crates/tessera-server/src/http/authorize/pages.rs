@@ -17,6 +17,8 @@ pub const REQUEST_FIELDS: &[&str] = &[
     "state",
     "code_challenge",
     "code_challenge_method",
+    // RFC 9449 §10.
+    "dpop_jkt",
     // OpenID Connect Core §3.1.2.1.
     "nonce",
     "prompt",

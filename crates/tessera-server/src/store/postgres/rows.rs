@@ -4,6 +4,7 @@ use super::{opt_ts, scope, ts};
 use crate::store::{AuthorizationCodeRow, ClientRow, PersonalAccessTokenRow, SigningKeyRow, StoreResult, UserRow};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use tessera_core::dpop::Thumbprint;
 use tessera_core::{ClientId, FamilyId, TokenHash, UserId};
 
 impl ClientRow {
@@ -82,6 +83,7 @@ impl AuthorizationCodeRow {
             redirect_uri_given: row.try_get::<i64, _>("redirect_uri_given")? != 0,
             scope: scope(row, "scope")?,
             code_challenge: row.try_get("code_challenge")?,
+            dpop_jkt: row.try_get::<Option<String>, _>("dpop_jkt")?.map(Thumbprint::from_stored),
             created_at: ts(row, "created_at")?,
             expires_at: ts(row, "expires_at")?,
             used_at: opt_ts(row, "used_at")?,

@@ -68,7 +68,8 @@ impl PostgresStore {
     pub async fn insert_authorization_code(&self, code: &AuthorizationCodeRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, \
-             scope, code_challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             scope, code_challenge, dpop_jkt, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(code.code_hash.as_str())
         .bind(code.client_id.as_str())
@@ -77,6 +78,7 @@ impl PostgresStore {
         .bind(i64::from(code.redirect_uri_given))
         .bind(code.scope.to_string())
         .bind(code.code_challenge.clone())
+        .bind(code.dpop_jkt.as_ref().map(|jkt| jkt.as_str().to_owned()))
         .bind(code.created_at.millis())
         .bind(code.expires_at.millis())
         .execute(&self.writer)
@@ -93,7 +95,7 @@ impl PostgresStore {
     pub async fn find_authorization_code(&self, hash: &TokenHash) -> StoreResult<Option<AuthorizationCodeRow>> {
         let row = sqlx::query(
             "SELECT code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope, code_challenge, \
-             created_at, expires_at, used_at, family_id FROM authorization_codes WHERE code_hash = $1",
+             dpop_jkt, created_at, expires_at, used_at, family_id FROM authorization_codes WHERE code_hash = $1",
         )
         .bind(hash.as_str())
         .fetch_optional(&self.pool)

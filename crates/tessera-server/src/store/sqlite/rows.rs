@@ -5,6 +5,7 @@ use crate::store::{
     AuthorizationCodeRow, ClientRow, PersonalAccessTokenRow, SigningKeyRow, StoreError, StoreResult, UserRow,
 };
 use rusqlite::{Connection, Params, Row};
+use tessera_core::dpop::Thumbprint;
 use tessera_core::{ClientId, FamilyId, Scope, Timestamp, TokenHash, UserId};
 
 /// Runs `sql` (prepared once per connection) and maps its first row, if any.
@@ -136,6 +137,7 @@ pub(super) fn authorization_code(row: &Row<'_>) -> StoreResult<AuthorizationCode
         redirect_uri_given: row.get::<_, i64>("redirect_uri_given")? != 0,
         scope: scope(row, "scope")?,
         code_challenge: row.get("code_challenge")?,
+        dpop_jkt: row.get::<_, Option<String>>("dpop_jkt")?.map(Thumbprint::from_stored),
         created_at: ts(row, "created_at")?,
         expires_at: ts(row, "expires_at")?,
         used_at: opt_ts(row, "used_at")?,

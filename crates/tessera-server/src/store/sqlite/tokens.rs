@@ -8,6 +8,7 @@ use crate::store::refresh::{CAP_PENDING_CODES, PENDING_CODES_PER_USER};
 use crate::store::rows::USER_COLUMNS;
 use crate::store::{AuthorizationCodeRow, PersonalAccessTokenRow, StoreResult, UserRow};
 use rusqlite::params;
+use tessera_core::dpop::Thumbprint;
 use tessera_core::{Family, FamilyId, Jti, Timestamp, TokenHash, UserId};
 
 const PAT_SELECT: &str = "SELECT p.token_hash, p.pat_id, p.user_id, u.username, p.name, p.scope, p.created_at, \
@@ -78,7 +79,8 @@ impl SqliteStore {
             execute(
                 connection,
                 "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, \
-                 scope, code_challenge, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 scope, code_challenge, dpop_jkt, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     code.code_hash.as_str(),
                     code.client_id.as_str(),
@@ -87,6 +89,7 @@ impl SqliteStore {
                     i64::from(code.redirect_uri_given),
                     code.scope.to_string(),
                     code.code_challenge,
+                    code.dpop_jkt.as_ref().map(Thumbprint::as_str),
                     code.created_at.millis(),
                     code.expires_at.millis()
                 ],
@@ -105,7 +108,7 @@ impl SqliteStore {
     pub async fn find_authorization_code(&self, hash: &TokenHash) -> StoreResult<Option<AuthorizationCodeRow>> {
         self.read(|connection| {
             let sql = "SELECT code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope, code_challenge, \
-                       created_at, expires_at, used_at, family_id FROM authorization_codes WHERE code_hash = ?1";
+                       dpop_jkt, created_at, expires_at, used_at, family_id FROM authorization_codes WHERE code_hash = ?1";
             optional(connection, sql, [hash.as_str()], super::rows::authorization_code)
         })
     }

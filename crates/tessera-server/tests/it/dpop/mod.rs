@@ -1,7 +1,9 @@
 //! DPoP (RFC 9449) at the token endpoint: proofs checked row by row, DPoP-bound access tokens
 //! (`cnf.jkt`, `token_type: DPoP`), public clients' refresh tokens bound to the key (a thief
-//! without it gets nothing and burns nothing), `jti` replay across instances, server nonces.
+//! without it gets nothing and burns nothing), `jti` replay across instances, server nonces;
+//! `jkt.rs` codes bound to a key by `dpop_jkt`.
 
+mod jkt;
 mod proofs;
 mod resources;
 
