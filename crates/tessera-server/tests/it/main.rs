@@ -29,6 +29,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod account;
 mod authorize;
 mod bounds;
 mod client_update;

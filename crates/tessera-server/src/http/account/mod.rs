@@ -10,7 +10,7 @@ mod password;
 mod tokens;
 
 use super::AppState;
-use super::web::{Chrome, Section, SignedIn, Visitor, page};
+use super::web::{Chrome, Section, SignedIn, Visitor, page, redirect};
 use crate::http::ApiError;
 use crate::service::ServiceError;
 use askama::Template;
@@ -18,17 +18,18 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use std::collections::HashMap;
 use tessera_core::Timestamp;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/account", get(show))
-        .route("/account/applications/revoke", post(applications::revoke))
-        .route("/account/tokens", post(tokens::create))
-        .route("/account/tokens/revoke", post(tokens::revoke))
-        .route("/account/password", post(password::change))
+        // A GET of an action's path (back from signing in, say) shows the page.
+        .route("/account/applications/revoke", get(back).post(applications::revoke))
+        .route("/account/tokens", get(back).post(tokens::create))
+        .route("/account/tokens/revoke", get(back).post(tokens::revoke))
+        .route("/account/password", get(back).post(password::change))
 }
 
 /// The notices an action leaves for the page it redirects to (`/account?done=…`): fixed
@@ -124,6 +125,10 @@ pub(super) struct Extras {
     created: Option<Created>,
     token_form: TokenForm,
     password_form: PasswordForm,
+}
+
+async fn back() -> Response {
+    redirect("/account")
 }
 
 /// `GET /account`.
