@@ -58,31 +58,34 @@ fn union(scopes: impl IntoIterator<Item = Scope>) -> Scope {
     Scope::parse(&text).unwrap_or_default()
 }
 
+/// The application of `client_id` in `found` (added if new), widened by a family or consent
+/// of `scope` begun `at`.
+fn entry<'a>(
+    found: &'a mut BTreeMap<String, Application>,
+    client_id: &ClientId,
+    name: &str,
+    scope: &Scope,
+    at: Timestamp,
+) -> &'a mut Application {
+    let application = found.entry(client_id.as_str().to_owned()).or_insert_with(|| Application {
+        client_id: client_id.clone(),
+        client_name: name.to_owned(),
+        scope: Scope::empty(),
+        first_used: at,
+        last_used: at,
+        families: 0,
+        remembered: false,
+    });
+    application.scope = union([application.scope.clone(), scope.clone()]);
+    application.first_used = application.first_used.min(at);
+    application.last_used = application.last_used.max(at);
+    application
+}
+
 impl AuthService {
     /// The applications that hold tokens for `user_id` or that they approved, by name.
     pub async fn applications(&self, user_id: &UserId) -> Result<Vec<Application>, ServiceError> {
         let mut found: BTreeMap<String, Application> = BTreeMap::new();
-        fn entry<'a>(
-            found: &'a mut BTreeMap<String, Application>,
-            client_id: &ClientId,
-            name: &str,
-            scope: &Scope,
-            at: Timestamp,
-        ) -> &'a mut Application {
-            let application = found.entry(client_id.as_str().to_owned()).or_insert_with(|| Application {
-                client_id: client_id.clone(),
-                client_name: name.to_owned(),
-                scope: Scope::empty(),
-                first_used: at,
-                last_used: at,
-                families: 0,
-                remembered: false,
-            });
-            application.scope = union([application.scope.clone(), scope.clone()]);
-            application.first_used = application.first_used.min(at);
-            application.last_used = application.last_used.max(at);
-            application
-        }
         for family in self.store.user_families(user_id, self.now()).await? {
             let application =
                 entry(&mut found, &family.client_id, &family.client_name, &family.scope, family.created_at);

@@ -187,11 +187,14 @@ async fn refused(
     assert!(again.body.contains(r#"aria-invalid="true""#), "{}", again.body);
 }
 
+/// A form's fields, the field whose message is expected, the message.
+type FieldCase<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
 #[tokio::test]
 async fn bad_input_gets_the_form_back_with_the_message_and_changes_nothing() {
     let fixture = Fixture::start().await;
     let (mut browser, _) = on_account(&fixture, USERNAME).await;
-    let token_cases: &[(&[(&str, &str)], &str, &str)] = &[
+    let token_cases: &[FieldCase] = &[
         (&[("name", ""), ("scope", "read"), ("expiry", "30")], "pat-name", "Give the token a name"),
         (&[("name", "   "), ("scope", "read"), ("expiry", "30")], "pat-name", "Give the token a name"),
         (&[("name", "ci"), ("scope", "re\"ad"), ("expiry", "30")], "pat-scope", "Not a valid scope"),
