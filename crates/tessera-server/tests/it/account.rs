@@ -27,7 +27,7 @@ async fn on_account<'a>(fixture: &'a Fixture, username: &str) -> (Browser<'a>, P
     (browser, page)
 }
 
-async fn audit(fixture: &Fixture) -> Vec<AuditRow> {
+pub(crate) async fn audit(fixture: &Fixture) -> Vec<AuditRow> {
     fixture.server.service.audit_log(&AuditQuery { limit: 100, ..AuditQuery::default() }).await.unwrap()
 }
 
@@ -132,7 +132,10 @@ async fn every_action_does_what_it_says_and_is_audited(backend: Backend) {
         ("end_others", "on"),
     ];
     let done = browser.post_at("/account/password", &change).await;
-    assert_eq!((done.status, done.location.as_deref()), (303, Some("/account?done=password-changed-others-ended")));
+    assert_eq!(
+        (done.status, done.location.as_deref()),
+        (303, Some("/account?done=password-changed-others-ended#notice"))
+    );
     assert_eq!(browser.get_at("/account", &[]).await.status, 200, "this session goes on");
     assert_eq!(second.get_at("/account", &[]).await.status, 303, "the other session ended");
     let (status, _) = token_as(

@@ -1,7 +1,8 @@
 //! The account page in headless Chromium: a user who approved an application at the real
 //! authorization endpoint sees it and revokes it (its refresh token is then refused); makes a
 //! personal access token, sees it once, uses it and revokes it; changes their password, which
-//! ends a second browser's session. Screenshots of the page at 1280 and 390 pixels wide.
+//! ends a second browser's session, after a wrong current password and a forged form were
+//! refused. Screenshots of the page at 1280 and 390 pixels wide.
 
 use crate::authorize::{CHALLENGE, REDIRECT, VERIFIER, query_of};
 use crate::helpers::{Fixture, PASSWORD, USERNAME, str_field};
@@ -113,6 +114,24 @@ async fn changing_the_password_in_chromium_can_end_another_browsers_session() {
     let first = signed_in(&fixture, "/account", USERNAME).await;
     let second = signed_in(&fixture, "/account", USERNAME).await;
 
+    // Refusals first: a wrong current password gets the form back with the message by the
+    // field; a form without its anti-CSRF token is refused. Neither changes anything.
+    fill(&first, "#current-password", "not my password").await;
+    fill(&first, "#new-password", NEW_PASSWORD).await;
+    fill(&first, "#confirm-password", NEW_PASSWORD).await;
+    click(&first, "#change-password").await;
+    assert_eq!(text(&first, "#current-password-error").await, "The current password is incorrect.");
+    let field = first.find("#current-password").await.unwrap();
+    assert_eq!(field.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+    whole_page(&first, "account-password-refused-390", 390).await;
+    first.execute("document.querySelector('#password-form input[name=csrf]').remove()", vec![]).await.unwrap();
+    fill(&first, "#current-password", PASSWORD).await;
+    fill(&first, "#new-password", NEW_PASSWORD).await;
+    fill(&first, "#confirm-password", NEW_PASSWORD).await;
+    click(&first, "#change-password").await;
+    assert!(text(&first, "#message").await.contains("anti-CSRF token is missing or wrong"));
+    first.goto(&fixture.url("/account")).await.unwrap();
+
     fill(&first, "#current-password", PASSWORD).await;
     fill(&first, "#new-password", NEW_PASSWORD).await;
     fill(&first, "#confirm-password", NEW_PASSWORD).await;
@@ -134,6 +153,8 @@ async fn changing_the_password_in_chromium_can_end_another_browsers_session() {
     click(&second, "#login").await;
     second.wait_for_url(|url| url.ends_with("/account"), PAGE_WAIT).await.unwrap();
     assert_eq!(text(&second, "main h1").await, "Your account");
+    let actions: Vec<String> = crate::account::audit(&fixture).await.into_iter().map(|entry| entry.action).collect();
+    assert_eq!(actions, ["account.change_password"], "the refusals wrote nothing");
     first.quit().await.unwrap();
     second.quit().await.unwrap();
 }

@@ -69,7 +69,12 @@ pub async fn change(State(service): State<AppState>, SignedIn(visitor): SignedIn
     if let Err(error) = service.audit(Some(actor), AuditAction::PasswordChange, &visitor.user.username, &detail).await {
         return failure(error);
     }
-    redirect(if end_others { "/account?done=password-changed-others-ended" } else { "/account?done=password-changed" })
+    // The form's action names its section (so that a refusal shows it); the notice is at the top.
+    redirect(if end_others {
+        "/account?done=password-changed-others-ended#notice"
+    } else {
+        "/account?done=password-changed#notice"
+    })
 }
 
 async fn again(
