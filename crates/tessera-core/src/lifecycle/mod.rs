@@ -176,6 +176,8 @@ pub enum RevocationReason {
     ConsentRevoked,
     /// An admin disabled the user (`tessera user update --disable`).
     UserDisabled,
+    /// The user changed their password and asked for their applications' tokens to go.
+    PasswordChanged,
 }
 
 impl RevocationReason {
@@ -187,6 +189,7 @@ impl RevocationReason {
             RevocationReason::CodeReplayed => "authorization code replayed",
             RevocationReason::ConsentRevoked => "consent revoked by the user",
             RevocationReason::UserDisabled => "the user was disabled",
+            RevocationReason::PasswordChanged => "the user changed their password",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! is timed for `/metrics`, logged at debug level, and written to the access log when that is on.
 
 pub mod access_log;
+mod account;
 mod authorize;
 mod client_address;
 mod console;
@@ -72,7 +73,8 @@ pub fn router(state: AppState, access_log: Option<AccessLog>) -> Router {
         .route("/metrics", get(metrics))
         // The pages for people: sign-in, the admin console, the account page (`web`).
         .merge(web::routes())
-        .merge(console::routes());
+        .merge(console::routes())
+        .merge(account::routes());
     // The observer is outside the limits, so that refusals are counted and logged too.
     limits::limit_requests(routes, state.config())
         .layer(middleware::from_fn_with_state(observer, observe_request))

@@ -9,6 +9,7 @@
 //! The caches that spare requests work live beside their users: [`client_cache`],
 //! [`revocation_cache`], [`verified_tokens`].
 
+pub mod account;
 mod allowed_origins;
 pub mod audit;
 pub mod authorization;

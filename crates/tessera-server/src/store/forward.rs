@@ -256,3 +256,13 @@ forward! {
     /// Deletes up to `batch` of the oldest events from before `before`; how many went.
     fn purge_audit(&self, before: Timestamp, batch: i64) -> StoreResult<u64>;
 }
+
+// The account page (store/{sqlite,postgres}/account.rs).
+forward! {
+    /// A user's live (unrevoked, unexpired) families with their clients' names, oldest first.
+    fn user_families(&self, user_id: &UserId, now: Timestamp) -> StoreResult<Vec<super::account::UserFamilyRow>>;
+    /// Replaces a user's password hash; false if there is no such user.
+    fn set_user_password(&self, user_id: &UserId, password_hash: &str) -> StoreResult<bool>;
+    /// Ends every browser session of a user except `except` (the one in use); how many ended.
+    fn end_user_browser_sessions(&self, user_id: &UserId, except: Option<&TokenHash>) -> StoreResult<u64>;
+}

@@ -11,6 +11,7 @@
 //! used_at IS NULL` plus the successor's insert, atomically), and the conformance suite runs
 //! every HTTP test on both.
 
+pub mod account;
 pub mod audit;
 mod device;
 mod forward;

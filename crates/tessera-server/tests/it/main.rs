@@ -29,6 +29,8 @@ macro_rules! on_both_backends {
     };
 }
 
+mod account;
+mod account_browser;
 mod authorize;
 mod bounds;
 mod client_update;

@@ -1,6 +1,7 @@
 //! The PostgreSQL store, over sqlx: a pool of connections and SQL with `$n` placeholders,
 //! through `sqlx::Any` (PostgreSQL is its only driver: SQLite is `super::sqlite`'s, on rusqlite).
 
+mod account;
 mod audit;
 mod device;
 mod dpop;

@@ -9,6 +9,7 @@
 //! one database through SQLite's `memdb` VFS (a name starting with `/` is shared within the
 //! process), which, unlike a shared cache, locks as a file does, so the busy timeout applies.
 
+mod account;
 mod audit;
 pub(crate) mod backup;
 mod checkpoint;
