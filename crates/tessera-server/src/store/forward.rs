@@ -256,3 +256,9 @@ forward! {
     /// Deletes up to `batch` of the oldest events from before `before`; how many went.
     fn purge_audit(&self, before: Timestamp, batch: i64) -> StoreResult<u64>;
 }
+
+// The console's overview (store/{sqlite,postgres}/counts.rs).
+forward! {
+    /// Clients, users, live refresh-token families and active personal access tokens at `now`.
+    fn console_counts(&self, now: Timestamp) -> StoreResult<super::counts::ConsoleCounts>;
+}
