@@ -33,6 +33,7 @@ mod authorize;
 mod bounds;
 mod client_update;
 mod clients;
+mod console_ops;
 mod cors;
 mod device;
 mod device_python;

@@ -12,7 +12,7 @@ use tessera_server::store::audit::{AuditQuery, AuditRow};
 const ADMIN: &str = "root";
 
 /// Signs `username` in through `/login?return_to=…`; the page it was sent back to.
-async fn sign_in(browser: &mut Browser<'_>, return_to: &str, username: &str) -> String {
+pub(crate) async fn sign_in(browser: &mut Browser<'_>, return_to: &str, username: &str) -> String {
     let login = browser.get_at("/login", &[("return_to", return_to)]).await;
     assert_eq!(login.status, 200, "{}", login.body);
     let token = csrf(&login);
