@@ -9,6 +9,7 @@ use crate::keys::rotate_keys;
 use crate::metrics::history::LastHour;
 use crate::store::SigningKeyRow;
 use crate::store::counts::ConsoleCounts;
+use tessera_core::KeyState;
 
 impl AuthService {
     /// Clients, users, live families and active personal access tokens now.
@@ -21,10 +22,16 @@ impl AuthService {
         self.metrics.last_hour()
     }
 
-    /// Every signing key, newest first.
+    /// Every signing key: the active one first, then the retired, then the revoked, each
+    /// newest first.
     pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, ServiceError> {
+        let rank = |key: &SigningKeyRow| match key.state() {
+            KeyState::Active => 0,
+            KeyState::Retired { .. } => 1,
+            KeyState::Revoked { .. } => 2,
+        };
         let mut keys = self.store.list_signing_keys().await?;
-        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        keys.sort_by_key(|key| (rank(key), std::cmp::Reverse(key.created_at)));
         Ok(keys)
     }
 
