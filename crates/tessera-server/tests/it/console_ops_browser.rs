@@ -15,10 +15,19 @@ const ADMIN: &str = "root";
 
 /// The whole page at `width` (the window as tall as the page) to `screenshots/{name}-{width}.png`.
 async fn photograph(browser: &Browser, name: &str, width: u32) -> PathBuf {
-    browser.set_window_size(width, 900).await.unwrap();
-    let height = browser.execute("return document.documentElement.scrollHeight", vec![]).await.unwrap();
-    let height = u32::try_from(height.as_u64().unwrap_or(900)).unwrap().clamp(600, 4000);
-    browser.set_window_size(width, height + 90).await.unwrap();
+    // The resize reaches the page a moment later: grow the window until it holds the page.
+    let mut height = 900;
+    for _ in 0..6 {
+        browser.set_window_size(width, height + 90).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let script = "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)";
+        let measured = browser.execute(script, vec![]).await.unwrap().as_u64().unwrap_or(900);
+        let inner = browser.execute("return window.innerHeight", vec![]).await.unwrap().as_u64().unwrap_or(900);
+        if measured <= inner {
+            break;
+        }
+        height = u32::try_from(measured).unwrap().clamp(600, 4000) + (height + 90 - u32::try_from(inner).unwrap());
+    }
     let folder = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
     let path = folder.join(format!("{name}-{width}.png"));
@@ -162,7 +171,11 @@ async fn the_audit_log_after_a_reuse_detection_in_chromium() {
     // What the command line would have written, an hour earlier.
     let at = fixture.server.clock.now();
     for (action, target, detail) in [
-        (AuditAction::ClientCreate, fixture.app.client_id.as_str(), "confidential client \"app\", grants password refresh_token"),
+        (
+            AuditAction::ClientCreate,
+            fixture.app.client_id.as_str(),
+            "confidential client \"app\", grants password refresh_token",
+        ),
         (AuditAction::UserCreate, USERNAME, ""),
         (AuditAction::UserCreate, ADMIN, "with the admin flag"),
         (AuditAction::PatCreate, "pat_01", "for alice, name \"ci\", scope \"read\""),

@@ -45,14 +45,24 @@ struct EventView {
 
 impl EventView {
     fn of(row: AuditRow) -> EventView {
+        let actor = match row.actor {
+            Some(actor) => actor,
+            None if row.detail.starts_with("from the command line") => "command line".to_owned(),
+            None => String::new(),
+        };
         EventView {
             at: date_time(row.at),
-            actor: row.actor.unwrap_or_default(),
+            actor,
             address: row.address.unwrap_or_default(),
             action: row.action,
             target: row.target,
             detail: row.detail,
         }
+    }
+
+    /// Whether the server itself or the command line did it (no signed-in user).
+    fn by_tessera(&self) -> bool {
+        self.address.is_empty()
     }
 
     /// `bad` for the events an admin should look at first, `warn` for removals.

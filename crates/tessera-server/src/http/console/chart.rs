@@ -6,18 +6,20 @@ use super::timefmt::hour_minute;
 use std::fmt::Write;
 use tessera_core::Timestamp;
 
-/// Colours of the series, in order; distinct for the common kinds of colour blindness first.
+/// Colours of series that went well (cool) and of refusals and alarms (warm), five each.
 pub const PALETTE: [&str; 10] =
-    ["#2457c5", "#e08a00", "#1e8e5a", "#b3261e", "#7b4fc4", "#0f8b9c", "#c2185b", "#5b6577", "#8cae2f", "#a0522d"];
+    ["#2457c5", "#0f8b9c", "#1e8e5a", "#7b4fc4", "#5b6577", "#e08a00", "#b3261e", "#c2185b", "#a0522d", "#d4a017"];
 
-/// The drawing's coordinate system (the SVG scales to its box; the text scales with it).
-pub const WIDTH: f64 = 560.0;
+/// The drawing's coordinate system. The SVG scales to its box and its text with it, so each
+/// chart is drawn at a width near the one it is shown at (a wide and a phone drawing, the
+/// stylesheet shows one): text stays about 12px either way.
 pub const HEIGHT: f64 = 236.0;
+/// The width of the phone's drawing.
+pub const NARROW: f64 = 360.0;
 const LEFT: f64 = 44.0;
-const RIGHT: f64 = 10.0;
+const RIGHT: f64 = 14.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 50.0;
-const PLOT_WIDTH: f64 = WIDTH - LEFT - RIGHT;
 const PLOT_HEIGHT: f64 = HEIGHT - TOP - BOTTOM;
 const FONT: &str = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif";
 
@@ -46,6 +48,8 @@ pub struct Chart {
     pub first_minute_at: Timestamp,
     pub minutes: usize,
     pub series: Vec<Series>,
+    /// The width of the wide drawing (about its width in pixels on a wide screen).
+    pub width: f64,
 }
 
 /// One drawn rectangle: a series' part of one minute's bar.
@@ -112,13 +116,14 @@ impl Chart {
         nice_ceiling((0..self.minutes).map(|minute| self.stacked(minute)).max().unwrap_or(0))
     }
 
-    fn slot(&self) -> f64 {
-        PLOT_WIDTH / self.minutes.max(1) as f64
+    fn slot(&self, width: f64) -> f64 {
+        (width - LEFT - RIGHT) / self.minutes.max(1) as f64
     }
 
-    /// The rectangles: per minute, the series stacked from the bottom in order.
-    pub fn bars(&self) -> Vec<Bar> {
-        let (max, slot) = (self.scale_max() as f64, self.slot());
+    /// The rectangles of a drawing `width` wide: per minute, the series stacked from the
+    /// bottom in order.
+    pub fn bars(&self, width: f64) -> Vec<Bar> {
+        let (max, slot) = (self.scale_max() as f64, self.slot(width));
         let gap = (slot * 0.2).min(2.0);
         let mut bars = Vec::new();
         for minute in 0..self.minutes {
@@ -168,13 +173,24 @@ impl Chart {
         text
     }
 
-    /// The whole `<svg>` element.
-    pub fn svg(&self) -> String {
+    /// The wide drawing.
+    pub fn svg_wide(&self) -> String {
+        self.svg(self.width, "wide")
+    }
+
+    /// The phone's drawing.
+    pub fn svg_narrow(&self) -> String {
+        self.svg(NARROW, "narrow")
+    }
+
+    /// The whole `<svg>` element, `width` wide; `variant` names it (ids stay unique).
+    pub fn svg(&self, width: f64, variant: &str) -> String {
         let mut svg = String::new();
-        let (id, max) = (self.id, self.scale_max());
+        let (max, plot_width) = (self.scale_max(), width - LEFT - RIGHT);
+        let id = format!("{}-{variant}", self.id);
         let _ = write!(
             svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{id}-title {id}-desc" font-family="{FONT}" font-size="12">"#
+            r#"<svg xmlns="http://www.w3.org/2000/svg" class="{variant}" viewBox="0 0 {width} {HEIGHT}" role="img" aria-labelledby="{id}-title {id}-desc" font-family="{FONT}" font-size="12">"#
         );
         let _ = write!(
             svg,
@@ -189,12 +205,12 @@ impl Chart {
             let _ = write!(
                 svg,
                 r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="{stroke}" stroke-width="1"/><text x="{}" y="{:.1}" text-anchor="end" fill="#5b6577">{tick}</text>"##,
-                WIDTH - RIGHT,
+                width - RIGHT,
                 LEFT - 6.0,
                 y + 4.0
             );
         }
-        for bar in self.bars() {
+        for bar in self.bars(width) {
             let series = &self.series[bar.series];
             let _ = write!(
                 svg,
@@ -213,18 +229,22 @@ impl Chart {
             let _ = write!(
                 svg,
                 r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#5b6577">Nothing in the last hour</text>"##,
-                LEFT + PLOT_WIDTH / 2.0,
+                LEFT + plot_width / 2.0,
                 TOP + PLOT_HEIGHT / 2.0
             );
         }
-        // The time axis: a label every quarter of an hour, and the current minute.
-        let slot = self.slot();
+        // The time axis: a label every quarter of an hour (half an hour on a phone), and the
+        // current minute.
+        let slot = self.slot(width);
         let last = self.minutes.saturating_sub(1);
-        for minute in (0..self.minutes).step_by(15).filter(|minute| last - minute >= 8).chain([last]) {
+        let every = if width < 500.0 { 30 } else { 15 };
+        for minute in (0..self.minutes).step_by(every).filter(|minute| last - minute >= 8).chain([last]) {
             let x = LEFT + minute as f64 * slot + slot / 2.0;
+            let anchor = if minute == last { "end" } else { "middle" };
+            let label_x = if minute == last { width - 2.0 } else { x };
             let _ = write!(
                 svg,
-                r##"<line x1="{x:.1}" y1="{0:.1}" x2="{x:.1}" y2="{1:.1}" stroke="#9aa3b2"/><text x="{x:.1}" y="{2:.1}" text-anchor="middle" fill="#5b6577">{3}</text>"##,
+                r##"<line x1="{x:.1}" y1="{0:.1}" x2="{x:.1}" y2="{1:.1}" stroke="#9aa3b2"/><text x="{label_x:.1}" y="{2:.1}" text-anchor="{anchor}" fill="#5b6577">{3}</text>"##,
                 TOP + PLOT_HEIGHT,
                 TOP + PLOT_HEIGHT + 4.0,
                 TOP + PLOT_HEIGHT + 18.0,
@@ -234,7 +254,7 @@ impl Chart {
         let _ = write!(
             svg,
             r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#1d2430">Time (UTC), one bar per minute</text>"##,
-            LEFT + PLOT_WIDTH / 2.0,
+            LEFT + plot_width / 2.0,
             HEIGHT - 8.0
         );
         let _ = write!(
@@ -257,6 +277,9 @@ fn capitalised(text: &str) -> String {
 mod tests {
     use super::*;
 
+    const WIDTH: f64 = 560.0;
+    const PLOT_WIDTH: f64 = WIDTH - LEFT - RIGHT;
+
     fn chart(series: Vec<Vec<u64>>) -> Chart {
         Chart {
             id: "test",
@@ -269,6 +292,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, values)| Series { name: format!("s{i}"), color: PALETTE[i], values })
                 .collect(),
+            width: 560.0,
         }
     }
 
@@ -297,7 +321,7 @@ mod tests {
     #[test]
     fn bars_stack_from_the_axis_in_proportion_to_their_counts() {
         let chart = chart(vec![at(59, 2), at(59, 3), at(10, 5)]);
-        let bars = chart.bars();
+        let bars = chart.bars(WIDTH);
         assert_eq!(bars.len(), 3, "one rectangle per non-zero count: {bars:?}");
         let (first, second, lone) = (&bars[1], &bars[2], &bars[0]);
         assert_eq!((lone.minute, lone.series), (10, 2));
@@ -311,18 +335,31 @@ mod tests {
         // The newest minute is the rightmost slot, inside the plot; bars do not overlap.
         assert!(first.x + first.width <= WIDTH - RIGHT + 1e-9 && first.x > lone.x + lone.width);
         assert!((first.x - (LEFT + 59.0 * PLOT_WIDTH / 60.0)).abs() < 2.0);
+        // The phone's drawing: the same heights, narrower slots.
+        let narrow = chart.bars(NARROW);
+        assert!((narrow[0].height - lone.height).abs() < 1e-9 && narrow[1].width < first.width);
+        assert!(narrow[2].x + narrow[2].width <= NARROW - RIGHT + 1e-9);
     }
 
     #[test]
     fn the_drawing_has_its_title_axes_and_text_alternative() {
         let chart = chart(vec![at(59, 2), at(58, 1)]);
-        let svg = chart.svg();
+        let svg = chart.svg_wide();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
-        assert!(svg.contains(r#"aria-labelledby="test-title test-desc""#), "{svg}");
-        assert!(svg.contains("<title id=\"test-title\">Token requests</title>"), "{svg}");
+        assert!(svg.contains(r#"viewBox="0 0 560 236""#), "{svg}");
+        assert!(svg.contains(r#"aria-labelledby="test-wide-title test-wide-desc""#), "{svg}");
+        assert!(svg.contains("<title id=\"test-wide-title\">Token requests</title>"), "{svg}");
         assert!(svg.contains("Token requests per minute over the last 60 minutes: 2 s0 requests, 1 s1 requests."));
         assert!(svg.contains("Time (UTC), one bar per minute") && svg.contains("Requests per minute"));
         assert_eq!(svg.matches("<rect").count(), 2);
+        // On a phone, labels every half hour; the last one ends at the edge.
+        let narrow = chart.svg_narrow();
+        assert!(narrow.contains(r#"viewBox="0 0 360 236""#) && narrow.contains("test-narrow-title"));
+        assert_eq!(
+            narrow.matches("text-anchor=\"end\" fill=\"#5b6577\">").count(),
+            3 + 1,
+            "three ticks and the last minute"
+        );
         assert!(!svg.contains("style"), "no style attribute under the CSP");
         // Time labels: every quarter of an hour and the last minute, as HH:MM.
         let first = hour_minute(chart.first_minute_at);
@@ -335,8 +372,8 @@ mod tests {
     #[test]
     fn an_empty_hour_says_so() {
         let chart = chart(vec![vec![0; 60]]);
-        assert!(chart.bars().is_empty());
-        assert!(chart.svg().contains("Nothing in the last hour"));
+        assert!(chart.bars(WIDTH).is_empty());
+        assert!(chart.svg_wide().contains("Nothing in the last hour"));
         assert!(chart.summary().ends_with("none."));
         assert!(chart.rows().is_empty());
     }
@@ -345,6 +382,6 @@ mod tests {
     fn names_are_escaped() {
         let mut chart = chart(vec![at(0, 1)]);
         chart.series[0].name = "<b>&\"".into();
-        assert!(chart.svg().contains("&lt;b&gt;&amp;&quot;"));
+        assert!(chart.svg_narrow().contains("&lt;b&gt;&amp;&quot;"));
     }
 }

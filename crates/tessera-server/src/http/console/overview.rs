@@ -30,52 +30,58 @@ pub async fn show(State(service): State<AppState>, Admin(visitor): Admin) -> Res
     page(StatusCode::OK, &OverviewPage { chrome, counts, charts: charts(&service.activity()) })
 }
 
+/// The widths the charts are drawn at: the first spans the page, the other two share a row.
+const WIDE: f64 = 1040.0;
+const HALF: f64 = 520.0;
+
 fn series(hour: &LastHour, name: &str, color: &'static str, event: Event) -> Series {
     Series { name: name.to_owned(), color, values: hour.series(event) }
 }
 
 /// The overview's three charts of `hour`.
 fn charts(hour: &LastHour) -> Vec<Chart> {
-    // Token requests: a series per grant and outcome that happened this hour.
-    let mut requests: Vec<Series> = GrantType::ALL
+    // Token requests: a series per grant and outcome that happened this hour, each in the
+    // same colour every time: a cool one per grant when answered, a warm one when refused.
+    let requests: Vec<Series> = GrantType::ALL
         .iter()
-        .flat_map(|grant| [(*grant, true), (*grant, false)])
-        .map(|(grant, ok)| {
-            let outcome = if ok { "ok" } else { "refused" };
-            series(hour, &format!("{} {outcome}", grant.as_str()), PALETTE[0], Event::TokenRequest(grant, ok))
+        .enumerate()
+        .flat_map(|(index, grant)| [(index, *grant, true), (index, *grant, false)])
+        .map(|(index, grant, ok)| {
+            let (outcome, color) = if ok { ("ok", PALETTE[index % 5]) } else { ("refused", PALETTE[5 + index % 5]) };
+            series(hour, &format!("{} {outcome}", grant.as_str()), color, Event::TokenRequest(grant, ok))
         })
         .filter(|series| series.total() > 0)
         .collect();
-    for (index, series) in requests.iter_mut().enumerate() {
-        series.color = PALETTE[index % PALETTE.len()];
-    }
-    let chart = |id, title, unit, series| Chart {
+    let chart = |id, title, unit, width, series| Chart {
         id,
         title,
         unit,
         first_minute_at: hour.first_minute_at,
         minutes: MINUTES,
         series,
+        width,
     };
     vec![
-        chart("token-requests", "Token requests by grant and outcome", "requests", requests),
+        chart("token-requests", "Token requests by grant and outcome", "requests", WIDE, requests),
         chart(
             "refresh",
             "Refresh-token rotations",
             "refreshes",
+            HALF,
             vec![
                 series(hour, "rotations", PALETTE[0], Event::Rotated),
-                series(hour, "grace replays", PALETTE[1], Event::Replayed),
+                series(hour, "grace replays", PALETTE[5], Event::Replayed),
             ],
         ),
         chart(
             "security",
             "Security events",
             "events",
+            HALF,
             vec![
-                series(hour, "reuse detections", PALETTE[3], Event::ReuseDetected),
-                series(hour, "families revoked", PALETTE[1], Event::FamilyRevoked),
-                series(hour, "failed sign-ins", PALETTE[4], Event::FailedSignIn),
+                series(hour, "reuse detections", PALETTE[6], Event::ReuseDetected),
+                series(hour, "families revoked", PALETTE[5], Event::FamilyRevoked),
+                series(hour, "failed sign-ins", PALETTE[7], Event::FailedSignIn),
             ],
         ),
     ]
