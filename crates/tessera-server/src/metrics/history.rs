@@ -122,7 +122,8 @@ mod tests {
     use super::*;
 
     fn at(minute: i64, second: i64) -> Timestamp {
-        Timestamp::from_secs(1_800_000_000 - 1_800_000_000 % 60 + minute * 60 + second)
+        // 1_800_000_000 is a whole minute.
+        Timestamp::from_secs(1_800_000_000 + minute * 60 + second)
     }
 
     #[test]

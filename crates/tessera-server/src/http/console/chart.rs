@@ -285,7 +285,7 @@ mod tests {
             id: "test",
             title: "Token requests",
             unit: "requests",
-            first_minute_at: Timestamp::from_secs(1_800_000_000 - 1_800_000_000 % 60),
+            first_minute_at: Timestamp::from_secs(1_800_000_000), // a whole minute
             minutes: 60,
             series: series
                 .into_iter()
