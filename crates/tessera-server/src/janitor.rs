@@ -1,9 +1,9 @@
 //! The janitor: deletes rows no rule needs any more, in bounded batches, so the database
 //! does not grow without limit under steady refresh traffic.
 
+use crate::admin::audit::unattended;
 use crate::clock::Clock;
 use crate::service::audit::AuditAction;
-use crate::store::audit::AuditRow;
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,16 +84,8 @@ impl Janitor {
             tokio::task::yield_now().await;
         }
         if total > 0 {
-            let entry = AuditRow {
-                id: 0,
-                at: now,
-                actor_id: None,
-                actor: None,
-                address: None,
-                action: AuditAction::AuditPurge.as_str().to_owned(),
-                target: "audit_log".to_owned(),
-                detail: format!("{total} events older than {} days deleted", retention.as_secs() / 86_400),
-            };
+            let detail = format!("{total} events older than {} days deleted", retention.as_secs() / 86_400);
+            let entry = unattended(now, AuditAction::AuditPurge, "audit_log", detail);
             self.store.insert_audit(&entry).await?;
         }
         Ok(total)

@@ -16,15 +16,19 @@ pub async fn audit_command_line(
 ) -> Result<(), StoreError> {
     let detail =
         if detail.is_empty() { "from the command line".to_owned() } else { format!("from the command line: {detail}") };
-    let entry = AuditRow {
+    store.insert_audit(&unattended(now, action, target, detail)).await
+}
+
+/// An audit entry with no actor: the server itself (the janitor, say) or the command line.
+pub fn unattended(at: Timestamp, action: AuditAction, target: &str, detail: String) -> AuditRow {
+    AuditRow {
         id: 0,
-        at: now,
+        at,
         actor_id: None,
         actor: None,
         address: None,
         action: action.as_str().to_owned(),
         target: target.to_owned(),
         detail,
-    };
-    store.insert_audit(&entry).await
+    }
 }

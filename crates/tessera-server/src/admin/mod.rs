@@ -2,7 +2,7 @@
 //! `keys revoke` commands, one file per group (clients here). They act on the database
 //! directly; secrets are returned once and stored only hashed.
 
-mod audit;
+pub mod audit;
 mod keys;
 mod users;
 

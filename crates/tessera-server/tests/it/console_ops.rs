@@ -10,10 +10,16 @@ use std::time::Duration;
 use tessera_core::Timestamp;
 use tessera_server::clock::Clock;
 use tessera_server::config::RawConfig;
+use tessera_server::service::audit::AuditAction;
 use tessera_server::store::Backend;
 use tessera_server::store::audit::{AuditQuery, AuditRow};
 
 const ADMIN: &str = "root";
+
+/// An event by nobody in particular, for the page and the janitor to work on.
+fn event(at: Timestamp, action: AuditAction, target: &str, detail: &str) -> AuditRow {
+    tessera_server::admin::audit::unattended(at, action, target, detail.to_owned())
+}
 
 /// The whole audit log, newest first.
 pub(crate) async fn audit_events(fixture: &Fixture) -> Vec<AuditRow> {
@@ -218,16 +224,12 @@ async fn the_audit_page_filters_by_action_and_text_and_pages_back() {
     let store = fixture.server.store();
     let now = fixture.server.clock.now();
     for i in 0..60 {
-        let (action, target) = if i % 2 == 0 { ("client.create", "app") } else { ("user.disable", "bob") };
+        let (action, target) =
+            if i % 2 == 0 { (AuditAction::ClientCreate, "app") } else { (AuditAction::UserDisable, "bob") };
         let entry = AuditRow {
-            id: 0,
-            at: now,
-            actor_id: None,
             actor: Some(ADMIN.into()),
             address: Some("127.0.0.1".into()),
-            action: action.into(),
-            target: format!("{target}-{i}"),
-            detail: format!("event <b>{i}</b>"),
+            ..event(now, action, &format!("{target}-{i}"), &format!("event <b>{i}</b>"))
         };
         store.insert_audit(&entry).await.unwrap();
     }
@@ -332,16 +334,7 @@ async fn janitor_purges_the_audit_log_after_the_retention(backend: Backend) {
     let now = fixture.server.clock.now();
     let day = Duration::from_secs(24 * 3600);
     for (days, target) in [(200, "ancient"), (91, "old"), (89, "recent"), (0, "today")] {
-        let entry = AuditRow {
-            id: 0,
-            at: now.minus(day * days),
-            actor_id: None,
-            actor: None,
-            address: None,
-            action: "client.create".into(),
-            target: target.into(),
-            detail: String::new(),
-        };
+        let entry = event(now.minus(day * days), AuditAction::ClientCreate, target, "");
         store.insert_audit(&entry).await.unwrap();
     }
     fixture.server_janitor().run_once().await.unwrap();
@@ -360,16 +353,7 @@ on_both_backends!(reuse_detection_is_audited, overview_counts, janitor_purges_th
 async fn the_audit_retention_is_a_setting() {
     let fixture = Fixture::with(RawConfig { audit_retention: Some("1d".into()), ..RawConfig::default() }).await;
     let now = fixture.server.clock.now();
-    let entry = |at: Timestamp, target: &str| AuditRow {
-        id: 0,
-        at,
-        actor_id: None,
-        actor: None,
-        address: None,
-        action: "key.rotate".into(),
-        target: target.into(),
-        detail: String::new(),
-    };
+    let entry = |at: Timestamp, target: &str| event(at, AuditAction::KeyRotate, target, "");
     let store = fixture.server.store();
     store.insert_audit(&entry(now.minus(Duration::from_secs(25 * 3600)), "yesterday")).await.unwrap();
     store.insert_audit(&entry(now.minus(Duration::from_secs(3600)), "hour")).await.unwrap();
