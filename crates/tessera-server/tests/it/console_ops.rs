@@ -122,6 +122,10 @@ async fn the_only_active_key_is_not_revoked_until_a_new_one_is_rotated_in() {
     let unknown = browser.post_at("/console/keys/revoke", &[("csrf", token.as_str()), ("kid", "nope")]).await;
     assert_eq!(unknown.status, 404, "{}", unknown.body);
 
+    // A token the first key signed works until that key is revoked.
+    let (signed_by_first, _) = fixture.login().await;
+    assert_eq!(fixture.me(&signed_by_first).await.status(), 200);
+
     // Rotate: a new active key signs at once on this instance; the old one retires.
     let rotated = browser.post_at("/console/keys/rotate", &[("csrf", token.as_str())]).await;
     assert_eq!(rotated.status, 303, "{}", rotated.body);
