@@ -113,6 +113,7 @@ impl App {
             config.janitor_interval,
         )
         .with_metrics(Arc::clone(self.service.metrics()))
+        .with_audit_retention(config.audit_retention)
     }
 
     /// Serves until `shutdown` completes, then stops background work, drains requests (for at

@@ -5,11 +5,16 @@
 //! misspelt metric or label is a compile error, and counting is an atomic increment. The
 //! histograms are [`latency::LatencyFamily`]s: an observation is two atomic adds, no lock.
 
+pub mod history;
 mod labels;
 mod latency;
 mod store;
 
 pub use labels::{BearerResult, Endpoint, Label, LabelName, RefreshOutcome, TokenOutcome};
+
+use crate::clock::{Clock, SystemClock};
+use history::{Event, History, LastHour};
+use std::sync::Arc;
 
 use crate::service::InvalidToken;
 use crate::store::{PoolStats, WriterStats};
@@ -64,11 +69,22 @@ pub struct Metrics {
     request_latency: LatencyFamily<EndpointLabels>,
     grant_latency: LatencyFamily<GrantLabels>,
     access_log_dropped_lines: Counter,
+    failed_sign_ins: Counter,
     store: store::StoreSeries,
+    /// The console's per-minute copy of the last hour, timed by `clock`.
+    history: History,
+    clock: Arc<dyn Clock>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+}
+
+impl Metrics {
+    /// Counters whose per-minute history (the console's charts) takes its time from `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         let token_requests = Family::default();
         let refresh_decisions = Family::default();
         let families_revoked = Family::default();
@@ -79,6 +95,7 @@ impl Default for Metrics {
         let grant_latency =
             LatencyFamily::new(GrantType::ALL.map(|grant_type| GrantLabels { grant_type: Label(grant_type) }));
         let access_log_dropped_lines = Counter::default();
+        let failed_sign_ins = Counter::default();
         let mut registry = Registry::default();
         registry.register(
             "tessera_token_requests",
@@ -118,6 +135,11 @@ impl Default for Metrics {
             "Access-log lines dropped because the writer fell behind (requests never wait for it)",
             access_log_dropped_lines.clone(),
         );
+        registry.register(
+            "tessera_failed_sign_ins",
+            "Passwords refused by the sign-in page (wrong username or password)",
+            failed_sign_ins.clone(),
+        );
         let store = store::StoreSeries::default();
         store.register(&mut registry);
         let metrics = Metrics {
@@ -130,7 +152,10 @@ impl Default for Metrics {
             request_latency,
             grant_latency,
             access_log_dropped_lines,
+            failed_sign_ins,
             store,
+            history: History::default(),
+            clock,
         };
         metrics.start_at_zero();
         metrics
@@ -167,14 +192,37 @@ impl Metrics {
         self.token_requests
             .get_or_create(&TokenRequestLabels { grant_type: Label(grant_type), outcome: Label(outcome) })
             .inc();
+        self.remember(Event::TokenRequest(grant_type, outcome == TokenOutcome::Ok));
     }
 
     pub fn refresh_decision(&self, decision: RefreshOutcome) {
         self.refresh_decisions.get_or_create(&RefreshDecisionLabels { decision: Label(decision) }).inc();
+        match decision {
+            RefreshOutcome::Rotated => self.remember(Event::Rotated),
+            RefreshOutcome::Replayed => self.remember(Event::Replayed),
+            RefreshOutcome::ReuseDetected => self.remember(Event::ReuseDetected),
+            RefreshOutcome::Rejected => {}
+        }
     }
 
     pub fn family_revoked(&self, reason: RevocationReason) {
         self.families_revoked.get_or_create(&RevocationLabels { reason: Label(reason) }).inc();
+        self.remember(Event::FamilyRevoked);
+    }
+
+    /// The sign-in page refused a password.
+    pub fn failed_sign_in(&self) {
+        self.failed_sign_ins.inc();
+        self.remember(Event::FailedSignIn);
+    }
+
+    fn remember(&self, event: Event) {
+        self.history.record(self.clock.now(), event);
+    }
+
+    /// The last hour of the charted counters, per minute, on this instance.
+    pub fn last_hour(&self) -> LastHour {
+        self.history.last_hour(self.clock.now())
     }
 
     pub fn bearer_check(&self, result: BearerResult) {

@@ -2,8 +2,11 @@
 //! `keys revoke` commands, one file per group (clients here). They act on the database
 //! directly; secrets are returned once and stored only hashed.
 
+pub mod audit;
 mod keys;
 mod users;
+
+pub use audit::audit_command_line;
 
 pub use keys::{WhenActive, revoke_signing_key};
 pub use users::{

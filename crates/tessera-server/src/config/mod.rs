@@ -98,6 +98,8 @@ pub struct Config {
     /// How often the janitor runs, and how many rows of each kind one pass deletes at most.
     pub janitor_interval: Duration,
     pub janitor_batch: i64,
+    /// How long the audit log keeps an event; the janitor deletes older ones.
+    pub audit_retention: Duration,
     /// How often an instance re-reads signing keys, so a `tessera keys rotate` reaches it.
     pub key_refresh_interval: Duration,
     pub max_connections: NonZeroU32,
@@ -218,6 +220,7 @@ impl RawConfig {
             client_cache_ttl: parse("TESSERA_CLIENT_CACHE_TTL", self.client_cache_ttl, "5s", duration)?,
             janitor_interval: parse("TESSERA_JANITOR_INTERVAL", self.janitor_interval, "60s", positive_duration)?,
             janitor_batch: 1000,
+            audit_retention: parse("TESSERA_AUDIT_RETENTION", self.audit_retention, "90d", positive_duration)?,
             key_refresh_interval: Duration::from_secs(60),
             max_connections: NonZeroU32::new(self.database_max_connections.unwrap_or(10)).ok_or_else(|| {
                 ConfigError::Invalid { name: "TESSERA_DATABASE_MAX_CONNECTIONS", message: "must be at least 1".into() }

@@ -116,6 +116,9 @@ raw_config! {
         /// How often the janitor deletes expired rows [default: 60s]
         #[arg(long, env = "TESSERA_JANITOR_INTERVAL", global = true, value_name = "DURATION")]
         pub janitor_interval: Option<String>,
+        /// How long the audit log keeps an event before the janitor deletes it [default: 90d]
+        #[arg(long, env = "TESSERA_AUDIT_RETENTION", global = true, value_name = "DURATION")]
+        pub audit_retention: Option<String>,
         /// DPoP server nonces on the token endpoint (RFC 9449 §8): off or on [default: off]
         #[arg(long, env = "TESSERA_DPOP_NONCE", global = true, value_name = "off|on")]
         pub dpop_nonce: Option<String>,

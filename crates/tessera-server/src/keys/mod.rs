@@ -78,6 +78,8 @@ struct KeyRing {
 pub struct KeyManager {
     store: Store,
     seal_key: LessSafeKey,
+    /// For the console's rotations (a new key is sealed under it).
+    master: MasterKey,
     rng: SystemRandom,
     issuer: String,
     ring: RwLock<Arc<KeyRing>>,
@@ -101,6 +103,7 @@ impl KeyManager {
         let manager = KeyManager {
             store,
             seal_key: seal_key(master)?,
+            master: master.clone(),
             rng: SystemRandom::new(),
             issuer,
             ring: RwLock::new(Arc::new(KeyRing { keys: Vec::new() })),
@@ -126,6 +129,11 @@ impl KeyManager {
 
     fn ring(&self) -> Arc<KeyRing> {
         self.ring.read().map(|ring| Arc::clone(&ring)).unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
+    }
+
+    /// The master key new signing keys are sealed under (the console's rotate and revoke).
+    pub(crate) fn master_key(&self) -> &MasterKey {
+        &self.master
     }
 
     /// The `kid` that signs new tokens.

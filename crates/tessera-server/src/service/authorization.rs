@@ -43,7 +43,10 @@ impl AuthService {
     pub async fn sign_in(&self, username: &str, password: Password, address: IpAddr) -> Result<SignIn, ServiceError> {
         let user = match self.check_password(username, password, address).await? {
             PasswordCheck::Correct(user) => user,
-            PasswordCheck::Wrong => return Ok(SignIn::Refused("The username or password is incorrect.")),
+            PasswordCheck::Wrong => {
+                self.metrics.failed_sign_in();
+                return Ok(SignIn::Refused("The username or password is incorrect."));
+            }
             PasswordCheck::Throttled { retry_after } => return Ok(SignIn::Throttled { retry_after }),
             PasswordCheck::Busy => return Ok(SignIn::Busy),
         };

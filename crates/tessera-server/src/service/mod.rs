@@ -17,6 +17,7 @@ mod bearer;
 mod client_cache;
 mod clients;
 mod consent;
+mod console;
 pub mod device;
 pub mod dpop;
 pub mod dpop_access;
@@ -88,6 +89,7 @@ impl AuthService {
         let clients = ClientCache::new(config.client_cache_ttl);
         let origins = allowed_origins::OriginCache::new(config.client_cache_ttl);
         let queued_password_checks = usize::try_from(config.max_queued_password_checks).unwrap_or(usize::MAX);
+        let metrics = Arc::new(Metrics::with_clock(Arc::clone(&clock)));
         AuthService {
             store,
             keys,
@@ -102,7 +104,7 @@ impl AuthService {
             origins,
             verified_tokens: VerifiedTokens::new(),
             key_reload: tokio::sync::Mutex::new(()),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             password_memory: crate::passwords::PasswordMemory::new(
                 std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
                 queued_password_checks,

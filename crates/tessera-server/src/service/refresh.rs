@@ -84,6 +84,8 @@ impl AuthService {
     /// Reuse detected: the whole family is revoked (DESIGN.md §4).
     async fn reused(&self, family: &Family) -> Result<RefreshRejection, ServiceError> {
         self.metrics.refresh_decision(RefreshOutcome::ReuseDetected);
+        let detail = self.family_owners(family).await;
+        self.audit_quietly(super::audit::AuditAction::ReuseDetected, family.id.as_str(), &detail).await;
         self.revoke_family(family, tessera_core::RevocationReason::ReuseDetected).await?;
         Ok(RefreshRejection::Reused)
     }

@@ -1,6 +1,7 @@
 //! Revocation: RFC 7009's endpoint (a client revokes one of its tokens) and the revocation
 //! of a whole family, which every other use case that detects a theft calls.
 
+use super::audit::AuditAction;
 use super::{AuthService, ServiceError};
 use crate::store::ClientRow;
 use tessera_core::{Family, RevocationReason, Timestamp, TokenHash, TokenTypeHint};
@@ -54,6 +55,8 @@ impl AuthService {
         self.revocations.forget_family(&family.id);
         if newly {
             self.metrics.family_revoked(reason);
+            let detail = format!("reason: {} ({reason}); {}", short_reason(reason), self.family_owners(family).await);
+            self.audit_quietly(AuditAction::FamilyRevoke, family.id.as_str(), &detail).await;
             tracing::warn!(
                 target: "tessera::audit",
                 event = "family_revoked",
@@ -65,5 +68,37 @@ impl AuthService {
             );
         }
         Ok(())
+    }
+}
+
+/// The reason of a family revocation as the audit log names it.
+fn short_reason(reason: RevocationReason) -> &'static str {
+    match reason {
+        RevocationReason::ReuseDetected => "reuse",
+        RevocationReason::RevokedByClient => "logout",
+        RevocationReason::CodeReplayed => "code replay",
+        RevocationReason::ConsentRevoked => "consent revoked",
+        RevocationReason::UserDisabled => "user disabled",
+        RevocationReason::PasswordChanged => "password changed",
+    }
+}
+
+impl AuthService {
+    /// "client X, user Y" of a family, for the audit log: the username if the user is
+    /// still there, else the id.
+    pub(crate) async fn family_owners(&self, family: &Family) -> String {
+        let user = match self.store.get_user(&family.user_id).await {
+            Ok(Some(user)) => user.username,
+            _ => family.user_id.to_string(),
+        };
+        format!("client {}, user {user}", family.client_id)
+    }
+
+    /// An event of the server itself (no actor). The token endpoint's answer does not wait
+    /// on the audit log's health: a failed write is logged, not returned.
+    pub(crate) async fn audit_quietly(&self, action: AuditAction, target: &str, detail: &str) {
+        if let Err(error) = self.audit(None, action, target, detail).await {
+            tracing::warn!(%error, action = action.as_str(), "could not write an audit event");
+        }
     }
 }

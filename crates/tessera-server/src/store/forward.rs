@@ -266,3 +266,9 @@ forward! {
     /// Ends every browser session of a user except `except` (the one in use); how many ended.
     fn end_user_browser_sessions(&self, user_id: &UserId, except: Option<&TokenHash>) -> StoreResult<u64>;
 }
+
+// The console's overview (store/{sqlite,postgres}/counts.rs).
+forward! {
+    /// Clients, users, live refresh-token families and active personal access tokens at `now`.
+    fn console_counts(&self, now: Timestamp) -> StoreResult<super::counts::ConsoleCounts>;
+}

@@ -13,6 +13,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod counts;
 mod device;
 mod forward;
 mod oidc;

@@ -35,6 +35,8 @@ mod authorize;
 mod bounds;
 mod client_update;
 mod clients;
+mod console_ops;
+mod console_ops_browser;
 mod cors;
 mod device;
 mod device_python;

@@ -1,6 +1,6 @@
 //! `tessera client …`: register, list, show, update, delete clients and rotate their secrets.
 
-use super::{IdArgs, JsonFlag, open_store, print_json};
+use super::{IdArgs, JsonFlag, audit, open_store, print_json};
 use crate::timefmt::rfc3339;
 use anyhow::bail;
 use clap::{Args, Subcommand};
@@ -10,6 +10,7 @@ use tessera_server::admin::{ClientUpdate, NewClient, create_client, rotate_clien
 use tessera_server::admin::{check_post_logout_redirect_uris, set_post_logout_redirect_uris};
 use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::config::Config;
+use tessera_server::service::audit::AuditAction;
 use tessera_server::store::{ClientRow, Store};
 
 #[derive(Subcommand)]
@@ -214,6 +215,14 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             if !logout_uris.is_empty() {
                 set_post_logout_redirect_uris(&store, &client.client_id, &logout_uris).await?;
             }
+            let kind = if client.is_public() { "public" } else { "confidential" };
+            let detail = format!(
+                "{kind} client {:?}, grants {}, scope {:?}",
+                client.name,
+                grant_names(&client),
+                client.scope.to_string()
+            );
+            audit(&store, AuditAction::ClientCreate, client.client_id.as_str(), &detail).await?;
             let client = (client, logout_uris);
             let secret = secret.as_ref().map(|secret| secret.secret());
             if args.json {
@@ -253,6 +262,9 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
         }
         ClientCommand::Update(args) => {
             let client = update_client(&store, &args.id.as_str().into(), args.changes()).await?;
+            let detail =
+                format!("now {:?}, grants {}, scope {:?}", client.name, grant_names(&client), client.scope.to_string());
+            audit(&store, AuditAction::ClientUpdate, client.client_id.as_str(), &detail).await?;
             let client = with_logout_uris(&store, client).await?;
             if args.json { print_json(&client_json(&client, None))? } else { print_client(&client) }
         }
@@ -260,6 +272,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             if !store.delete_client(&args.id.as_str().into()).await? {
                 bail!("client {} does not exist", args.id);
             }
+            audit(&store, AuditAction::ClientDelete, &args.id, "with every token and family issued to it").await?;
             if args.json {
                 print_json(&json!({"client_id": args.id, "deleted": true}))?;
             } else {
@@ -268,6 +281,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
         }
         ClientCommand::RotateSecret(args) => {
             let secret = rotate_client_secret(&store, &args.id.as_str().into()).await?;
+            audit(&store, AuditAction::ClientRotateSecret, &args.id, "the old secret no longer works").await?;
             if args.json {
                 print_json(&json!({"client_id": args.id, "client_secret": secret.secret()}))?;
             } else {

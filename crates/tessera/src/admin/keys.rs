@@ -1,6 +1,6 @@
 //! `tessera keys …`: list, rotate and revoke signing keys.
 
-use super::{JsonFlag, open_store, print_json};
+use super::{JsonFlag, audit, open_store, print_json};
 use crate::timefmt::rfc3339;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -8,6 +8,7 @@ use tessera_core::{KeyState, retired_key_retention};
 use tessera_server::admin::{WhenActive, revoke_signing_key};
 use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::config::Config;
+use tessera_server::service::audit::AuditAction;
 use tessera_server::store::SigningKeyRow;
 
 #[derive(Subcommand)]
@@ -92,6 +93,11 @@ async fn revoke(config: &Config, store: &tessera_server::store::Store, args: Rev
         None => WhenActive::Refuse,
     };
     let successor = revoke_signing_key(store, SystemClock.now(), &args.kid, when_active).await?;
+    if let Some(row) = &successor {
+        let detail = format!("new active key ({}), rotated in before revoking {}", row.algorithm, args.kid);
+        audit(store, AuditAction::KeyRotate, &row.kid, &detail).await?;
+    }
+    audit(store, AuditAction::KeyRevoke, &args.kid, "removed from JWKS and verification").await?;
     if args.json {
         return print_json(&json!({"revoked": args.kid, "new_active_kid": successor.map(|row| row.kid)}));
     }
@@ -123,6 +129,8 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
 async fn rotate(config: &Config, store: &tessera_server::store::Store, as_json: bool) -> anyhow::Result<()> {
     let master = tessera_server::master::resolve(config.master_key.as_ref(), &config.database_url)?;
     let row = tessera_server::keys::rotate_keys(store, &master, config.signing_alg, SystemClock.now()).await?;
+    let detail = format!("new active key ({}); the previous keys retired", row.algorithm);
+    audit(store, AuditAction::KeyRotate, &row.kid, &detail).await?;
     if as_json {
         print_json(&json!({"kid": row.kid, "algorithm": row.algorithm}))
     } else {

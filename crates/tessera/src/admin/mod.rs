@@ -16,7 +16,9 @@ pub use user::{UserCommand, user};
 use anyhow::Context;
 use clap::Args;
 use std::io::BufRead;
+use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::config::Config;
+use tessera_server::service::audit::AuditAction;
 use tessera_server::store::{Store, StoreOptions};
 
 #[derive(Args)]
@@ -43,6 +45,13 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open {}", config.database_url))?;
     store.migrate().await.context("cannot migrate the database")?;
     Ok(store)
+}
+
+/// Writes the command's audit log entry (no actor; "from the command line").
+pub(crate) async fn audit(store: &Store, action: AuditAction, target: &str, detail: &str) -> anyhow::Result<()> {
+    tessera_server::admin::audit_command_line(store, SystemClock.now(), action, target, detail)
+        .await
+        .context("the change is made, but the audit log could not record it")
 }
 
 pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {

@@ -1,11 +1,12 @@
 //! `tessera pat …`: mint, list and revoke personal access tokens.
 
-use super::{IdArgs, open_store, print_json};
+use super::{IdArgs, audit, open_store, print_json};
 use crate::timefmt::rfc3339;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::config::Config;
+use tessera_server::service::audit::AuditAction;
 
 #[derive(Subcommand)]
 pub enum PatCommand {
@@ -77,6 +78,8 @@ pub async fn pat(config: &Config, command: PatCommand) -> anyhow::Result<()> {
                 expires_in,
             )
             .await?;
+            let detail = format!("for {}, name {:?}, scope {:?}", args.username, row.name, args.scope);
+            audit(&store, AuditAction::PatCreate, &row.pat_id, &detail).await?;
             if args.json {
                 print_json(&pat_json(&row, Some(token.secret())))?;
             } else {
@@ -108,6 +111,7 @@ pub async fn pat(config: &Config, command: PatCommand) -> anyhow::Result<()> {
         }
         PatCommand::Revoke(args) => {
             tessera_server::admin::revoke_personal_access_token(&store, now, &args.id).await?;
+            audit(&store, AuditAction::PatRevoke, &args.id, "").await?;
             if args.json {
                 print_json(&json!({"id": args.id, "revoked": true}))?;
             } else {

@@ -1,6 +1,6 @@
 //! `tessera user …`: create users and change them (OpenID Connect profile fields included).
 
-use super::{open_store, print_json, read_password_line};
+use super::{audit, open_store, print_json, read_password_line};
 use crate::timefmt::rfc3339;
 use anyhow::bail;
 use clap::{Args, Subcommand};
@@ -9,6 +9,7 @@ use tessera_core::Password;
 use tessera_server::admin::{UserChange, UserProfile, create_user_with_profile, update_user};
 use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::config::Config;
+use tessera_server::service::audit::AuditAction;
 use tessera_server::store::UserRow;
 
 #[derive(Subcommand)]
@@ -119,6 +120,8 @@ async fn create(config: &Config, args: CreateUser) -> anyhow::Result<()> {
         Password::new(password),
     )
     .await?;
+    let detail = if user.is_admin { "with the admin flag" } else { "" };
+    audit(&store, AuditAction::UserCreate, &user.username, detail).await?;
     if args.json {
         print_json(&user_json(&user))?;
     } else {
@@ -137,12 +140,43 @@ async fn update(config: &Config, args: UpdateUser) -> anyhow::Result<()> {
         disabled: flag(args.disable, args.enable),
     };
     let store = open_store(config).await?;
-    let user = update_user(&store, SystemClock.now(), &args.username, change).await?;
+    let user = update_user(&store, SystemClock.now(), &args.username, change.clone()).await?;
+    audit_update(&store, &user.username, &change).await?;
     if args.json {
         print_json(&user_json(&user))?;
     } else {
         println!("user {} updated{}", user.username, if user.disabled { " (disabled)" } else { "" });
     }
     store.close().await;
+    Ok(())
+}
+
+/// One audit entry per kind of change `tessera user update` made.
+async fn audit_update(store: &tessera_server::store::Store, username: &str, change: &UserChange) -> anyhow::Result<()> {
+    match change.disabled {
+        Some(true) => {
+            audit(store, AuditAction::UserDisable, username, "sessions ended, tokens revoked").await?;
+            let detail = "every family of the user; reason: user disabled";
+            audit(store, AuditAction::FamilyRevoke, username, detail).await?;
+        }
+        Some(false) => audit(store, AuditAction::UserEnable, username, "").await?,
+        None => {}
+    }
+    match change.is_admin {
+        Some(true) => audit(store, AuditAction::UserGrantAdmin, username, "").await?,
+        Some(false) => audit(store, AuditAction::UserRevokeAdmin, username, "").await?,
+        None => {}
+    }
+    let profile: Vec<&str> = [
+        ("email", change.email.is_some()),
+        ("name", change.name.is_some()),
+        ("email_verified", change.email_verified.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, given)| given.then_some(field))
+    .collect();
+    if !profile.is_empty() {
+        audit(store, AuditAction::UserUpdate, username, &format!("changed {}", profile.join(", "))).await?;
+    }
     Ok(())
 }

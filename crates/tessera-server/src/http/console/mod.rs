@@ -3,12 +3,22 @@
 //! every request) and every POST a [`Form`](super::web::Form) (the session's anti-CSRF token).
 //! Each section lives in its own module and adds its routes here.
 
+mod audit;
+mod chart;
+mod failure;
+mod keys;
 mod overview;
+mod timefmt;
 
 use super::AppState;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/console", get(overview::show))
+    Router::new()
+        .route("/console", get(overview::show))
+        .route("/console/keys", get(keys::show))
+        .route("/console/keys/rotate", post(keys::rotate))
+        .route("/console/keys/revoke", post(keys::revoke))
+        .route("/console/audit", get(audit::show))
 }

@@ -13,6 +13,7 @@ mod account;
 mod audit;
 pub(crate) mod backup;
 mod checkpoint;
+mod counts;
 mod device;
 mod dpop;
 pub mod migrate;
