@@ -176,6 +176,10 @@ pub enum RevocationReason {
     ConsentRevoked,
     /// An admin disabled the user (`tessera user update --disable`).
     UserDisabled,
+    /// An admin revoked the family on the console's sessions page.
+    RevokedByAdmin,
+    /// An admin deleted the client the family was issued to.
+    ClientDeleted,
 }
 
 impl RevocationReason {
@@ -187,6 +191,8 @@ impl RevocationReason {
             RevocationReason::CodeReplayed => "authorization code replayed",
             RevocationReason::ConsentRevoked => "consent revoked by the user",
             RevocationReason::UserDisabled => "the user was disabled",
+            RevocationReason::RevokedByAdmin => "revoked by an admin",
+            RevocationReason::ClientDeleted => "the client was deleted",
         }
     }
 }

@@ -16,6 +16,7 @@ mod bearer;
 mod client_cache;
 mod clients;
 mod consent;
+mod console_directory;
 pub mod device;
 pub mod dpop;
 pub mod dpop_access;

@@ -12,6 +12,7 @@
 //! every HTTP test on both.
 
 pub mod audit;
+pub mod console;
 mod device;
 mod forward;
 mod oidc;

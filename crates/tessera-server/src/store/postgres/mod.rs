@@ -2,6 +2,7 @@
 //! through `sqlx::Any` (PostgreSQL is its only driver: SQLite is `super::sqlite`'s, on rusqlite).
 
 mod audit;
+mod console;
 mod device;
 mod dpop;
 mod oidc;

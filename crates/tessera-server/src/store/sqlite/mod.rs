@@ -12,6 +12,7 @@
 mod audit;
 pub(crate) mod backup;
 mod checkpoint;
+mod console;
 mod device;
 mod dpop;
 pub mod migrate;
