@@ -33,6 +33,7 @@ mod authorize;
 mod bounds;
 mod client_update;
 mod clients;
+mod console_chromium;
 mod console_clients;
 mod console_sessions;
 mod console_users;
