@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use std::collections::HashMap;
-use tessera_core::{ClientId, FamilyId, UserId};
+use tessera_core::{ClientId, FamilyId, TokenHash, UserId};
 
 /// A live family as the table shows it.
 struct FamilyLine {
@@ -25,6 +25,8 @@ struct FamilyLine {
 /// A browser session as the table shows it.
 struct SessionLine {
     row: BrowserSessionRow,
+    /// The visitor's own browser.
+    current: bool,
     started: String,
     expires: String,
 }
@@ -102,9 +104,15 @@ pub async fn list(
             row,
         })
         .collect();
+    let own = TokenHash::of(&visitor.session);
     let sessions = sessions
         .into_iter()
-        .map(|row| SessionLine { started: when(row.created_at), expires: when(row.expires_at), row })
+        .map(|row| SessionLine {
+            started: when(row.created_at),
+            expires: when(row.expires_at),
+            current: row.session_hash == own,
+            row,
+        })
         .collect();
     let here = format!("/console/sessions?{filter}page={number}");
     let chrome = visitor.chrome("Sessions", Section::Sessions);
