@@ -60,6 +60,9 @@ fn client_form<'a>(token: &'a str, changes: &[(&'a str, &'a str)]) -> Vec<(&'a s
     form
 }
 
+/// Changed fields, the id of the message next to the field, and what it says.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
 #[tokio::test]
 async fn bad_client_input_is_refused_next_to_its_field_and_changes_nothing() {
     let fixture = Fixture::start().await;
@@ -70,7 +73,7 @@ async fn bad_client_input_is_refused_next_to_its_field_and_changes_nothing() {
     let new = browser.get_at("/console/clients/new", &[]).await;
     assert_eq!(new.status, 200, "{}", new.body);
     let token = csrf(&new);
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    let cases: &[Case<'_>] = &[
         (&[("name", "  ")], "name-error", "the name must not be empty"),
         (&[("redirect_uris", "/callback")], "redirect_uris-error", "must be an absolute URL without a fragment"),
         (&[("redirect_uris", "https://a.example/cb#frag")], "redirect_uris-error", "without a fragment"),

@@ -4,7 +4,7 @@
 //! setting a password hash and clearing a username's sign-in counters.
 
 use crate::helpers::{Fixture, PASSWORD, USERNAME, str_field};
-use tessera_core::{ClientId, Timestamp, TokenHash, UserId};
+use tessera_core::{ClientId, TokenHash, UserId};
 use tessera_server::config::RawConfig;
 use tessera_server::store::Backend;
 use tessera_server::store::console::{Owner, Paging};
@@ -18,7 +18,7 @@ async fn console_store_methods(backend: Backend) {
     let bob = UserId::new(fixture.server.user("bob_the_builder", PASSWORD).await);
     let app = ClientId::new(fixture.app.client_id.clone());
     let other = ClientId::new(fixture.other.client_id.clone());
-    let now = Timestamp::from_secs(chrono_now());
+    let now = tessera_server::clock::Clock::now(&tessera_server::clock::SystemClock);
 
     // Two families of alice through `app`, one refreshed; one of bob through `other`.
     let (_, first_refresh) = fixture.login().await;
@@ -92,10 +92,6 @@ async fn console_store_methods(backend: Backend) {
     assert_eq!(store.clear_sign_in_throttle(USERNAME).await.unwrap(), 3);
     assert!(store.sign_in_attempts("* alice", window).await.unwrap().is_none());
     assert!(store.sign_in_attempts("127.0.0.1 malice", window).await.unwrap().is_some());
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 on_both_backends!(console_store_methods);
