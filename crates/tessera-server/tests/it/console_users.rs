@@ -118,3 +118,40 @@ async fn the_last_admin_survives_a_race(backend: Backend) {
 }
 
 on_both_backends!(the_last_admin_survives_a_race);
+
+#[tokio::test]
+async fn disabling_a_user_revokes_their_families_and_personal_access_tokens_and_enabling_lets_them_in() {
+    let fixture = Fixture::start().await;
+    fixture.server.admin(ADMIN, PASSWORD).await;
+    let store = fixture.server.store();
+    let (_, refresh) = fixture.login().await;
+    let now = tessera_server::clock::Clock::now(&tessera_server::clock::SystemClock);
+    let (_, pat) =
+        tessera_server::admin::create_personal_access_token(store, now, USERNAME, "ci", "read", None).await.unwrap();
+    assert_eq!(fixture.me(pat.secret()).await.status(), 200);
+    let mut browser = signed_in(&fixture, ADMIN).await;
+    let alice = fixture.user_id.clone();
+    let token = csrf(&browser.get_at(&format!("/console/users/{alice}"), &[]).await);
+
+    let disabled =
+        browser.post_at(&format!("/console/users/{alice}/disabled"), &[("csrf", &token), ("set", "true")]).await;
+    assert_eq!(
+        (disabled.status, disabled.location.as_deref()),
+        (303, Some(&*format!("/console/users/{alice}?done=disabled")))
+    );
+    assert!(store.get_user(&UserId::new(alice.clone())).await.unwrap().unwrap().disabled);
+    assert_ne!(fixture.refresh(&refresh).await.0, 200, "the family is revoked");
+    assert_eq!(fixture.me(pat.secret()).await.status(), 401, "the personal access token is revoked");
+    let tokens = store.list_personal_access_tokens(Some(USERNAME)).await.unwrap();
+    assert!(tokens.iter().all(|token| token.revoked_at.is_some()));
+    let (status, _) =
+        fixture.token(&[("grant_type", "password"), ("username", USERNAME), ("password", PASSWORD)]).await;
+    assert_ne!(status, 200, "a disabled user cannot sign in");
+
+    let enabled =
+        browser.post_at(&format!("/console/users/{alice}/disabled"), &[("csrf", &token), ("set", "false")]).await;
+    assert_eq!(enabled.status, 303);
+    fixture.login().await;
+    let actions: Vec<String> = audited(&fixture, "user.").await.into_iter().map(|entry| entry.action).collect();
+    assert_eq!(actions, ["user.enable", "user.disable"]);
+}
