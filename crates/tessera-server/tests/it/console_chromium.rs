@@ -68,6 +68,7 @@ async fn an_admin_creates_rotates_and_deletes_a_client_in_chromium() {
     fill(&browser, "#scope", "openid read write").await;
     fill(&browser, "#redirect_uris", "https://billing.example/callback").await;
     fill(&browser, "#allowed_origins", "https://billing.example").await;
+    screenshots(&browser, "console-client-new").await;
     click(&browser, "#create-client").await;
     let secret = text(&browser, "#client-secret").await;
     assert!(secret.len() >= 40, "a secret: {secret:?}");
@@ -85,6 +86,7 @@ async fn an_admin_creates_rotates_and_deletes_a_client_in_chromium() {
     // Rotate: a new secret, shown once; the old one is refused.
     click(&browser, "#to-client").await;
     browser.wait_for("#rotate-secret", PAGE_WAIT).await.unwrap();
+    screenshots(&browser, "console-client").await;
     always_confirm(&browser).await;
     click(&browser, "#rotate-secret").await;
     let rotated = wait_text(&browser, "#client-secret", "").await;
