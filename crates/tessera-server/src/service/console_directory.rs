@@ -92,7 +92,7 @@ impl AuthService {
         Ok(self.delete_client(client_id).await?.then_some(revoked))
     }
 
-    /// Revokes one family (reason: an admin); false if it was not live.
+    /// Revokes one family (reason: an admin): the family, or `None` if it was not live.
     pub async fn revoke_family_by_admin(&self, family_id: &FamilyId) -> Result<Option<Family>, ServiceError> {
         match self.store.get_family(family_id).await? {
             Some(family) if family.revoked_at.is_none() => {

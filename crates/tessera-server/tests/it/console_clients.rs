@@ -184,12 +184,24 @@ async fn a_client_is_created_with_its_secret_shown_once_rotated_and_deleted_with
     let refresh = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())];
     assert_ne!(fixture.post_form("/oauth/token", &refresh).await.0, 200);
 
+    // A public client has no secret: POST/redirect/GET to its page.
+    let public = client_form(&token, &[("kind", "public"), ("name", "Phone app")]);
+    let registered = browser.post_at("/console/clients", &public).await;
+    assert_eq!(registered.status, 303, "{}", registered.body);
+    let location = registered.location.unwrap();
+    assert!(location.starts_with("/console/clients/") && location.ends_with("?registered"), "{location}");
+    let page = browser.get_at(location.split('?').next().unwrap(), &[("registered", "")]).await;
+    assert!(element_text(&page, "done").contains("It is public: it has no secret"), "{}", page.body);
+    let phone = fixture.server.store().list_clients().await.unwrap().into_iter().find(|c| c.name == "Phone app");
+    assert!(phone.unwrap().is_public());
+
     let entries = audited(&fixture, "client.").await;
     let actions: Vec<&str> = entries.iter().map(|entry| entry.action.as_str()).collect();
-    assert_eq!(actions, ["client.delete", "client.rotate_secret", "client.create"]);
+    assert_eq!(actions, ["client.create", "client.delete", "client.rotate_secret", "client.create"]);
+    let entries = &entries[1..];
     assert!(entries[0].detail.contains("2 live families revoked"), "{}", entries[0].detail);
     assert_eq!(entries[0].actor.as_deref(), Some(ADMIN));
-    for entry in &entries {
+    for entry in entries {
         assert!(!entry.detail.contains(&new_secret), "no secret in the audit log");
     }
 }

@@ -189,9 +189,12 @@ pub async fn create(State(service): State<AppState>, Admin(visitor): Admin, form
     {
         return response;
     }
+    // A public client has no secret to show: POST/redirect/GET as after any other action.
+    let Some(secret) = secret else {
+        return redirect(&format!("/console/clients/{}?registered", client.client_id.as_str()));
+    };
     let chrome = visitor.chrome("Client registered", Section::Clients);
-    let secret = secret.as_ref().map(|secret| secret.secret());
-    page(StatusCode::OK, &SecretPage { chrome, client: &client, secret, created: true })
+    page(StatusCode::OK, &SecretPage { chrome, client: &client, secret: Some(secret.secret()), created: true })
 }
 
 #[derive(Template)]
@@ -203,7 +206,8 @@ struct ClientPage<'a> {
     live_families: i64,
     form: ClientForm,
     errors: FieldErrors,
-    saved: bool,
+    /// What the last action did, shown above the page; empty if nothing.
+    done: &'static str,
 }
 
 async fn client_page(
@@ -211,7 +215,7 @@ async fn client_page(
     visitor: &Visitor,
     client_id: &ClientId,
     edited: Option<(ClientForm, FieldErrors)>,
-    saved: bool,
+    done: &'static str,
 ) -> Response {
     let found = match service.client_with_logout_uris(client_id).await {
         Ok(found) => found,
@@ -226,7 +230,7 @@ async fn client_page(
     let (form, errors) = edited.unwrap_or_else(|| (ClientForm::of(&client, &logout_uris), FieldErrors::default()));
     let chrome = visitor.chrome(&client.name, Section::Clients);
     let created = when(client.created_at);
-    page(status, &ClientPage { chrome, client: &client, created, live_families, form, errors, saved })
+    page(status, &ClientPage { chrome, client: &client, created, live_families, form, errors, done })
 }
 
 pub async fn show(
@@ -235,7 +239,14 @@ pub async fn show(
     Path(client_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    client_page(&service, &visitor, &ClientId::new(client_id), None, query.contains_key("saved")).await
+    let done = if query.contains_key("saved") {
+        "Changes saved."
+    } else if query.contains_key("registered") {
+        "The client is registered. It is public: it has no secret."
+    } else {
+        ""
+    };
+    client_page(&service, &visitor, &ClientId::new(client_id), None, done).await
 }
 
 pub async fn update(
@@ -260,7 +271,7 @@ pub async fn update(
     // message lands next to their own field.
     if let Err(error) = check_post_logout_redirect_uris(&lines(&typed.post_logout_redirect_uris)) {
         let errors = FieldErrors::one("post_logout_redirect_uris", error.to_string());
-        return client_page(&service, &visitor, &client_id, Some((typed, errors)), false).await;
+        return client_page(&service, &visitor, &client_id, Some((typed, errors)), "").await;
     }
     match service.update_client(&client_id, change).await {
         Ok(client) => {
@@ -274,7 +285,7 @@ pub async fn update(
         }
         Err(AdminError::NoSuchClient(_)) => not_found(&visitor, "client"),
         Err(error) => match field_error(&error) {
-            Some(errors) => client_page(&service, &visitor, &client_id, Some((typed, errors)), false).await,
+            Some(errors) => client_page(&service, &visitor, &client_id, Some((typed, errors)), "").await,
             None => failed(&visitor, &error),
         },
     }
