@@ -178,6 +178,10 @@ pub enum RevocationReason {
     UserDisabled,
     /// The user changed their password and asked for their applications' tokens to go.
     PasswordChanged,
+    /// An admin revoked the family on the console's sessions page.
+    RevokedByAdmin,
+    /// An admin deleted the client the family was issued to.
+    ClientDeleted,
 }
 
 impl RevocationReason {
@@ -190,6 +194,8 @@ impl RevocationReason {
             RevocationReason::ConsentRevoked => "consent revoked by the user",
             RevocationReason::UserDisabled => "the user was disabled",
             RevocationReason::PasswordChanged => "the user changed their password",
+            RevocationReason::RevokedByAdmin => "revoked by an admin",
+            RevocationReason::ClientDeleted => "the client was deleted",
         }
     }
 }

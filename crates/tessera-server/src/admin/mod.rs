@@ -6,8 +6,10 @@ pub mod audit;
 mod keys;
 mod users;
 
-pub use audit::audit_command_line;
+mod accounts;
 
+pub use accounts::{set_user_password, update_user_keeping_an_admin};
+pub use audit::audit_command_line;
 pub use keys::{WhenActive, revoke_signing_key};
 pub use users::{
     UserChange, UserProfile, create_personal_access_token, create_user, create_user_with_profile,
@@ -39,6 +41,8 @@ pub enum AdminError {
     InvalidUsername,
     #[error("the password must not be empty")]
     EmptyPassword,
+    #[error("{0} is the last enabled admin: make another user an admin first")]
+    LastAdmin(String),
     #[error("client {0} does not exist")]
     NoSuchClient(String),
     #[error("user {0} does not exist")]

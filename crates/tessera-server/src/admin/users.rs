@@ -114,6 +114,22 @@ pub struct UserChange {
     pub disabled: Option<bool>,
 }
 
+impl UserChange {
+    /// The user as this change leaves them, `updated_at` stamped.
+    pub(super) fn apply(self, user: &mut UserRow, now: Timestamp) {
+        if let Some(email) = self.email {
+            user.email = non_blank(Some(email));
+        }
+        if let Some(name) = self.name {
+            user.name = non_blank(Some(name));
+        }
+        user.email_verified = self.email_verified.unwrap_or(user.email_verified);
+        user.is_admin = self.is_admin.unwrap_or(user.is_admin);
+        user.disabled = self.disabled.unwrap_or(user.disabled);
+        user.updated_at = Some(now);
+    }
+}
+
 /// `tessera user update`: changes the given fields and stamps `updated_at` (the OpenID
 /// Connect claim). A disabled user can no longer sign in, their browser sessions end, and
 /// their refresh-token families and personal access tokens are revoked (so are the access
@@ -126,20 +142,12 @@ pub async fn update_user(
 ) -> Result<UserRow, AdminError> {
     let mut user =
         store.get_user_by_username(username).await?.ok_or_else(|| AdminError::NoSuchUser(username.into()))?;
-    if let Some(email) = change.email {
-        user.email = non_blank(Some(email));
-    }
-    if let Some(name) = change.name {
-        user.name = non_blank(Some(name));
-    }
-    user.email_verified = change.email_verified.unwrap_or(user.email_verified);
-    user.is_admin = change.is_admin.unwrap_or(user.is_admin);
-    user.disabled = change.disabled.unwrap_or(user.disabled);
-    user.updated_at = Some(now);
+    let disabling = change.disabled == Some(true);
+    change.apply(&mut user, now);
     if !store.update_user(&user).await? {
         return Err(AdminError::NoSuchUser(username.into()));
     }
-    if change.disabled == Some(true) {
+    if disabling {
         store.revoke_user_grants(&user.user_id, now).await?;
     }
     Ok(user)

@@ -18,6 +18,7 @@ mod client_cache;
 mod clients;
 mod consent;
 mod console;
+mod console_directory;
 pub mod device;
 pub mod dpop;
 pub mod dpop_access;

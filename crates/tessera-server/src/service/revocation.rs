@@ -80,6 +80,8 @@ fn short_reason(reason: RevocationReason) -> &'static str {
         RevocationReason::ConsentRevoked => "consent revoked",
         RevocationReason::UserDisabled => "user disabled",
         RevocationReason::PasswordChanged => "password changed",
+        RevocationReason::RevokedByAdmin => "admin",
+        RevocationReason::ClientDeleted => "client deletion",
     }
 }
 

@@ -272,3 +272,32 @@ forward! {
     /// Clients, users, live refresh-token families and active personal access tokens at `now`.
     fn console_counts(&self, now: Timestamp) -> StoreResult<super::counts::ConsoleCounts>;
 }
+
+// The console's clients, users and sessions pages (store/{sqlite,postgres}/console.rs).
+forward! {
+    /// Users whose username, email or name contain `search` (case-insensitive), by username.
+    fn list_users(&self, search: Option<&str>, paging: super::console::Paging) -> StoreResult<Vec<UserRow>>;
+    /// Live refresh-token families (not revoked, not expired) of `owner`, newest first.
+    fn list_live_families(
+        &self,
+        owner: super::console::Owner<'_>,
+        now: Timestamp,
+        paging: super::console::Paging,
+    ) -> StoreResult<Vec<super::console::LiveFamilyRow>>;
+    /// How many live families `owner` has.
+    fn count_live_families(&self, owner: super::console::Owner<'_>, now: Timestamp) -> StoreResult<i64>;
+    /// Live browser sessions (of one user, or everyone's), newest first.
+    fn list_browser_sessions(
+        &self,
+        owner: super::console::Owner<'_>,
+        now: Timestamp,
+        paging: super::console::Paging,
+    ) -> StoreResult<Vec<super::console::BrowserSessionRow>>;
+    /// Replaces a user's password hash (and stamps `updated_at`); false if there is no such user.
+    fn set_user_password_hash(&self, user_id: &UserId, password_hash: &str, now: Timestamp) -> StoreResult<bool>;
+    /// Writes a user's changeable fields as `update_user` does, unless that would leave no
+    /// enabled admin: the check and the write are one atomic operation on both backends.
+    fn update_user_keeping_an_admin(&self, user: &UserRow) -> StoreResult<super::console::GuardedUpdate>;
+    /// Forgets every sign-in counter of `username` (from everywhere and from each address): how many.
+    fn clear_sign_in_throttle(&self, username: &str) -> StoreResult<u64>;
+}

@@ -13,6 +13,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod console;
 pub mod counts;
 mod device;
 mod forward;

@@ -3,6 +3,7 @@
 
 mod account;
 mod audit;
+mod console;
 mod counts;
 mod device;
 mod dpop;

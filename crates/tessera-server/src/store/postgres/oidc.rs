@@ -21,22 +21,25 @@ fn consent(row: &AnyRow) -> StoreResult<ConsentRow> {
 const CONSENT_SELECT: &str = "SELECT c.user_id, c.client_id, k.name AS client_name, c.scope, c.granted_at \
      FROM consents c JOIN clients k ON k.client_id = c.client_id";
 
+/// The statement that writes a user's changeable fields (`update_user`), to run on the pool
+/// or in a transaction.
+pub(super) fn write_user(user: &UserRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(
+        "UPDATE users SET email = $1, name = $2, email_verified = $3, is_admin = $4, disabled = $5, \
+         updated_at = $6 WHERE user_id = $7",
+    )
+    .bind(user.email.clone())
+    .bind(user.name.clone())
+    .bind(i64::from(user.email_verified))
+    .bind(i64::from(user.is_admin))
+    .bind(i64::from(user.disabled))
+    .bind(user.updated_at.map(Timestamp::millis))
+    .bind(user.user_id.as_str())
+}
+
 impl PostgresStore {
     pub async fn update_user(&self, user: &UserRow) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET email = $1, name = $2, email_verified = $3, is_admin = $4, disabled = $5, \
-             updated_at = $6 WHERE user_id = $7",
-        )
-        .bind(user.email.clone())
-        .bind(user.name.clone())
-        .bind(i64::from(user.email_verified))
-        .bind(i64::from(user.is_admin))
-        .bind(i64::from(user.disabled))
-        .bind(user.updated_at.map(Timestamp::millis))
-        .bind(user.user_id.as_str())
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(write_user(user).execute(&self.writer).await?.rows_affected() > 0)
     }
 
     pub async fn client_post_logout_redirect_uris(&self, client_id: &ClientId) -> StoreResult<Option<Vec<String>>> {

@@ -13,6 +13,7 @@ mod account;
 mod audit;
 pub(crate) mod backup;
 mod checkpoint;
+mod console;
 mod counts;
 mod device;
 mod dpop;

@@ -21,28 +21,30 @@ fn consent(row: &Row<'_>) -> StoreResult<ConsentRow> {
 const CONSENT_SELECT: &str = "SELECT c.user_id, c.client_id, k.name AS client_name, c.scope, c.granted_at \
      FROM consents c JOIN clients k ON k.client_id = c.client_id";
 
+/// Writes a user's changeable fields (the statement of `update_user`); whether the user exists.
+pub(super) fn write_user(connection: &rusqlite::Connection, user: &UserRow) -> StoreResult<bool> {
+    let sql = "UPDATE users SET email = ?1, name = ?2, email_verified = ?3, is_admin = ?4, disabled = ?5, \
+               updated_at = ?6 WHERE user_id = ?7";
+    let changed = execute(
+        connection,
+        sql,
+        params![
+            user.email,
+            user.name,
+            i64::from(user.email_verified),
+            i64::from(user.is_admin),
+            i64::from(user.disabled),
+            user.updated_at.map(Timestamp::millis),
+            user.user_id.as_str(),
+        ],
+    )?;
+    Ok(changed > 0)
+}
+
 impl SqliteStore {
     pub async fn update_user(&self, user: &UserRow) -> StoreResult<bool> {
         let user = user.clone();
-        self.write(move |connection| {
-            let sql = "UPDATE users SET email = ?1, name = ?2, email_verified = ?3, is_admin = ?4, disabled = ?5, \
-                       updated_at = ?6 WHERE user_id = ?7";
-            let changed = execute(
-                connection,
-                sql,
-                params![
-                    user.email,
-                    user.name,
-                    i64::from(user.email_verified),
-                    i64::from(user.is_admin),
-                    i64::from(user.disabled),
-                    user.updated_at.map(Timestamp::millis),
-                    user.user_id.as_str(),
-                ],
-            )?;
-            Ok(changed > 0)
-        })
-        .await
+        self.write(move |connection| write_user(connection, &user)).await
     }
 
     pub async fn client_post_logout_redirect_uris(&self, client_id: &ClientId) -> StoreResult<Option<Vec<String>>> {
