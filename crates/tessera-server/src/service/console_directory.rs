@@ -1,6 +1,7 @@
 //! The console's clients, users and sessions through the service, so that what this instance
 //! caches (clients, CORS origins, revoked families) follows each change at once.
 
+use super::audit::Actor;
 use super::{AuthService, ServiceError};
 use crate::admin::{self, AdminError, NewClient, UserChange, UserProfile};
 use crate::store::console::{BrowserSessionRow, LiveFamilyRow, Owner, Paging};
@@ -76,13 +77,17 @@ impl AuthService {
     /// Deletes a client after revoking each of its live families (so that this instance
     /// refuses their access tokens at once, as a revocation does); how many were revoked, or
     /// `None` if there was no such client.
-    pub async fn delete_client_revoking_families(&self, client_id: &ClientId) -> Result<Option<u64>, ServiceError> {
+    pub async fn delete_client_revoking_families(
+        &self,
+        admin: Actor<'_>,
+        client_id: &ClientId,
+    ) -> Result<Option<u64>, ServiceError> {
         let mut revoked = 0;
         loop {
             let round = Paging { limit: REVOKE_ROUND, offset: 0 };
             let families = self.live_families(Owner::Client(client_id), round).await?;
             for family in &families {
-                self.revoke_family(&family.family(), RevocationReason::ClientDeleted).await?;
+                self.revoke_family_by(Some(admin), &family.family(), RevocationReason::ClientDeleted).await?;
             }
             revoked += families.len() as u64;
             if (families.len() as i64) < REVOKE_ROUND {
@@ -93,10 +98,14 @@ impl AuthService {
     }
 
     /// Revokes one family (reason: an admin): the family, or `None` if it was not live.
-    pub async fn revoke_family_by_admin(&self, family_id: &FamilyId) -> Result<Option<Family>, ServiceError> {
+    pub async fn revoke_family_by_admin(
+        &self,
+        admin: Actor<'_>,
+        family_id: &FamilyId,
+    ) -> Result<Option<Family>, ServiceError> {
         match self.store.get_family(family_id).await? {
             Some(family) if family.revoked_at.is_none() => {
-                self.revoke_family(&family, RevocationReason::RevokedByAdmin).await?;
+                self.revoke_family_by(Some(admin), &family, RevocationReason::RevokedByAdmin).await?;
                 Ok(Some(family))
             }
             _ => Ok(None),

@@ -1,7 +1,7 @@
 //! Revocation: RFC 7009's endpoint (a client revokes one of its tokens) and the revocation
 //! of a whole family, which every other use case that detects a theft calls.
 
-use super::audit::AuditAction;
+use super::audit::{Actor, AuditAction};
 use super::{AuthService, ServiceError};
 use crate::store::ClientRow;
 use tessera_core::{Family, RevocationReason, Timestamp, TokenHash, TokenTypeHint};
@@ -51,12 +51,26 @@ impl AuthService {
     /// Revokes a family and logs the audit event. Idempotent. This instance's revocation
     /// cache forgets the family at once.
     pub(crate) async fn revoke_family(&self, family: &Family, reason: RevocationReason) -> Result<(), ServiceError> {
+        self.revoke_family_by(None, family, reason).await
+    }
+
+    /// [`Self::revoke_family`], audited as done by `actor` (an admin on the console) rather
+    /// than by the server itself: one audit event either way.
+    pub(crate) async fn revoke_family_by(
+        &self,
+        actor: Option<Actor<'_>>,
+        family: &Family,
+        reason: RevocationReason,
+    ) -> Result<(), ServiceError> {
         let newly = self.store.revoke_family(&family.id, self.now(), reason).await?;
         self.revocations.forget_family(&family.id);
         if newly {
             self.metrics.family_revoked(reason);
             let detail = format!("reason: {} ({reason}); {}", short_reason(reason), self.family_owners(family).await);
-            self.audit_quietly(AuditAction::FamilyRevoke, family.id.as_str(), &detail).await;
+            match actor {
+                Some(actor) => self.audit(Some(actor), AuditAction::FamilyRevoke, family.id.as_str(), &detail).await?,
+                None => self.audit_quietly(AuditAction::FamilyRevoke, family.id.as_str(), &detail).await,
+            }
             tracing::warn!(
                 target: "tessera::audit",
                 event = "family_revoked",

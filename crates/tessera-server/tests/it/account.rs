@@ -152,10 +152,18 @@ async fn every_action_does_what_it_says_and_is_audited(backend: Backend) {
         fixture.token(&[("grant_type", "password"), ("username", USERNAME), ("password", NEW_PASSWORD)]).await;
     assert_eq!(status, 200, "the new one works");
 
-    // One audit entry per action, no secret in any.
-    let entries = audit(&fixture).await;
+    // One audit entry per action, no secret in any; the families those actions revoked are
+    // audited by the server itself (no actor), each with its reason.
+    let (entries, revocations): (Vec<AuditRow>, Vec<AuditRow>) =
+        audit(&fixture).await.into_iter().partition(|entry| entry.actor.is_some());
     let actions: Vec<&str> = entries.iter().map(|entry| entry.action.as_str()).collect();
     assert_eq!(actions, ["account.change_password", "pat.revoke", "pat.create", "consent.revoke"]);
+    let reasons: Vec<(&str, bool)> = revocations
+        .iter()
+        .map(|entry| (entry.action.as_str(), entry.detail.starts_with("reason: password changed")))
+        .collect();
+    assert_eq!(reasons, [("family.revoke", true), ("family.revoke", false)], "{revocations:?}");
+    assert!(revocations[1].detail.starts_with("reason: consent revoked"), "{revocations:?}");
     for entry in &entries {
         assert_eq!(entry.actor.as_deref(), Some(USERNAME));
         assert_eq!(entry.address.as_deref(), Some("127.0.0.1"));

@@ -6,7 +6,7 @@ use super::fields::{FieldErrors, audit, failed, lines, not_found, when};
 use crate::admin::{AdminError, ClientUpdate, DEFAULT_GRANTS, NewClient, check_post_logout_redirect_uris};
 use crate::http::AppState;
 use crate::http::web::{Admin, Chrome, Form, Section, Visitor, message, page, redirect};
-use crate::service::audit::AuditAction;
+use crate::service::audit::{Actor, AuditAction};
 use crate::store::ClientRow;
 use crate::store::console::Owner;
 use askama::Template;
@@ -361,7 +361,8 @@ pub async fn delete(
         Ok(None) => return not_found(&visitor, "client"),
         Err(error) => return failed(&visitor, &error),
     };
-    let revoked = match service.delete_client_revoking_families(&client_id).await {
+    let admin = Actor { user: &visitor.user, address: visitor.address };
+    let revoked = match service.delete_client_revoking_families(admin, &client_id).await {
         Ok(Some(revoked)) => revoked,
         Ok(None) => return not_found(&visitor, "client"),
         Err(error) => return failed(&visitor, &error),

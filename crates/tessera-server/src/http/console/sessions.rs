@@ -4,7 +4,7 @@
 use super::fields::{PAGE_SIZE, audit, back, encode, failed, not_found, page_number, when, when_or};
 use crate::http::AppState;
 use crate::http::web::{Admin, Chrome, Form, Section, page};
-use crate::service::audit::AuditAction;
+use crate::service::audit::{Actor, AuditAction};
 use crate::store::console::{BrowserSessionRow, LiveFamilyRow, Owner, Paging};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -128,16 +128,13 @@ pub async fn revoke_family(
     Path(family_id): Path<String>,
     form: Form,
 ) -> Response {
-    let family = match service.revoke_family_by_admin(&FamilyId::new(family_id)).await {
-        Ok(Some(family)) => family,
-        Ok(None) => return not_found(&visitor, "live family"),
-        Err(error) => return failed(&visitor, &error),
-    };
-    let detail = format!("reason: admin; client {}, user {}", family.client_id, family.user_id);
-    if let Err(response) = audit(&service, &visitor, AuditAction::FamilyRevoke, family.id.as_str(), &detail).await {
-        return response;
+    // The service writes the one audit event (family.revoke, reason admin, by this admin).
+    let admin = Actor { user: &visitor.user, address: visitor.address };
+    match service.revoke_family_by_admin(admin, &FamilyId::new(family_id)).await {
+        Ok(Some(_)) => back(&form, "/console/sessions"),
+        Ok(None) => not_found(&visitor, "live family"),
+        Err(error) => failed(&visitor, &error),
     }
-    back(&form, "/console/sessions")
 }
 
 pub async fn end_session(
