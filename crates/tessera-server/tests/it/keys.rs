@@ -269,7 +269,32 @@ async fn store_finds_and_revokes_signing_keys(backend: Backend) {
     assert!(states.contains(&(first.as_str(), "revoked")), "{states:?}");
 }
 
+/// Two admins revoking the last two active keys at once: one of them must be refused, on
+/// every round (on PostgreSQL this needs the lock `revoke_signing_key` takes).
+async fn concurrent_revocations_leave_an_active_key(backend: Backend) {
+    let fixture = Fixture::on(backend, RawConfig::default()).await;
+    let store = fixture.server.store();
+    let master = master(&fixture.server);
+    let now = fixture.server.clock.now();
+    for round in 0..20 {
+        // Exactly two active keys: a new one that every other is retired for, then another.
+        let key = || tessera_server::keys::generate_key(&master, SigningAlgorithm::Es256, now).unwrap();
+        let (first, second) = (key(), key());
+        store.insert_signing_key(&first).await.unwrap();
+        store.retire_signing_keys_except(&first.kid, now).await.unwrap();
+        store.insert_signing_key(&second).await.unwrap();
+        let (first, second) = (first.kid, second.kid);
+        let (a, b) = tokio::join!(store.revoke_signing_key(&first, now), store.revoke_signing_key(&second, now));
+        let revoked = [a.unwrap(), b.unwrap()];
+        assert!(revoked.contains(&false), "round {round}: both revoked: {revoked:?}");
+        let active =
+            store.list_signing_keys().await.unwrap().iter().filter(|key| key.state().name() == "active").count();
+        assert_eq!(active, 1, "round {round}");
+    }
+}
+
 on_both_backends!(
+    concurrent_revocations_leave_an_active_key,
     a_retired_key_verifies_only_while_it_is_in_jwks,
     token_lifetimes_are_capped_and_iat_may_not_be_in_the_future,
     revoking_a_key_removes_it_from_jwks_and_verification,

@@ -195,6 +195,13 @@ impl PostgresStore {
     /// False, changing nothing, if there is no such key, it was already revoked, or it is
     /// the only active one.
     pub async fn revoke_signing_key(&self, kid: &str, now: Timestamp) -> StoreResult<bool> {
+        // The active keys are locked first: under READ COMMITTED two revocations of the last
+        // two active keys would each see the other still active and leave none. The second
+        // waits here, and its UPDATE (a new snapshot) then sees the first's revocation.
+        let mut transaction = self.writer.begin().await?;
+        sqlx::query("SELECT kid FROM signing_keys WHERE retired_at IS NULL FOR UPDATE")
+            .fetch_all(&mut *transaction)
+            .await?;
         let done = sqlx::query(
             "UPDATE signing_keys SET revoked_at = $1, retired_at = COALESCE(retired_at, $1) \
              WHERE kid = $2 AND revoked_at IS NULL AND (retired_at IS NOT NULL OR EXISTS \
@@ -202,8 +209,9 @@ impl PostgresStore {
         )
         .bind(now.millis())
         .bind(kid)
-        .execute(&self.writer)
+        .execute(&mut *transaction)
         .await?;
+        transaction.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
