@@ -133,22 +133,14 @@ impl UserChange {
 /// `tessera user update`: changes the given fields and stamps `updated_at` (the OpenID
 /// Connect claim). A disabled user can no longer sign in, their browser sessions end, and
 /// their refresh-token families and personal access tokens are revoked (so are the access
-/// tokens of those families, within the revocation cache's bound on running servers).
+/// tokens of those families, within the revocation cache's bound on running servers). The
+/// last enabled admin cannot lose the flag or be disabled ([`AdminError::LastAdmin`]).
 pub async fn update_user(
     store: &Store,
     now: Timestamp,
     username: &str,
     change: UserChange,
 ) -> Result<UserRow, AdminError> {
-    let mut user =
-        store.get_user_by_username(username).await?.ok_or_else(|| AdminError::NoSuchUser(username.into()))?;
-    let disabling = change.disabled == Some(true);
-    change.apply(&mut user, now);
-    if !store.update_user(&user).await? {
-        return Err(AdminError::NoSuchUser(username.into()));
-    }
-    if disabling {
-        store.revoke_user_grants(&user.user_id, now).await?;
-    }
-    Ok(user)
+    let user = store.get_user_by_username(username).await?.ok_or_else(|| AdminError::NoSuchUser(username.into()))?;
+    super::update_user_keeping_an_admin(store, now, &user.user_id, change).await
 }

@@ -460,6 +460,9 @@ async fn admin_commands_are_written_to_the_audit_log() {
     admin.run(&["client", "update", id, "--name", "Audited too"]).await.success();
     let rotated = admin.json(&["client", "rotate-secret", id, "--json"]).await;
     admin.run(&["client", "delete", id]).await.success();
+    // Another admin first: the last enabled admin could not be disabled.
+    let root = ["user", "create", "--username", "root", "--admin", "--password-stdin"];
+    admin.tessera(&root).stdin("pw\n").run().await.success();
     admin.tessera(&["user", "create", "--username", "bob", "--password-stdin"]).stdin("pw\n").run().await.success();
     admin.run(&["user", "update", "--username", "bob", "--admin"]).await.success();
     admin.run(&["user", "update", "--username", "bob", "--disable"]).await.success();
@@ -482,6 +485,7 @@ async fn admin_commands_are_written_to_the_audit_log() {
             ("client.update", id),
             ("client.rotate_secret", id),
             ("client.delete", id),
+            ("user.create", "root"),
             ("user.create", "bob"),
             ("user.grant_admin", "bob"),
             ("user.disable", "bob"),
@@ -499,6 +503,6 @@ async fn admin_commands_are_written_to_the_audit_log() {
         assert!(row.detail.starts_with("from the command line"), "{row:?}");
         assert!(!row.detail.contains(secret) && !row.detail.contains(rotated_secret), "{row:?}");
     }
-    assert!(events[7].detail.contains("reason: user disabled"), "{:?}", events[7]);
+    assert!(events[8].detail.contains("reason: user disabled"), "{:?}", events[8]);
     server.stop().await;
 }

@@ -44,6 +44,13 @@ async fn user_and_client_commands_set_the_openid_connect_fields() {
     assert!(!missing.status.success() && missing.stderr.contains("does not exist"), "{}", missing.stderr);
     let both = tessera(&dir, &["user", "update", "--username", "alice", "--disable", "--enable"]).run().await;
     assert!(!both.status.success(), "--disable and --enable conflict");
+    // alice is the only enabled admin: the command line keeps the console's rule.
+    for last in [["--no-admin"], ["--disable"]] {
+        let refused = tessera(&dir, &["user", "update", "--username", "alice"]).args(last).run().await;
+        assert!(!refused.status.success() && refused.stderr.contains("last enabled admin"), "{}", refused.stderr);
+    }
+    let listed = tessera(&dir, &["user", "update", "--username", "alice", "--json"]).run().await.success().json();
+    assert_eq!((&listed["disabled"], &listed["admin"]), (&json!(false), &json!(true)), "nothing changed");
 
     let client =
         tessera(&dir, &["client", "create", "--name", "RP", "--post-logout-redirect-uri", "https://rp.example/bye"])
