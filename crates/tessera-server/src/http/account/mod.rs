@@ -10,6 +10,7 @@ mod password;
 mod tokens;
 
 use super::AppState;
+use super::web::timefmt::{minute, minute_or};
 use super::web::{Chrome, Section, SignedIn, Visitor, page, redirect};
 use crate::http::ApiError;
 use crate::service::ServiceError;
@@ -20,7 +21,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
-use tessera_core::Timestamp;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -158,8 +158,8 @@ async fn page_of(service: &AppState, visitor: &Visitor, extras: Extras) -> Resul
             client_id: application.client_id.as_str().to_owned(),
             name: application.client_name,
             scope: application.scope.to_string(),
-            first_used: when(application.first_used),
-            last_used: when(application.last_used),
+            first_used: minute(application.first_used),
+            last_used: minute(application.last_used),
             families: application.families,
             remembered: application.remembered,
         })
@@ -179,8 +179,8 @@ async fn page_of(service: &AppState, visitor: &Visitor, extras: Extras) -> Resul
                 pat_id: token.pat_id,
                 name: token.name,
                 scope: token.scope.to_string(),
-                created: when(token.created_at),
-                expires: token.expires_at.map_or_else(|| "Never".to_owned(), when),
+                created: minute(token.created_at),
+                expires: minute_or(token.expires_at, "Never"),
                 active,
                 status,
             }
@@ -208,27 +208,4 @@ async fn page_of(service: &AppState, visitor: &Visitor, extras: Extras) -> Resul
 /// A failure of ours (the store, say): the RFC error mapping logs it and answers 5xx.
 pub(super) fn failure(error: ServiceError) -> Response {
     ApiError::from(error).into_response()
-}
-
-/// A time as the page shows it: `2026-12-01 07:40 UTC`.
-fn when(at: Timestamp) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(at.secs()) {
-        Ok(at) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-            at.year(),
-            u8::from(at.month()),
-            at.day(),
-            at.hour(),
-            at.minute()
-        ),
-        Err(_) => "—".to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_are_shown_in_utc_to_the_minute() {
-        assert_eq!(super::when(tessera_core::Timestamp::from_secs(1_764_574_859)), "2025-12-01 07:40 UTC");
-    }
 }

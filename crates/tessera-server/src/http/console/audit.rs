@@ -3,8 +3,8 @@
 //! (actor, target, detail).
 
 use super::failure::internal_error;
-use super::timefmt::date_time;
 use crate::http::AppState;
+use crate::http::web::timefmt::date_time;
 use crate::http::web::{Admin, Chrome, Section, page};
 use crate::service::audit::AuditAction;
 use crate::store::audit::{AuditQuery, AuditRow};

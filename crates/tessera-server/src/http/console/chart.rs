@@ -2,7 +2,7 @@
 //! inline SVG (presentation attributes only, no `style`: the strict CSP allows it), with a
 //! title and description for screen readers and a table of the same numbers beside it.
 
-use super::timefmt::hour_minute;
+use crate::http::web::timefmt::hour_minute;
 use std::fmt::Write;
 use tessera_core::Timestamp;
 

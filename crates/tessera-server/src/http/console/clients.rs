@@ -2,9 +2,10 @@
 //! once), change one, rotate its secret (shown once) and delete it after a confirmation that
 //! names the live families it revokes. Validation is the admin use cases' (`crate::admin`).
 
-use super::fields::{FieldErrors, audit, failed, lines, not_found, when};
+use super::fields::{FieldErrors, audit, failed, lines, not_found};
 use crate::admin::{AdminError, ClientUpdate, DEFAULT_GRANTS, NewClient, check_post_logout_redirect_uris};
 use crate::http::AppState;
+use crate::http::web::timefmt::minute;
 use crate::http::web::{Admin, Chrome, Form, Section, Visitor, message, page, redirect};
 use crate::service::audit::{Actor, AuditAction};
 use crate::store::ClientRow;
@@ -229,7 +230,7 @@ async fn client_page(
     let status = if edited.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let (form, errors) = edited.unwrap_or_else(|| (ClientForm::of(&client, &logout_uris), FieldErrors::default()));
     let chrome = visitor.chrome(&client.name, Section::Clients);
-    let created = when(client.created_at);
+    let created = minute(client.created_at);
     page(status, &ClientPage { chrome, client: &client, created, live_families, form, errors, done })
 }
 

@@ -7,8 +7,6 @@ use crate::http::web::{Form, Visitor, message, redirect};
 use crate::service::audit::{Actor, AuditAction};
 use axum::http::StatusCode;
 use axum::response::Response;
-use tessera_core::Timestamp;
-use time::OffsetDateTime;
 
 /// Rows per page of a listing.
 pub const PAGE_SIZE: i64 = 50;
@@ -35,21 +33,6 @@ impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-}
-
-/// `2026-12-01 07:37 UTC`.
-pub fn when(timestamp: Timestamp) -> String {
-    match OffsetDateTime::from_unix_timestamp(timestamp.secs()) {
-        Ok(at) => {
-            format!("{}-{:02}-{:02} {:02}:{:02} UTC", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute())
-        }
-        Err(_) => format!("{} (Unix seconds)", timestamp.secs()),
-    }
-}
-
-/// `when`, or `never` for a time that has not come.
-pub fn when_or(timestamp: Option<Timestamp>, otherwise: &str) -> String {
-    timestamp.map_or_else(|| otherwise.to_owned(), when)
 }
 
 /// The page number of `?page=N` (from 1) and the offset it starts at.

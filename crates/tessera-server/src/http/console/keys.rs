@@ -4,9 +4,9 @@
 //! key is rotated in first (the same rule as `tessera keys revoke`).
 
 use super::failure::internal_error;
-use super::timefmt::date_time;
 use crate::admin::AdminError;
 use crate::http::AppState;
+use crate::http::web::timefmt::date_time;
 use crate::http::web::{Admin, Chrome, Form, Section, Visitor, page, redirect};
 use crate::service::audit::Actor;
 use crate::store::SigningKeyRow;

@@ -11,7 +11,6 @@ mod fields;
 mod keys;
 mod overview;
 mod sessions;
-mod timefmt;
 mod users;
 
 use super::AppState;

@@ -1,8 +1,9 @@
 //! `/console/sessions`: the live refresh-token families (everyone's, a user's with `?user=`,
 //! a client's with `?client=`) with revoke, and the live browser sessions with end.
 
-use super::fields::{PAGE_SIZE, audit, back, encode, failed, not_found, page_number, when, when_or};
+use super::fields::{PAGE_SIZE, audit, back, encode, failed, not_found, page_number};
 use crate::http::AppState;
+use crate::http::web::timefmt::{minute, minute_or};
 use crate::http::web::{Admin, Chrome, Form, Section, page};
 use crate::service::audit::{Actor, AuditAction};
 use crate::store::console::{BrowserSessionRow, LiveFamilyRow, Owner, Paging};
@@ -97,10 +98,10 @@ pub async fn list(
     let families = families
         .into_iter()
         .map(|row| FamilyLine {
-            created: when(row.created_at),
-            last_refreshed: when_or(row.last_refreshed_at, "never"),
-            idle_expires: when_or(row.idle_expires_at, "—"),
-            expires: when(row.expires_at),
+            created: minute(row.created_at),
+            last_refreshed: minute_or(row.last_refreshed_at, "never"),
+            idle_expires: minute_or(row.idle_expires_at, "—"),
+            expires: minute(row.expires_at),
             row,
         })
         .collect();
@@ -108,8 +109,8 @@ pub async fn list(
     let sessions = sessions
         .into_iter()
         .map(|row| SessionLine {
-            started: when(row.created_at),
-            expires: when(row.expires_at),
+            started: minute(row.created_at),
+            expires: minute(row.expires_at),
             current: row.session_hash == own,
             row,
         })

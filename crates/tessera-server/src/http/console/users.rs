@@ -3,9 +3,10 @@
 //! tokens), clear the sign-in throttle, make or unmake an admin. Removing the admin flag from,
 //! or disabling, the last enabled admin is refused, with the reason next to the control.
 
-use super::fields::{FieldErrors, PAGE_SIZE, audit, encode, failed, not_found, page_number, when};
+use super::fields::{FieldErrors, PAGE_SIZE, audit, encode, failed, not_found, page_number};
 use crate::admin::{AdminError, UserChange, UserProfile};
 use crate::http::AppState;
+use crate::http::web::timefmt::minute;
 use crate::http::web::{Admin, Chrome, Form, Section, Visitor, page, redirect};
 use crate::service::audit::AuditAction;
 use crate::store::console::{Owner, Paging};
@@ -147,7 +148,7 @@ async fn user_page(
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let chrome = visitor.chrome(&user.username, Section::Users);
     let is_me = user.user_id == visitor.user.user_id;
-    let created = when(user.created_at);
+    let created = minute(user.created_at);
     page(status, &UserPage { chrome, user: &user, created, live_families, is_me, done: done_text(done), errors })
 }
 

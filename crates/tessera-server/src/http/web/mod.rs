@@ -10,6 +10,7 @@
 pub mod gate;
 mod login;
 pub mod render;
+pub mod timefmt;
 
 pub use gate::{Admin, Form, Gate, SignedIn, Visitor};
 pub use render::{Chrome, Section, message, page, redirect};
