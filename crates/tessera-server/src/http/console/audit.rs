@@ -2,7 +2,7 @@
 //! the last id shown), filtered by action (one, or a family such as `client.`) and free text
 //! (actor, target, detail).
 
-use super::failure::internal_error;
+use super::fields::failed;
 use crate::http::AppState;
 use crate::http::web::timefmt::date_time;
 use crate::http::web::{Admin, Chrome, Section, page};
@@ -126,7 +126,7 @@ pub async fn show(State(service): State<AppState>, Admin(visitor): Admin, Query(
     };
     let mut rows = match service.audit_log(&query).await {
         Ok(rows) => rows,
-        Err(error) => return internal_error(chrome, &error),
+        Err(error) => return failed(&visitor, &error),
     };
     let more = rows.len() > usize::try_from(PAGE).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(PAGE).unwrap_or(usize::MAX));

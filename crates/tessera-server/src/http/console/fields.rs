@@ -56,7 +56,7 @@ pub async fn audit(
 /// Something that should not fail did (the database, say): logged, and a 500 page that
 /// says so without the details.
 pub fn failed(visitor: &Visitor, error: &dyn std::fmt::Display) -> Response {
-    tracing::error!(%error, "a console action failed");
+    tracing::error!(%error, "a console page or action failed");
     let chrome = visitor.chrome("Something went wrong", crate::http::web::Section::None);
     message(StatusCode::INTERNAL_SERVER_ERROR, chrome, "The server could not do this; the error has been logged.")
 }

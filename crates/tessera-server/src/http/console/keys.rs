@@ -3,7 +3,7 @@
 //! do within the key-refresh interval. Revoking the only active key is refused unless a new
 //! key is rotated in first (the same rule as `tessera keys revoke`).
 
-use super::failure::internal_error;
+use super::fields::failed;
 use crate::admin::AdminError;
 use crate::http::AppState;
 use crate::http::web::timefmt::date_time;
@@ -84,7 +84,7 @@ async fn render(
             let keys = rows.iter().map(KeyView::of).collect();
             page(status, &KeysPage { chrome, keys, done, error: refusal.0, error_kid: refusal.1 })
         }
-        Err(error) => internal_error(chrome, &error),
+        Err(error) => failed(visitor, &error),
     }
 }
 
@@ -104,7 +104,7 @@ fn actor(visitor: &Visitor) -> Actor<'_> {
 pub async fn rotate(State(service): State<AppState>, Admin(visitor): Admin, _form: Form) -> Response {
     match service.rotate_signing_key(actor(&visitor)).await {
         Ok(row) => redirect(&format!("/console/keys?{}", query("rotated", &row.kid))),
-        Err(error) => internal_error(visitor.chrome("Signing keys", Section::Keys), &error),
+        Err(error) => failed(&visitor, &error),
     }
 }
 
@@ -127,7 +127,7 @@ pub async fn revoke(State(service): State<AppState>, Admin(visitor): Admin, form
             };
             render(&service, &visitor, status, String::new(), (text, kid)).await
         }
-        Err(error) => internal_error(visitor.chrome("Signing keys", Section::Keys), &error),
+        Err(error) => failed(&visitor, &error),
     }
 }
 

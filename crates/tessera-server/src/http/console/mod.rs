@@ -6,7 +6,6 @@
 mod audit;
 mod chart;
 mod clients;
-mod failure;
 mod fields;
 mod keys;
 mod overview;

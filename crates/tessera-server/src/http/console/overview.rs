@@ -2,7 +2,7 @@
 //! families, active personal access tokens) and charts of this instance's last hour.
 
 use super::chart::{Chart, PALETTE, Series};
-use super::failure::internal_error;
+use super::fields::failed;
 use crate::http::AppState;
 use crate::http::web::{Admin, Chrome, Section, page};
 use crate::metrics::history::{Event, LastHour, MINUTES};
@@ -25,7 +25,7 @@ pub async fn show(State(service): State<AppState>, Admin(visitor): Admin) -> Res
     let chrome = visitor.chrome("Overview", Section::Overview);
     let counts = match service.console_counts().await {
         Ok(counts) => counts,
-        Err(error) => return internal_error(chrome, &error),
+        Err(error) => return failed(&visitor, &error),
     };
     page(StatusCode::OK, &OverviewPage { chrome, counts, charts: charts(&service.activity()) })
 }
