@@ -102,18 +102,8 @@ struct DeviceLogin {
 }
 
 impl DeviceLogin {
-    async fn wait(mut self) -> Output {
-        let rest = async {
-            let mut rest = String::new();
-            while let Some(line) = self.stderr.next_line().await.unwrap() {
-                rest.push_str(&line);
-                rest.push('\n');
-            }
-            rest
-        };
-        let (mut output, rest) = tokio::join!(self.running.wait(), rest);
-        output.stderr = rest + &output.stderr;
-        output
+    async fn wait(self) -> Output {
+        self.running.wait_reading(self.stderr).await
     }
 }
 

@@ -138,6 +138,22 @@ impl Running {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
+
+    /// [`wait`](Self::wait) for a process whose stderr was taken and partly read: the rest of
+    /// `stderr` is read alongside and put back in front of the output's stderr.
+    pub async fn wait_reading(self, mut stderr: tokio::io::Lines<BufReader<ChildStderr>>) -> Output {
+        let rest = async {
+            let mut rest = String::new();
+            while let Some(line) = stderr.next_line().await.unwrap() {
+                rest.push_str(&line);
+                rest.push('\n');
+            }
+            rest
+        };
+        let (mut output, rest) = tokio::join!(self.wait(), rest);
+        output.stderr = rest + &output.stderr;
+        output
+    }
 }
 
 /// What a finished `tessera` process left.
