@@ -173,11 +173,7 @@ async fn sign_in(
     typed: &str,
     address: IpAddr,
 ) -> Result<Response, Refusal> {
-    let genuine = match (cookies::read(headers, cookies::Jar::Login, authorize::transport(service)), form.get("csrf")) {
-        (Some(nonce), Some(presented)) => service.login_csrf_token_matches(&nonce, presented),
-        _ => false,
-    };
-    if !genuine {
+    if !authorize::login_csrf_matches(service, headers, form.get("csrf").map(String::as_str)) {
         return Err(Refusal::Page("This sign-in form has expired or was not sent from this page; start again.".into()));
     }
     let username = form.get("username").map(String::as_str).unwrap_or_default();
@@ -210,20 +206,10 @@ fn retry_later(page: Response, status: StatusCode, retry_after: Duration) -> Res
 }
 
 fn login_page(service: &AppState, headers: &HeaderMap, typed: &str, error: Option<&str>) -> Result<Response, Refusal> {
-    let transport = authorize::transport(service);
-    let existing = cookies::read(headers, cookies::Jar::Login, transport);
-    let nonce = match &existing {
-        Some(nonce) => nonce.clone(),
-        None => service.new_login_nonce()?,
-    };
-    let csrf = service.login_csrf_token(&nonce);
+    let login = authorize::LoginForm::for_browser(service, headers)?;
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    let mut response =
-        pages::page(status, &LoginPage { title: "Connect a device", error, user_code: typed, csrf: &csrf });
-    if existing.is_none() {
-        cookies::set(&mut response, &cookies::login(&nonce, transport));
-    }
-    Ok(response)
+    let page = LoginPage { title: "Connect a device", error, user_code: typed, csrf: &login.csrf };
+    Ok(login.with_cookie(pages::page(status, &page)))
 }
 
 fn enter_page(service: &AppState, browser: &authorize::Browser, typed: &str, error: Option<&str>) -> Response {

@@ -279,23 +279,49 @@ fn login_page(
     checked: &Checked,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
-    let existing = cookies::read(headers, Jar::Login, transport(service));
-    let nonce = match &existing {
-        Some(nonce) => nonce.clone(),
-        None => service.new_login_nonce()?,
-    };
-    let csrf = service.login_csrf_token(&nonce);
+    let login = LoginForm::for_browser(service, headers)?;
     let hint = checked.request.openid.login_hint.as_deref();
-    let mut response = pages::login(&checked.client.name, &checked.params, &csrf, error, hint);
-    if existing.is_none() {
-        cookies::set(&mut response, &cookies::login(&nonce, transport(service)));
+    Ok(login.with_cookie(pages::login(&checked.client.name, &checked.params, &login.csrf, error, hint)))
+}
+
+/// The anti-CSRF token of a login form (the authorization endpoint's, the device page's, the
+/// web pages'), and the login cookie it is bound to, which is set only if the browser has none.
+pub(super) struct LoginForm {
+    pub csrf: String,
+    new_cookie: Option<cookie::Cookie<'static>>,
+}
+
+impl LoginForm {
+    pub(super) fn for_browser(service: &AppState, headers: &HeaderMap) -> Result<LoginForm, ServiceError> {
+        let transport = transport(service);
+        let (nonce, new_cookie) = match cookies::read(headers, Jar::Login, transport) {
+            Some(nonce) => (nonce, None),
+            None => {
+                let nonce = service.new_login_nonce()?;
+                let cookie = cookies::login(&nonce, transport);
+                (nonce, Some(cookie))
+            }
+        };
+        Ok(LoginForm { csrf: service.login_csrf_token(&nonce), new_cookie })
     }
-    Ok(response)
+
+    /// `page` with the login cookie, if the browser needs one.
+    pub(super) fn with_cookie(&self, mut page: Response) -> Response {
+        if let Some(cookie) = &self.new_cookie {
+            cookies::set(&mut page, cookie);
+        }
+        page
+    }
 }
 
 /// Whether a login POST carries the CSRF token of this browser's login cookie.
 fn login_csrf_ok(service: &AppState, headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
-    match (cookies::read(headers, Jar::Login, transport(service)), form.get("csrf")) {
+    login_csrf_matches(service, headers, form.get("csrf").map(String::as_str))
+}
+
+/// Whether `presented` is the login form's CSRF token of this browser's login cookie.
+pub(super) fn login_csrf_matches(service: &AppState, headers: &HeaderMap, presented: Option<&str>) -> bool {
+    match (cookies::read(headers, Jar::Login, transport(service)), presented) {
         (Some(nonce), Some(presented)) => service.login_csrf_token_matches(&nonce, presented),
         _ => false,
     }

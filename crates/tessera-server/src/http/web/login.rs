@@ -67,12 +67,8 @@ pub async fn login_post(
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let return_to = local_path(form.get("return_to").map(String::as_str));
     let transport = authorize::transport(&service);
-    let genuine = match cookies::read(&headers, cookies::Jar::Login, transport) {
-        Some(nonce) => service.login_csrf_token_matches(&nonce, field("csrf")),
-        None => false,
-    };
     let username = field("username");
-    if !genuine {
+    if !authorize::login_csrf_matches(&service, &headers, Some(field("csrf"))) {
         let error = Some("This sign-in form has expired or was not sent from this page; try again.");
         return login_page(&service, &headers, return_to, username, error, StatusCode::FORBIDDEN);
     }
@@ -123,22 +119,12 @@ fn login_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let transport = authorize::transport(service);
-    let existing = cookies::read(headers, cookies::Jar::Login, transport);
-    let nonce = match &existing {
-        Some(nonce) => nonce.clone(),
-        None => match service.new_login_nonce() {
-            Ok(nonce) => nonce,
-            Err(error) => return ApiError::from(error).into_response(),
-        },
+    let login = match authorize::LoginForm::for_browser(service, headers) {
+        Ok(login) => login,
+        Err(error) => return ApiError::from(error).into_response(),
     };
-    let login_csrf = service.login_csrf_token(&nonce);
     let chrome = Chrome::anonymous("Sign in");
-    let mut response = page(status, &LoginPage { chrome, error, return_to, login_csrf: &login_csrf, username });
-    if existing.is_none() {
-        cookies::set(&mut response, &cookies::login(&nonce, transport));
-    }
-    response
+    login.with_cookie(page(status, &LoginPage { chrome, error, return_to, login_csrf: &login.csrf, username }))
 }
 
 #[cfg(test)]
